@@ -1,0 +1,41 @@
+# netevd: the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test deps venv lint unit integration lab lab-down clean
+
+test: deps venv lint
+	$(BIN)/pytest -n auto tests
+
+deps:
+	./scripts/install-deps.sh
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict netevd lab
+
+unit: venv
+	$(BIN)/pytest -n auto tests/unit
+
+integration: deps venv
+	$(BIN)/pytest -n auto tests/integration
+
+lab: deps venv
+	$(BIN)/python -m lab up multihomed
+
+lab-down: venv
+	$(BIN)/python -m lab down
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

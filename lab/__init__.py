@@ -1,0 +1,24 @@
+"""Declarative network-namespace labs for netevd's tests, demo and selftest."""
+
+from lab.build import Lab
+from lab.bus import PrivateBus
+from lab.dhcp import DhclientClient, DnsmasqServer
+from lab.errors import LabError, TopologyError
+from lab.process import ManagedProcess, ProcessExited
+from lab.topology import ROOT, Topology
+from lab.wait import WaitTimeout, wait_until
+
+__all__ = [
+    "ROOT",
+    "DhclientClient",
+    "DnsmasqServer",
+    "Lab",
+    "LabError",
+    "ManagedProcess",
+    "PrivateBus",
+    "ProcessExited",
+    "Topology",
+    "TopologyError",
+    "WaitTimeout",
+    "wait_until",
+]

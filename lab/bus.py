@@ -1,0 +1,111 @@
+"""PrivateBus: a throwaway dbus-daemon with a system-bus-like policy, never the host's bus.
+
+The socket is a filesystem path (abstract sockets are per network namespace), so a bus started
+here is reachable from any namespace of the lab. The policy is the system bus's shape: nobody may
+own names or call methods except where ``/usr/share/dbus-1/system.d`` grants it, plus root, which
+the tests and fake services run as.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from lab.errors import LabError
+from lab.process import ManagedProcess
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <policy user="root">
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  <includedir>/usr/share/dbus-1/system.d</includedir>
+</busconfig>
+"""
+
+
+class PrivateBus:
+    """``async with PrivateBus() as bus: bus.address`` (a ``unix:path=...`` address)."""
+
+    def __init__(self, workdir: str | Path | None = None) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="netevd-bus-")
+            workdir = self._tmp.name
+        self.workdir = Path(workdir)
+        self.socket = self.workdir / "bus.sock"
+        self.config = self.workdir / "bus.conf"
+        self.process: ManagedProcess | None = None
+
+    @property
+    def address(self) -> str:
+        return f"unix:path={self.socket}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a client needs in its environment to use this bus as its system bus."""
+        return {"DBUS_SYSTEM_BUS_ADDRESS": self.address}
+
+    async def start(self) -> Self:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(BUS_CONFIG.format(socket=self.socket))
+        argv = [
+            "dbus-daemon",
+            f"--config-file={self.config}",
+            "--nofork",
+            "--nopidfile",
+            "--print-address=1",
+        ]
+        self.process = ManagedProcess(argv, name="dbus-daemon")
+        await self.process.start()
+        try:
+            await self.process.wait_for_log(r"^unix:", timeout=10, stream="stdout")
+        except LabError:
+            await self.stop()
+            raise
+        return self
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            await self.process.stop()
+            self.process = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

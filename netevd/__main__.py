@@ -1,0 +1,3 @@
+from netevd.cli import main
+
+raise SystemExit(main())
