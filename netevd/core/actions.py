@@ -1,0 +1,52 @@
+"""Actions: what reactions decide and executors carry out (frozen, imperative)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Env = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunScripts:
+    """Run every script of ``<directory>.d`` for one link (index 0: manager-level).
+
+    *env* is the event's validated environment (PATH, LANG and TZ are the executor's). Values
+    that failed validation are not in it; they are listed in *dropped* as (variable, reason) so
+    the executor can warn. A *coalesce* run (routes.d) waits for a quiet window per link and the
+    newest such action wins, so a storm runs the scripts once with the final picture.
+    """
+
+    directory: str
+    link_index: int
+    link_name: str
+    env: Env
+    seq: int
+    replay: bool = False
+    coalesce: bool = False
+    dropped: tuple[tuple[str, str], ...] = ()
+    event_ts: float = 0.0
+
+    def env_dict(self) -> dict[str, str]:
+        return dict(self.env)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectLink:
+    """A link whose name fails validation: no scripts run for it; logged once and counted."""
+
+    index: int
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SkipUnknownState:
+    """A backend reported a state netevd has no directory for: logged and counted, never run."""
+
+    source: str
+    link_index: int
+    value: str
+
+
+Action = RunScripts | RejectLink | SkipUnknownState

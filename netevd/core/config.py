@@ -1,0 +1,116 @@
+"""The effective configuration: frozen dataclasses with their defaults (design.md §4).
+
+Parsing and validation from YAML/TOML/environment live in netevd.config; this module only
+defines the shape so that the pure core can read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+LogLevel = Literal["trace", "debug", "info", "warn", "error"]
+Backend = Literal["systemd-networkd", "NetworkManager", "dhclient", "none", "auto"]
+FilterAction = Literal["execute", "ignore", "log"]
+IpFamily = Literal["ipv4", "ipv6", "any"]
+
+LOG_LEVELS: tuple[LogLevel, ...] = ("trace", "debug", "info", "warn", "error")
+BACKENDS: tuple[Backend, ...] = ("systemd-networkd", "NetworkManager", "dhclient", "none", "auto")
+
+
+@dataclass(frozen=True, slots=True)
+class SystemConfig:
+    log_level: LogLevel = "info"
+    backend: Backend = "auto"
+    script_dirs: tuple[str, ...] = ("/etc/netevd", "/usr/lib/netevd")
+    user: str = "netevd"
+    state_dir: str = "/var/lib/netevd"
+    netlink_rcvbuf: int = 8 * 1024 * 1024  # bytes; overruns trigger a re-dump either way
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptsConfig:
+    timeout: float = 30.0  # seconds per script, then its process group is killed
+    max_parallel: int = 8  # interfaces whose scripts may run at the same time
+    routes_debounce_ms: int = 200
+    run_startup_triggers: bool = True
+    shutdown_grace: float = 10.0  # seconds running scripts get to finish on SIGTERM
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringConfig:
+    interfaces: tuple[str, ...] = ()  # names or globs; empty = all
+    exclude: tuple[str, ...] = ("lo",)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    policy_rules: tuple[str, ...] = ()
+    table_base: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkdConfig:
+    emit_json: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DhclientConfig:
+    use_dns: bool = False
+    use_domain: bool = False
+    use_hostname: bool = False
+    lease_paths: tuple[str, ...] = ("/var/lib/dhcp", "/var/lib/dhclient")
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkManagerConfig:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class BackendsConfig:
+    systemd_networkd: NetworkdConfig = field(default_factory=NetworkdConfig)
+    dhclient: DhclientConfig = field(default_factory=DhclientConfig)
+    networkmanager: NetworkManagerConfig = field(default_factory=NetworkManagerConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    enabled: bool = True
+    bind_address: str = "127.0.0.1"
+    port: int = 9090
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FilterMatch:
+    """All given fields must match (AND); a field left None matches anything."""
+
+    interface: str | None = None
+    interface_pattern: str | None = None  # glob: * and ?
+    event_type: str | None = None  # the state directory without .d: routable, carrier, routes
+    ip_family: IpFamily | None = None
+    backend: str | None = None
+    condition: str | None = None  # has_gateway, dns_count >= N, interface == "x"; && and ||
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    match: FilterMatch = field(default_factory=FilterMatch)
+    action: FilterAction = "execute"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    system: SystemConfig = field(default_factory=SystemConfig)
+    scripts: ScriptsConfig = field(default_factory=ScriptsConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    backends: BackendsConfig = field(default_factory=BackendsConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    filters: tuple[Filter, ...] = ()

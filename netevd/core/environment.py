@@ -1,0 +1,136 @@
+"""The environment a script gets (design.md §3), every value validated.
+
+Linux accepts ``$``, ``;``, quotes and backticks in interface names; a script that interpolates
+``$LINK`` into a shell command must never see such a name. Invalid link names stop the run
+entirely (see reactions); any other invalid value is dropped with its reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+
+from netevd.core.actions import Env
+
+LINK_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@=-]{0,14}")
+HOSTNAME_RE = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_-]{1,63})*\.?"
+)
+_SAFE_TEXT_RE = re.compile(r"[^\x00-\x1f\x7f$`\\\"';&|<>(){}\[\]!~?*#%]*")
+MAX_VALUE = 128 * 1024 - 1  # MAX_ARG_STRLEN includes "NAME=" and the NUL
+
+
+def link_name_problem(name: str) -> str | None:
+    """Why *name* must not reach a script, or None."""
+    if not LINK_NAME_RE.fullmatch(name):
+        return (
+            "interface name has characters outside A-Z a-z 0-9 _ . + @ = - "
+            "(or is empty or longer than 15)"
+        )
+    return None
+
+
+def _ip(value: str) -> bool:
+    address, _, zone = value.partition("%")
+    if zone and not LINK_NAME_RE.fullmatch(zone):
+        return False
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def _cidr(value: str) -> bool:
+    try:
+        ipaddress.ip_interface(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _ip_list(value: str) -> bool:
+    return all(_ip(v) for v in value.split())
+
+
+def _cidr_list(value: str) -> bool:
+    return all(_cidr(v) for v in value.split())
+
+
+def _digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()
+
+
+def _json(value: str) -> bool:
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _domain_list(value: str) -> bool:
+    return all(HOSTNAME_RE.fullmatch(v) for v in value.split())
+
+
+def _safe_text(value: str) -> bool:
+    return bool(_SAFE_TEXT_RE.fullmatch(value))
+
+
+def _word(value: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9_.:-]+", value))
+
+
+Validator = Callable[[str], bool]
+
+VALIDATORS: Mapping[str, tuple[Validator, str]] = {
+    "LINK": (lambda v: LINK_NAME_RE.fullmatch(v) is not None, "not a safe interface name"),
+    "LINKINDEX": (_digits, "not a number"),
+    "STATE": (_word, "not a state word"),
+    "BACKEND": (_word, "not a backend name"),
+    "GENERATOR": (_word, "not a backend name"),
+    "EVENT": (_word, "not an event word"),
+    "ADDRESSES": (_cidr_list, "not a list of addresses"),
+    "GATEWAY": (_ip, "not an IP address"),
+    "GATEWAY6": (_ip, "not an IP address"),
+    "TABLE": (_digits, "not a number"),
+    "JSON": (_json, "not valid JSON"),
+    "NETEVD_JSON": (_json, "not valid JSON"),
+    "NETEVD_JSON_FILE": (lambda v: v.startswith("/") and _safe_text(v), "not a safe path"),
+    "NETEVD_SEQ": (_digits, "not a number"),
+    "NETEVD_REPLAY": (lambda v: v in ("0", "1"), "not 0 or 1"),
+    "DHCP_ADDRESS": (_ip_list, "not an IP address"),
+    "DHCP_SUBNET_MASK": (_ip, "not a netmask"),
+    "DHCP_GATEWAY": (_ip_list, "not a list of IP addresses"),
+    "DHCP_DNS": (_ip_list, "not a list of IP addresses"),
+    "DHCP_DOMAIN": (_domain_list, "not a list of domain names"),
+    "DHCP_HOSTNAME": (lambda v: HOSTNAME_RE.fullmatch(v) is not None, "not a host name"),
+    "DHCP_LEASE": (_safe_text, "has characters a shell would interpret"),
+}
+
+
+def check(name: str, value: str) -> str | None:
+    """Why *value* may not be passed as *name*, or None when it may."""
+    if len(value) + len(name) + 1 > MAX_VALUE:
+        return f"longer than {MAX_VALUE} bytes"
+    if "\x00" in value:
+        return "contains a NUL byte"
+    validator, reason = VALIDATORS.get(name, (_safe_text, "has characters a shell would interpret"))
+    return None if validator(value) else reason
+
+
+def validated(values: Mapping[str, str]) -> tuple[Env, tuple[tuple[str, str], ...]]:
+    """Split *values* into what may be passed and what is dropped (name, reason)."""
+    env: list[tuple[str, str]] = []
+    dropped: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if value == "":
+            continue
+        problem = check(name, value)
+        if problem:
+            dropped.append((name, problem))
+        else:
+            env.append((name, value))
+    return tuple(env), tuple(dropped)

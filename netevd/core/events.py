@@ -1,0 +1,132 @@
+"""Events: what sources and executors put on the engine's queue (frozen, past tense)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netevd.core.config import Config
+from netevd.core.model import Addr, Link, Route, Rule
+
+KERNEL = "kernel"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChanged:
+    """RTM_NEWLINK: a link appeared or changed (flags, name, MTU, ...)."""
+
+    link: Link
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRemoved:
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddressAdded:
+    addr: Addr
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRemoved:
+    addr: Addr
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAdded:
+    route: Route
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRemoved:
+    route: Route
+
+
+@dataclass(frozen=True, slots=True)
+class RuleAdded:
+    rule: Rule
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRemoved:
+    rule: Rule
+
+
+@dataclass(frozen=True, slots=True)
+class KernelSnapshot:
+    """A full dump. At startup it is the replay; after an overrun, a resync.
+
+    The engine turns it into the granular events that take the state to the snapshot, so a
+    resync fires exactly the scripts the missed messages would have fired.
+    """
+
+    links: tuple[Link, ...]
+    addrs: tuple[Addr, ...]
+    routes: tuple[Route, ...]
+    rules: tuple[Rule, ...]
+    reason: str = "startup"  # "startup" | "resync"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """A source came up (initial dump done), went down, or reconnected."""
+
+    source: str
+    up: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReloaded:
+    config: Config
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptFinished:
+    """An executor's report: one script ran (or failed to start, or timed out)."""
+
+    seq: int
+    directory: str
+    link_index: int
+    link_name: str
+    script: str
+    exit_code: int | None  # None: killed on timeout or could not start
+    duration: float
+    timed_out: bool = False
+    error: str = ""
+    output: str = ""  # the tail of stdout+stderr, bounded
+
+
+@dataclass(frozen=True, slots=True)
+class RunDropped:
+    """A queued run was superseded by a newer state of the same link and directory."""
+
+    seq: int
+    directory: str
+    link_index: int
+    link_name: str
+    superseded_by: int
+
+
+KernelEvent = (
+    LinkChanged
+    | LinkRemoved
+    | AddressAdded
+    | AddressRemoved
+    | RouteAdded
+    | RouteRemoved
+    | RuleAdded
+    | RuleRemoved
+)
+Event = KernelEvent | KernelSnapshot | SourceStatus | ConfigReloaded | ScriptFinished | RunDropped
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the engine knows about the event being handled (assigned, not decoded)."""
+
+    seq: int
+    ts: float  # wall-clock seconds, for documents shown to users
+    replay: bool = False  # part of the startup replay
+    resync: bool = False  # part of an overrun re-dump
+    source: str = KERNEL

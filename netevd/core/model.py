@@ -1,0 +1,138 @@
+"""Kernel objects as the core sees them: links, addresses, routes, rules (frozen, hashable)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+AF_INET = 2
+AF_INET6 = 10
+
+IFF_UP = 0x1
+IFF_LOOPBACK = 0x8
+IFF_LOWER_UP = 0x10000
+
+RT_SCOPE_UNIVERSE = 0
+RT_SCOPE_SITE = 200
+RT_SCOPE_LINK = 253
+RT_SCOPE_HOST = 254
+
+RT_TABLE_UNSPEC = 0
+RT_TABLE_DEFAULT = 253
+RT_TABLE_MAIN = 254
+RT_TABLE_LOCAL = 255
+
+RTN_UNICAST = 1
+
+FLAG_NAMES = {
+    0x1: "UP",
+    0x2: "BROADCAST",
+    0x8: "LOOPBACK",
+    0x10: "POINTOPOINT",
+    0x40: "RUNNING",
+    0x80: "NOARP",
+    0x100: "PROMISC",
+    0x1000: "MULTICAST",
+    0x10000: "LOWER_UP",
+    0x20000: "DORMANT",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    index: int
+    name: str
+    flags: int = 0
+    mtu: int = 0
+    mac: str = ""
+    operstate: str = "UNKNOWN"  # the kernel's IFLA_OPERSTATE (UP, DOWN, LOWERLAYERDOWN, ...)
+    kind: str = ""  # veth, bridge, ... ("" for plain devices)
+    master: int = 0
+
+    @property
+    def carrier(self) -> bool:
+        return bool(self.flags & IFF_LOWER_UP)
+
+    @property
+    def admin_up(self) -> bool:
+        return bool(self.flags & IFF_UP)
+
+    def flag_names(self) -> list[str]:
+        return [name for bit, name in FLAG_NAMES.items() if self.flags & bit]
+
+
+@dataclass(frozen=True, slots=True)
+class Addr:
+    index: int
+    family: int
+    address: str  # the local address, without prefix
+    prefixlen: int
+    scope: int = RT_SCOPE_UNIVERSE
+    flags: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.address, self.prefixlen)
+
+    @property
+    def link_local(self) -> bool:
+        ip = ipaddress.ip_address(self.address)
+        return ip.is_link_local or self.scope >= RT_SCOPE_LINK
+
+    @property
+    def routable(self) -> bool:
+        """A global address: not link-local, not host-scoped, not loopback."""
+        return (
+            self.scope == RT_SCOPE_UNIVERSE
+            and not self.link_local
+            and not (ipaddress.ip_address(self.address).is_loopback)
+        )
+
+    def cidr(self) -> str:
+        return f"{self.address}/{self.prefixlen}"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    family: int
+    table: int
+    dst: str  # "a.b.c.d/len" or "::/0"; default routes are 0.0.0.0/0 and ::/0
+    gateway: str = ""
+    oif: int = 0
+    protocol: int = 0
+    scope: int = RT_SCOPE_UNIVERSE
+    type: int = RTN_UNICAST
+    priority: int = 0  # the metric
+    prefsrc: str = ""
+    tos: int = 0
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """The kernel's identity of a route: what a replace overwrites and a delete names."""
+        if self.family == AF_INET:
+            return (self.family, self.table, self.dst, self.tos, self.priority)
+        return (self.family, self.table, self.dst, self.priority, self.oif, self.gateway)
+
+    @property
+    def is_default(self) -> bool:
+        return self.dst in ("0.0.0.0/0", "::/0")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    family: int
+    priority: int
+    table: int
+    src: str = ""  # "addr/len" or ""
+    dst: str = ""
+    iif: str = ""
+    oif: str = ""
+    fwmark: int = 0
+    fwmask: int = 0
+    protocol: int = 0
+    action: int = 1  # FR_ACT_TO_TBL
+    suppress_prefixlen: int = -1
+
+    @property
+    def key(self) -> Rule:
+        return self

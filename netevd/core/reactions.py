@@ -1,0 +1,223 @@
+"""``react``: from a transition of the state to the actions it calls for (pure)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable
+
+from netevd.core.actions import Action, RejectLink, RunScripts
+from netevd.core.config import Config, MonitoringConfig
+from netevd.core.environment import link_name_problem, validated
+from netevd.core.events import (
+    KERNEL,
+    AddressAdded,
+    AddressRemoved,
+    Context,
+    Event,
+    LinkChanged,
+    LinkRemoved,
+    RouteAdded,
+    RouteRemoved,
+)
+from netevd.core.model import RT_TABLE_LOCAL, Route
+from netevd.core.state import State, touched_links
+from netevd.core.states import KERNEL_STATE_DIRECTORIES, Directory
+from netevd.core.views import LinkView, view
+
+RTPROT_NETEVD = 78  # the `proto` netevd puts on what it installs; its own routes fire nothing
+MAX_JSON_ROUTES = 256
+
+EVENT_KINDS: dict[type, str] = {
+    LinkChanged: "link",
+    LinkRemoved: "link-removed",
+    AddressAdded: "address-added",
+    AddressRemoved: "address-removed",
+    RouteAdded: "route-added",
+    RouteRemoved: "route-removed",
+}
+ROUTES_EVENT = {RouteAdded: "new", RouteRemoved: "del"}  # routes.d's EVENT values
+
+
+def monitored(name: str, monitoring: MonitoringConfig) -> bool:
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in monitoring.exclude):
+        return False
+    if not monitoring.interfaces:
+        return True
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in monitoring.interfaces)
+
+
+def react(before: State, after: State, event: Event, ctx: Context, config: Config) -> list[Action]:
+    """The actions one event calls for."""
+    kind = EVENT_KINDS.get(type(event))
+    if kind is None:
+        return []
+    actions = react_links(before, after, touched_links(event), ctx, config, kind)
+    if isinstance(event, RouteAdded | RouteRemoved):
+        actions += _route_actions(after, event.route, ctx, config, ROUTES_EVENT[type(event)])
+    return actions
+
+
+def react_links(
+    before: State,
+    after: State,
+    indexes: Iterable[int],
+    ctx: Context,
+    config: Config,
+    kind: str,
+) -> list[Action]:
+    """Carrier and state transitions of *indexes* between *before* and *after*."""
+    if ctx.replay and not config.scripts.run_startup_triggers:
+        return []
+    actions: list[Action] = []
+    for index in sorted(indexes):
+        actions += _link_transition(before, after, index, ctx, config, kind)
+    return actions
+
+
+def react_resync_routes(before: State, after: State, ctx: Context, config: Config) -> list[Action]:
+    """After an overrun, routes.d once for every link whose routes changed while unseen."""
+    actions: list[Action] = []
+    for index in sorted(set(before.routes) | set(after.routes)):
+        old = {k: r for k, r in before.routes.get(index, {}).items() if _fires_routes(r)}
+        new = {k: r for k, r in after.routes.get(index, {}).items() if _fires_routes(r)}
+        if old != new and index and (v := _scriptable(before, after, index, config)):
+            actions.append(
+                script_run(v, Directory.ROUTES, KERNEL, ctx, "resync", after, coalesce=True)
+            )
+    return actions
+
+
+def _scriptable(before: State, after: State, index: int, config: Config) -> LinkView | None:
+    """The link's view when scripts may run for it; None otherwise."""
+    current = view(after, index)
+    if current is None or link_name_problem(current.link.name):
+        return None
+    return current if monitored(current.link.name, config.monitoring) else None
+
+
+def _link_transition(
+    before: State, after: State, index: int, ctx: Context, config: Config, kind: str
+) -> list[Action]:
+    new = view(after, index)
+    if new is None:
+        return []
+    old = view(before, index)
+    problem = link_name_problem(new.link.name)
+    if problem:
+        renamed = old is None or old.link.name != new.link.name
+        return [RejectLink(index, new.link.name, problem)] if renamed else []
+    if not monitored(new.link.name, config.monitoring):
+        return []
+    directories: list[Directory] = []
+    if new.carrier != (old.carrier if old else False):
+        directories.append(Directory.CARRIER if new.carrier else Directory.NO_CARRIER)
+    if after.backend == "none" and new.kernel_state != (old.kernel_state if old else None):
+        directory = KERNEL_STATE_DIRECTORIES.get(new.kernel_state)
+        if directory is not None:
+            directories.append(directory)
+    return [script_run(new, d, KERNEL, ctx, kind, after) for d in directories]
+
+
+def _fires_routes(route: Route) -> bool:
+    return route.table != RT_TABLE_LOCAL and route.protocol != RTPROT_NETEVD
+
+
+def _route_actions(
+    after: State, route: Route, ctx: Context, config: Config, kind: str
+) -> list[Action]:
+    if not route.oif or not _fires_routes(route) or ctx.replay:
+        return []
+    current = _scriptable(after, after, route.oif, config)
+    if current is None:
+        return []
+    return [script_run(current, Directory.ROUTES, KERNEL, ctx, kind, after, coalesce=True)]
+
+
+def script_run(
+    current: LinkView,
+    directory: Directory,
+    backend: str,
+    ctx: Context,
+    kind: str,
+    state: State,
+    *,
+    coalesce: bool = False,
+) -> RunScripts:
+    link = current.link
+    values = {
+        "LINK": link.name,
+        "LINKINDEX": str(link.index),
+        "STATE": directory.value,
+        "BACKEND": backend,
+        "GENERATOR": backend,
+        "ADDRESSES": " ".join(a.split("/")[0] for a in current.addresses),
+        "GATEWAY": current.gateway,
+        "GATEWAY6": current.gateway6,
+        "EVENT": "replay" if ctx.replay else kind,
+        "NETEVD_SEQ": str(ctx.seq),
+        "NETEVD_REPLAY": "1" if ctx.replay else "0",
+        "NETEVD_JSON": event_document(current, directory, backend, ctx, kind, state),
+    }
+    env, dropped = validated(values)
+    return RunScripts(
+        directory=directory.value,
+        link_index=link.index,
+        link_name=link.name,
+        env=env,
+        seq=ctx.seq,
+        replay=ctx.replay,
+        coalesce=coalesce,
+        dropped=dropped,
+        event_ts=ctx.ts,
+    )
+
+
+def event_document(
+    current: LinkView, directory: Directory, backend: str, ctx: Context, kind: str, state: State
+) -> str:
+    """``NETEVD_JSON``: the versioned netevd event document (schema netevd.event.v1)."""
+    link = current.link
+    doc: dict[str, object] = {
+        "schema": "netevd.event.v1",
+        "seq": ctx.seq,
+        "ts": round(ctx.ts, 6),
+        "event": "replay" if ctx.replay else kind,
+        "replay": ctx.replay,
+        "state": directory.value,
+        "backend": backend,
+        "link": {
+            "name": link.name,
+            "index": link.index,
+            "mtu": link.mtu,
+            "mac": link.mac,
+            "kind": link.kind,
+            "operstate": link.operstate,
+            "flags": link.flag_names(),
+            "carrier": link.carrier,
+        },
+        "addresses": list(current.addresses),
+        "gateway": current.gateway or None,
+        "gateway6": current.gateway6 or None,
+        "kernel_state": current.kernel_state,
+    }
+    if directory is Directory.ROUTES:
+        doc["routes"] = _routes_doc(state, link.index)
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def _routes_doc(state: State, index: int) -> list[dict[str, object]]:
+    routes = sorted(
+        (r for r in state.link_routes(index) if _fires_routes(r)),
+        key=lambda r: (r.family, r.table, r.dst, r.priority),
+    )
+    return [
+        {
+            "dst": r.dst,
+            "gateway": r.gateway or None,
+            "table": r.table,
+            "protocol": r.protocol,
+            "metric": r.priority,
+        }
+        for r in routes[:MAX_JSON_ROUTES]
+    ]

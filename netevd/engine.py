@@ -1,0 +1,197 @@
+"""The engine: the one loop that changes state.
+
+``await queue.get()`` → apply → react → hand actions to executors. Sources and executors only
+put events on the queue; nothing else writes the state, so there are no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from netevd.api.metrics import Metrics
+from netevd.core.actions import Action, RejectLink, RunScripts, SkipUnknownState
+from netevd.core.config import Config
+from netevd.core.events import (
+    ConfigReloaded,
+    Context,
+    Event,
+    KernelEvent,
+    KernelSnapshot,
+    RunDropped,
+    ScriptFinished,
+    SourceStatus,
+)
+from netevd.core.reactions import react, react_links, react_resync_routes
+from netevd.core.state import State, apply, apply_all, expand_snapshot
+from netevd.system.logging import describe_event
+
+log = logging.getLogger("netevd.engine")
+
+Dispatch = Callable[[Action], None]
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        dispatch: Dispatch,
+        metrics: Metrics,
+        *,
+        backend: str = "none",
+        required_sources: Iterable[str] = ("netlink",),
+        on_ready: Callable[[], None] | None = None,
+        on_reload: Callable[[Config], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.state = State(backend=backend)
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.seq = 0
+        self.ready = False
+        self._dispatch = dispatch
+        self._metrics = metrics
+        self._required = set(required_sources)
+        self._on_ready = on_ready
+        self._on_reload = on_reload
+        self._clock = clock
+        self._seen_rejects: set[tuple[int, str]] = set()
+        metrics.set_backend(backend)
+
+    def emit(self, event: Event) -> None:
+        """For sources and executors: queue an event (never blocks)."""
+        self.queue.put_nowait(event)
+
+    async def run(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                self.handle(event)
+            except Exception:
+                # One bad event must not stop the daemon; the traceback is for the developer.
+                log.exception("engine.error event=%s", type(event).__name__)
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case KernelSnapshot():
+                self._snapshot(event)
+            case ConfigReloaded(config):
+                self.config = config
+                if self._on_reload:
+                    self._on_reload(config)
+            case ScriptFinished():
+                self._script_finished(event)
+            case RunDropped():
+                self._metrics.superseded.inc()
+                log.info(
+                    "script.superseded link=%s dir=%s seq=%d by=%d",
+                    event.link_name,
+                    event.directory,
+                    event.seq,
+                    event.superseded_by,
+                )
+            case SourceStatus():
+                self._source_status(event)
+            case _:
+                self._kernel_event(event)
+
+    def _next(self, *, replay: bool = False, resync: bool = False) -> Context:
+        self.seq += 1
+        return Context(seq=self.seq, ts=self._clock(), replay=replay, resync=resync)
+
+    def _kernel_event(self, event: KernelEvent) -> None:
+        ctx = self._next()
+        before, self.state = self.state, apply(self.state, event)
+        self._metrics.events.labels(type(event).__name__, "kernel").inc()
+        log.info("event seq=%d %s", ctx.seq, describe_event(event, self.state))
+        self._run_actions(react(before, self.state, event, ctx, self.config))
+
+    def _snapshot(self, snap: KernelSnapshot) -> None:
+        """Startup replay or overrun resync: the difference, as events, reacted to as a whole."""
+        replay = snap.reason == "startup" and not self.ready
+        events = expand_snapshot(self.state, snap)
+        ctx = self._next(replay=replay, resync=not replay)
+        before, self.state = self.state, apply_all(self.state, events)
+        for event in events:
+            self._metrics.events.labels(type(event).__name__, "kernel").inc()
+        log.info(
+            "%s seq=%d links=%d addresses=%d routes=%d rules=%d changes=%d",
+            "replay" if replay else "resync",
+            ctx.seq,
+            len(snap.links),
+            len(snap.addrs),
+            len(snap.routes),
+            len(snap.rules),
+            len(events),
+        )
+        kind = "replay" if replay else "resync"
+        indexes = set(before.links) | set(self.state.links)
+        actions = react_links(before, self.state, indexes, ctx, self.config, kind)
+        if not replay:
+            actions += react_resync_routes(before, self.state, ctx, self.config)
+        self._run_actions(actions)
+
+    def _source_status(self, event: SourceStatus) -> None:
+        self.state = apply(self.state, event)
+        self._metrics.source_up.labels(event.source).set(1 if event.up else 0)
+        level = logging.INFO if event.up else logging.WARNING
+        log.log(
+            level,
+            "source.%s source=%s detail=%r",
+            "up" if event.up else "down",
+            event.source,
+            event.detail,
+        )
+        if not self.ready and self._required <= {s for s, up in self.state.sources.items() if up}:
+            self.ready = True
+            log.info("ready sources=%s", ",".join(sorted(self._required)))
+            if self._on_ready:
+                self._on_ready()
+
+    def _script_finished(self, event: ScriptFinished) -> None:
+        self._metrics.script_runs.labels(event.directory).inc()
+        self._metrics.script_duration.labels(event.directory).observe(event.duration)
+        if event.timed_out:
+            self._metrics.script_failures.labels(event.directory, "timeout").inc()
+        elif event.exit_code is None:
+            self._metrics.script_failures.labels(event.directory, "exec").inc()
+        elif event.exit_code != 0:
+            self._metrics.script_failures.labels(event.directory, "exit").inc()
+
+    def _run_actions(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, RunScripts):
+                self._metrics.state_changes.labels(action.directory).inc()
+                for name, _reason in action.dropped:
+                    self._metrics.dropped_env.labels(name).inc()
+            elif isinstance(action, RejectLink):
+                self._reject(action)
+                continue
+            elif isinstance(action, SkipUnknownState):
+                log.warning(
+                    "state.unknown source=%s index=%d value=%r",
+                    action.source,
+                    action.link_index,
+                    action.value,
+                )
+                continue
+            self._dispatch(action)
+
+    def _reject(self, action: RejectLink) -> None:
+        self._metrics.rejected_links.inc()
+        key = (action.index, action.name)
+        if key not in self._seen_rejects:
+            self._seen_rejects.add(key)
+            log.warning(
+                "link.rejected index=%d name=%r reason=%r (no scripts run for it)",
+                action.index,
+                action.name,
+                action.reason,
+            )
+
+    def set_backend(self, backend: str) -> None:
+        self.state = replace(self.state, backend=backend)
+        self._metrics.set_backend(backend)

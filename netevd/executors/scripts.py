@@ -1,0 +1,330 @@
+"""The script executor: runs ``RunScripts`` actions per link, in order, links in parallel.
+
+One run (every script of one directory for one link) at a time per link, in submission order;
+different links in parallel under a global cap. A worker task exists only while its link has
+work, so 10,000 quiet veths cost nothing. A newer state for the same link and directory replaces
+a queued, not-yet-started run; coalesced runs (routes.d) wait for a quiet window and only the
+newest survives. Everything is driven by timers, tasks and semaphores: no polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from netevd.core.actions import RunScripts
+from netevd.core.events import RunDropped, ScriptFinished
+from netevd.executors._logfmt import kv
+from netevd.executors.script_discovery import (
+    ScriptSettings,
+    ScriptVerdict,
+    WarnMemory,
+    discover,
+    scan_all,
+    valid_directory,
+)
+from netevd.executors.script_runner import ScriptResult, run_script, script_environment
+
+__all__ = [
+    "ExecutorStats",
+    "ScriptExecutor",
+    "ScriptResult",
+    "ScriptSettings",
+    "ScriptVerdict",
+    "discover",
+    "run_script",
+    "scan_all",
+    "script_environment",
+]
+
+log = logging.getLogger("netevd.scripts")
+
+REPORTED_OUTPUT = 4096  # characters of output tail carried by ScriptFinished
+LOGGED_LINES = 200  # output lines logged per script; the rest are counted
+KILLED = "killed at shutdown"
+
+Report = Callable[[ScriptFinished | RunDropped], None]
+_Key = tuple[int, str]  # (link index, directory)
+
+
+@dataclass
+class ExecutorStats:
+    runs: int = 0  # runs started (a run: one directory's scripts for one link)
+    scripts_started: int = 0  # scripts we tried to execute, including those that failed to start
+    failures: int = 0  # non-zero exit, killed, timed out or failed to start
+    timeouts: int = 0
+    superseded: int = 0  # queued runs replaced by a newer one (each reported as RunDropped)
+    coalesced: int = 0  # coalesce actions replaced by a newer one inside the quiet window
+    skipped_scripts: int = 0  # files not run because of their verdict, counted per run
+
+
+@dataclass
+class _Debounce:
+    action: RunScripts
+    last: float  # loop time of the newest submit
+    handle: asyncio.TimerHandle
+
+
+class _LineLog:
+    """Logs a script's first LOGGED_LINES output lines, then only counts them."""
+
+    def __init__(self, link: str, script: str) -> None:
+        self.link = link
+        self.script = script
+        self.count = 0
+
+    def __call__(self, line: str) -> None:
+        self.count += 1
+        if self.count <= LOGGED_LINES:
+            log.info(kv("script.output", link=self.link, script=self.script, line=line))
+
+    def finish(self) -> None:
+        if self.count > LOGGED_LINES:
+            more = self.count - LOGGED_LINES
+            log.info(kv("script.output.suppressed", link=self.link, script=self.script, lines=more))
+
+
+class ScriptExecutor:
+    def __init__(
+        self,
+        settings: ScriptSettings,
+        report: Report,
+        *,
+        base_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._report = report
+        self._base_env = dict(os.environ if base_env is None else base_env)
+        self._memory = WarnMemory()
+        self._sem = asyncio.Semaphore(max(settings.max_parallel, 1))
+        self._queues: dict[int, deque[RunScripts]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._debounce: dict[_Key, _Debounce] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed = False
+        self._stats = ExecutorStats()
+
+    @property
+    def stats(self) -> ExecutorStats:
+        return dataclasses.replace(self._stats)  # a snapshot: callers cannot skew the counters
+
+    # -- intake -------------------------------------------------------------------------------
+
+    def submit(self, action: RunScripts) -> None:
+        """Queue *action* (or start its quiet window). Call from the event loop; never blocks."""
+        if self._closed:
+            log.debug(kv("script.run.ignored", link=action.link_name, seq=action.seq))
+            return
+        if not valid_directory(action.directory):
+            log.error(
+                kv("script.directory.refused", directory=action.directory, link=action.link_name)
+            )
+            return
+        if action.coalesce:
+            self._coalesce(action)
+        else:
+            self._enqueue(action)
+
+    def _coalesce(self, action: RunScripts) -> None:
+        loop = asyncio.get_running_loop()
+        key = (action.link_index, action.directory)
+        pending = self._debounce.get(key)
+        if pending is not None:
+            # Moving the deadline lazily (see _debounced) instead of cancelling and re-arming
+            # keeps a storm of route messages from piling cancelled handles into the loop.
+            self._stats.coalesced += 1
+            pending.action = action
+            pending.last = loop.time()
+            return
+        handle = loop.call_later(self._settings.routes_debounce, self._debounced, key)
+        self._debounce[key] = _Debounce(action, loop.time(), handle)
+        self._idle.clear()
+
+    def _debounced(self, key: _Key) -> None:
+        pending = self._debounce[key]
+        loop = asyncio.get_running_loop()
+        remaining = pending.last + self._settings.routes_debounce - loop.time()
+        if remaining > 0:  # submits arrived since the timer was armed: wait for quiet
+            pending.handle = loop.call_later(remaining, self._debounced, key)
+            return
+        del self._debounce[key]
+        self._enqueue(pending.action)
+
+    def _enqueue(self, action: RunScripts) -> None:
+        link = action.link_index
+        queue = self._queues.setdefault(link, deque())
+        for old in [run for run in queue if run.directory == action.directory]:
+            queue.remove(old)
+            self._stats.superseded += 1
+            # Debug only: the RunDropped report is what gets logged and counted (by the engine).
+            fields = {"link": action.link_name, "directory": action.directory}
+            log.debug(kv("script.run.superseded", **fields, seq=old.seq, by=action.seq))
+            self._emit(
+                RunDropped(old.seq, old.directory, old.link_index, old.link_name, action.seq)
+            )
+        queue.append(action)
+        self._idle.clear()
+        if link not in self._workers:
+            self._workers[link] = asyncio.create_task(self._worker(link), name=f"scripts-{link}")
+
+    # -- workers ------------------------------------------------------------------------------
+
+    async def _worker(self, link: int) -> None:
+        try:
+            while True:
+                sem = self._sem  # update() may replace it; release the one we took
+                async with sem:
+                    action = self._next(link)
+                    if action is None:
+                        return
+                    try:
+                        await self._run(action)
+                    except Exception:  # a bug here must not strand the link's queue
+                        log.exception(kv("script.run.crashed", link=action.link_name))
+        finally:
+            if self._workers.get(link) is asyncio.current_task():
+                del self._workers[link]
+            self._check_idle()
+
+    def _next(self, link: int) -> RunScripts | None:
+        """Pop the link's next run; with none left, retire the worker in the same step.
+
+        No await between the emptiness check and the retirement, so a submit either sees
+        the worker still registered (and its run gets picked up) or starts a new one.
+        """
+        queue = self._queues.get(link)
+        if self._closed or not queue:
+            self._queues.pop(link, None)
+            self._workers.pop(link, None)
+            return None
+        return queue.popleft()
+
+    async def _run(self, action: RunScripts) -> None:
+        self._stats.runs += 1
+        settings = self._settings
+        try:
+            paths, verdicts = await asyncio.to_thread(
+                discover, settings, action.directory, memory=self._memory
+            )
+        except Exception:
+            log.exception(kv("script.discovery.failed", directory=action.directory))
+            return
+        self._stats.skipped_scripts += sum(
+            1 for v in verdicts if not v.runs and not v.reason.startswith("shadowed by ")
+        )
+        if not paths:
+            return
+        for name, reason in action.dropped:
+            log.warning(
+                kv("script.env.dropped", link=action.link_name, variable=name, reason=reason)
+            )
+        env = script_environment(action.env_dict(), self._base_env)
+        for path in paths:
+            if self._closed:  # shutting down: finish the script in hand, start no more
+                return
+            await self._run_one(action, path, env, settings)
+
+    async def _run_one(
+        self, action: RunScripts, path: Path, env: Mapping[str, str], settings: ScriptSettings
+    ) -> None:
+        self._stats.scripts_started += 1
+        lines = _LineLog(action.link_name, str(path))
+        start = asyncio.get_running_loop().time()
+        try:
+            result = await run_script(
+                path, env, settings.timeout, settings.output_limit, on_line=lines
+            )
+        except asyncio.CancelledError:
+            # Shutdown ran out of grace; run_script has killed and reaped the group. Say so,
+            # so the API and metrics do not show the script as still running.
+            elapsed = asyncio.get_running_loop().time() - start
+            self._finished(action, path, ScriptResult(None, elapsed, False, KILLED, "", 0))
+            raise
+        finally:
+            lines.finish()
+        self._finished(action, path, result)
+
+    def _finished(self, action: RunScripts, path: Path, result: ScriptResult) -> None:
+        self._account(action, path, result)
+        self._emit(
+            ScriptFinished(
+                seq=action.seq,
+                directory=action.directory,
+                link_index=action.link_index,
+                link_name=action.link_name,
+                script=str(path),
+                exit_code=result.exit_code,
+                duration=result.duration,
+                timed_out=result.timed_out,
+                error=result.error,
+                output=result.output[-REPORTED_OUTPUT:],
+            )
+        )
+
+    def _account(self, action: RunScripts, path: Path, result: ScriptResult) -> None:
+        fields = {"link": action.link_name, "script": str(path), "seq": action.seq}
+        duration = f"{result.duration:.3f}"
+        if result.exit_code == 0:
+            log.info(kv("script.finished", **fields, exit=0, duration=duration))
+            return
+        self._stats.failures += 1
+        if result.timed_out:
+            self._stats.timeouts += 1
+            log.warning(kv("script.timeout", **fields, timeout=self._settings.timeout))
+        elif result.error:
+            log.error(kv("script.error", **fields, error=result.error))
+        else:
+            log.warning(kv("script.failed", **fields, exit=result.exit_code, duration=duration))
+
+    def _emit(self, event: ScriptFinished | RunDropped) -> None:
+        try:
+            self._report(event)
+        except Exception:  # a broken consumer must not stop the link's scripts
+            log.exception(kv("script.report.failed", seq=event.seq))
+
+    # -- control ------------------------------------------------------------------------------
+
+    def update(self, settings: ScriptSettings) -> None:
+        """New settings (reload / SIGHUP); skipped scripts are warned about afresh."""
+        if settings.max_parallel != self._settings.max_parallel:
+            # Runs in progress release the old semaphore; new runs take the new one.
+            self._sem = asyncio.Semaphore(max(settings.max_parallel, 1))
+        self._settings = settings
+        self._memory = WarnMemory()
+
+    def scan(self, directories: Iterable[str]) -> list[ScriptVerdict]:
+        """Every script's verdict (blocking: call it through asyncio.to_thread)."""
+        return scan_all(self._settings, directories)
+
+    def _check_idle(self) -> None:
+        if not (self._queues or self._workers or self._debounce):
+            self._idle.set()
+
+    async def idle(self) -> None:
+        """Return once nothing is debouncing, queued or running."""
+        self._check_idle()
+        await self._idle.wait()
+
+    async def shutdown(self) -> None:
+        """Stop: drop what has not started, give running scripts the grace, then kill them."""
+        self._closed = True
+        for pending in self._debounce.values():
+            pending.handle.cancel()
+        dropped = len(self._debounce) + sum(len(queue) for queue in self._queues.values())
+        self._debounce.clear()
+        self._queues.clear()
+        workers = list(self._workers.values())
+        log.info(kv("script.shutdown", running=len(workers), dropped=dropped))
+        if workers:
+            _, late = await asyncio.wait(workers, timeout=self._settings.shutdown_grace)
+            for task in late:
+                task.cancel()  # run_script kills the process group and reaps it
+            await asyncio.gather(*workers, return_exceptions=True)
+        self._check_idle()

@@ -1,0 +1,56 @@
+"""Which manager backend runs: the configured one, or for ``auto`` whoever owns its bus name."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from dbus_fast import BusType, Message, MessageType
+from dbus_fast.aio import MessageBus
+
+log = logging.getLogger("netevd.backend")
+
+BUS_NAMES = (
+    ("systemd-networkd", "org.freedesktop.network1"),
+    ("NetworkManager", "org.freedesktop.NetworkManager"),
+)
+PROBE_TIMEOUT = 2.0
+
+
+async def _has_owner(bus: MessageBus, name: str) -> bool:
+    reply = await bus.call(
+        Message(
+            destination="org.freedesktop.DBus",
+            path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus",
+            member="NameHasOwner",
+            signature="s",
+            body=[name],
+        )
+    )
+    return bool(reply and reply.message_type == MessageType.METHOD_RETURN and reply.body[0])
+
+
+async def _probe(env: Mapping[str, str]) -> str:
+    address = env.get("DBUS_SYSTEM_BUS_ADDRESS")
+    bus = MessageBus(bus_address=address) if address else MessageBus(bus_type=BusType.SYSTEM)
+    await bus.connect()
+    try:
+        for backend, name in BUS_NAMES:
+            if await _has_owner(bus, name):
+                return backend
+    finally:
+        bus.disconnect()
+    return "none"
+
+
+async def resolve_backend(configured: str, env: Mapping[str, str]) -> str:
+    """``auto`` → networkd if its bus name has an owner, else NetworkManager, else ``none``."""
+    if configured != "auto":
+        return configured
+    try:
+        return await asyncio.wait_for(_probe(env), PROBE_TIMEOUT)
+    except Exception as exc:  # no reachable bus (or a broken one) means: no manager
+        log.info("backend.auto no system bus (%s); running kernel-only", exc or type(exc).__name__)
+        return "none"

@@ -1,0 +1,1 @@
+"""Process-level concerns: logging, sd_notify, privileges."""
