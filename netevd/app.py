@@ -22,6 +22,7 @@ from netevd.core.actions import Action, RunScripts
 from netevd.core.config import Config
 from netevd.core.events import ConfigReloaded
 from netevd.engine import Engine
+from netevd.eventlog import EventLog
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
 from netevd.sources.backend import resolve_backend
 from netevd.sources.netlink import NetlinkSource
@@ -48,6 +49,7 @@ class Daemon:
         self.config_path = config_path
         self.env = env
         self.metrics = Metrics()
+        self.events = EventLog()
         self.stopping = asyncio.Event()
         self.engine = Engine(
             self.config,
@@ -55,6 +57,7 @@ class Daemon:
             self.metrics,
             on_ready=self._ready,
             on_reload=self._reloaded,
+            events=self.events,
         )
         self.scripts = ScriptExecutor(script_settings(self.config), self.engine.emit, base_env=env)
         self._reloading: asyncio.Task[None] | None = None

@@ -27,7 +27,8 @@ from netevd.core.events import (
 )
 from netevd.core.reactions import react, react_links, react_resync_routes
 from netevd.core.state import State, apply, apply_all, expand_snapshot
-from netevd.system.logging import describe_event
+from netevd.eventlog import EventLog, EventRecord, ScriptRecord
+from netevd.system.logging import describe_event, event_detail
 
 log = logging.getLogger("netevd.engine")
 
@@ -46,8 +47,10 @@ class Engine:
         on_ready: Callable[[], None] | None = None,
         on_reload: Callable[[Config], None] | None = None,
         clock: Callable[[], float] = time.time,
+        events: EventLog | None = None,
     ) -> None:
         self.config = config
+        self.events = events if events is not None else EventLog()
         self.state = State(backend=backend)
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.seq = 0
@@ -80,6 +83,8 @@ class Engine:
                 self._snapshot(event)
             case ConfigReloaded(config):
                 self.config = config
+                ctx = self._next()
+                self.events.add(EventRecord(ctx.seq, ctx.ts, "config", "netevd"))
                 if self._on_reload:
                     self._on_reload(config)
             case ScriptFinished():
@@ -107,7 +112,14 @@ class Engine:
         before, self.state = self.state, apply(self.state, event)
         self._metrics.events.labels(type(event).__name__, "kernel").inc()
         log.info("event seq=%d %s", ctx.seq, describe_event(event, self.state))
-        self._run_actions(react(before, self.state, event, ctx, self.config))
+        actions = react(before, self.state, event, ctx, self.config)
+        kind, index, detail = event_detail(event)
+        link = self.state.links.get(index) or before.links.get(index) if index else None
+        self.events.add(EventRecord(
+            ctx.seq, ctx.ts, kind, "kernel", index, link.name if link else None, detail,
+            [a.directory for a in actions if isinstance(a, RunScripts)],
+        ))
+        self._run_actions(actions)
 
     def _snapshot(self, snap: KernelSnapshot) -> None:
         """Startup replay or overrun resync: the difference, as events, reacted to as a whole."""
@@ -132,10 +144,19 @@ class Engine:
         actions = react_links(before, self.state, indexes, ctx, self.config, kind)
         if not replay:
             actions += react_resync_routes(before, self.state, ctx, self.config)
+        detail = {"links": len(snap.links), "addresses": len(snap.addrs),
+                  "routes": len(snap.routes), "rules": len(snap.rules), "changes": len(events)}
+        self.events.add(EventRecord(
+            ctx.seq, ctx.ts, kind, "kernel", detail=detail,
+            directories=[a.directory for a in actions if isinstance(a, RunScripts)],
+        ))
         self._run_actions(actions)
 
     def _source_status(self, event: SourceStatus) -> None:
         self.state = apply(self.state, event)
+        ctx = self._next()
+        self.events.add(EventRecord(ctx.seq, ctx.ts, "source", event.source,
+                                    detail={"up": event.up, "detail": event.detail}))
         self._metrics.source_up.labels(event.source).set(1 if event.up else 0)
         level = logging.INFO if event.up else logging.WARNING
         log.log(
@@ -152,6 +173,10 @@ class Engine:
                 self._on_ready()
 
     def _script_finished(self, event: ScriptFinished) -> None:
+        self.events.attach_script(event.seq, ScriptRecord(
+            event.script, event.directory, event.exit_code, round(event.duration, 6),
+            event.timed_out, event.error, event.output[-2048:],
+        ))
         self._metrics.script_runs.labels(event.directory).inc()
         self._metrics.script_duration.labels(event.directory).observe(event.duration)
         if event.timed_out:

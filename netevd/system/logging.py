@@ -55,6 +55,29 @@ def _name(state: State, index: int) -> str:
     return repr(link.name) if link else "?"
 
 
+def event_detail(event: Event) -> tuple[str, int | None, dict[str, object]]:
+    """(kind, link index, detail) of a kernel event, for the event log the API serves."""
+    match event:
+        case LinkChanged(link):
+            return "link", link.index, {"name": link.name, "flags": link.flag_names(),
+                                        "mtu": link.mtu, "operstate": link.operstate}
+        case LinkRemoved(index):
+            return "link-removed", index, {}
+        case AddressAdded(a) | AddressRemoved(a):
+            what = "address-added" if isinstance(event, AddressAdded) else "address-removed"
+            return what, a.index, {"address": a.cidr()}
+        case RouteAdded(r) | RouteRemoved(r):
+            what = "route-added" if isinstance(event, RouteAdded) else "route-removed"
+            return what, r.oif or None, {"dst": r.dst, "gateway": r.gateway or None,
+                                         "table": r.table, "protocol": r.protocol}
+        case RuleAdded(rule) | RuleRemoved(rule):
+            what = "rule-added" if isinstance(event, RuleAdded) else "rule-removed"
+            return what, None, {"priority": rule.priority, "table": rule.table,
+                                "from": rule.src or None, "to": rule.dst or None}
+        case _:
+            return type(event).__name__, None, {}
+
+
 def describe_event(event: Event, state: State) -> str:
     """The key=value fields of one event, for its INFO line."""
     match event:

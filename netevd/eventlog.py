@@ -1,0 +1,106 @@
+"""The event ring buffer the API serves: what happened, and the scripts each event ran.
+
+The engine adds one record per handled event and attaches script outcomes as they arrive.
+Subscribers (the SSE stream) get every new record and every script outcome on their own
+bounded queue; a subscriber too slow to keep up is dropped rather than slowing the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MAX_SCRIPTS_PER_EVENT = 64
+SUBSCRIBER_QUEUE = 1024
+
+
+@dataclass
+class ScriptRecord:
+    script: str
+    directory: str
+    exit_code: int | None
+    duration: float
+    timed_out: bool
+    error: str
+    output: str
+
+
+@dataclass
+class EventRecord:
+    seq: int
+    ts: float
+    type: str  # link, address-added, route-removed, replay, resync, source, config, ...
+    source: str  # kernel, systemd-networkd, NetworkManager, dhclient, netevd
+    link_index: int | None = None
+    link_name: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    directories: list[str] = field(default_factory=list)  # script directories it fired
+    scripts: list[ScriptRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class EventLog:
+    def __init__(self, capacity: int = 1000) -> None:
+        self.capacity = capacity
+        self._records: OrderedDict[int, EventRecord] = OrderedDict()
+        self._subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
+        self.total = 0
+
+    def add(self, record: EventRecord) -> None:
+        self._records[record.seq] = record
+        self.total += 1
+        while len(self._records) > self.capacity:
+            self._records.popitem(last=False)
+        self._publish("event", record.to_dict())
+
+    def attach_script(self, seq: int, script: ScriptRecord) -> None:
+        record = self._records.get(seq)
+        if record is not None and len(record.scripts) < MAX_SCRIPTS_PER_EVENT:
+            record.scripts.append(script)
+        self._publish("script", {"seq": seq, **asdict(script)})
+
+    def get(self, seq: int) -> EventRecord | None:
+        return self._records.get(seq)
+
+    def last(self) -> EventRecord | None:
+        return next(reversed(self._records.values()), None)
+
+    def query(
+        self,
+        *,
+        limit: int = 100,
+        since: int | None = None,
+        interface: str | None = None,
+        type_: str | None = None,
+    ) -> list[EventRecord]:
+        """The newest *limit* records after sequence *since*, oldest first."""
+        found = [
+            r
+            for r in self._records.values()
+            if (since is None or r.seq > since)
+            and (interface is None or r.link_name == interface)
+            and (type_ is None or r.type == type_)
+        ]
+        return found[-limit:] if limit else []
+
+    def subscribe(self) -> asyncio.Queue[tuple[str, dict[str, Any]]]:
+        queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(SUBSCRIBER_QUEUE + 1)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+        self._subscribers.discard(queue)
+
+    def _publish(self, kind: str, document: dict[str, Any]) -> None:
+        for queue in list(self._subscribers):
+            if queue.qsize() >= SUBSCRIBER_QUEUE:
+                # A stalled client must not hold the engine; it is cut off (told so with the
+                # one slot kept free) and can resume from the ring buffer with Last-Event-ID.
+                self._subscribers.discard(queue)
+                queue.put_nowait(("overflow", {}))
+            else:
+                queue.put_nowait((kind, document))
