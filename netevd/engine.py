@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from netevd.api.metrics import Metrics
-from netevd.core.actions import Action, RejectLink, RunScripts, SkipUnknownState
+from netevd.core.actions import Action, Note, RejectLink, RunScripts, SkipUnknownState
 from netevd.core.config import Config
 from netevd.core.events import (
     ConfigReloaded,
@@ -115,10 +115,18 @@ class Engine:
         actions = react(before, self.state, event, ctx, self.config)
         kind, index, detail = event_detail(event)
         link = self.state.links.get(index) or before.links.get(index) if index else None
-        self.events.add(EventRecord(
-            ctx.seq, ctx.ts, kind, "kernel", index, link.name if link else None, detail,
-            [a.directory for a in actions if isinstance(a, RunScripts)],
-        ))
+        self.events.add(
+            EventRecord(
+                ctx.seq,
+                ctx.ts,
+                kind,
+                "kernel",
+                index,
+                link.name if link else None,
+                detail,
+                [a.directory for a in actions if isinstance(a, RunScripts)],
+            )
+        )
         self._run_actions(actions)
 
     def _snapshot(self, snap: KernelSnapshot) -> None:
@@ -144,19 +152,37 @@ class Engine:
         actions = react_links(before, self.state, indexes, ctx, self.config, kind)
         if not replay:
             actions += react_resync_routes(before, self.state, ctx, self.config)
-        detail = {"links": len(snap.links), "addresses": len(snap.addrs),
-                  "routes": len(snap.routes), "rules": len(snap.rules), "changes": len(events)}
-        self.events.add(EventRecord(
-            ctx.seq, ctx.ts, kind, "kernel", detail=detail,
-            directories=[a.directory for a in actions if isinstance(a, RunScripts)],
-        ))
+        detail = {
+            "links": len(snap.links),
+            "addresses": len(snap.addrs),
+            "routes": len(snap.routes),
+            "rules": len(snap.rules),
+            "changes": len(events),
+        }
+        self.events.add(
+            EventRecord(
+                ctx.seq,
+                ctx.ts,
+                kind,
+                "kernel",
+                detail=detail,
+                directories=[a.directory for a in actions if isinstance(a, RunScripts)],
+            )
+        )
         self._run_actions(actions)
 
     def _source_status(self, event: SourceStatus) -> None:
         self.state = apply(self.state, event)
         ctx = self._next()
-        self.events.add(EventRecord(ctx.seq, ctx.ts, "source", event.source,
-                                    detail={"up": event.up, "detail": event.detail}))
+        self.events.add(
+            EventRecord(
+                ctx.seq,
+                ctx.ts,
+                "source",
+                event.source,
+                detail={"up": event.up, "detail": event.detail},
+            )
+        )
         self._metrics.source_up.labels(event.source).set(1 if event.up else 0)
         level = logging.INFO if event.up else logging.WARNING
         log.log(
@@ -173,10 +199,18 @@ class Engine:
                 self._on_ready()
 
     def _script_finished(self, event: ScriptFinished) -> None:
-        self.events.attach_script(event.seq, ScriptRecord(
-            event.script, event.directory, event.exit_code, round(event.duration, 6),
-            event.timed_out, event.error, event.output[-2048:],
-        ))
+        self.events.attach_script(
+            event.seq,
+            ScriptRecord(
+                event.script,
+                event.directory,
+                event.exit_code,
+                round(event.duration, 6),
+                event.timed_out,
+                event.error,
+                event.output[-2048:],
+            ),
+        )
         self._metrics.script_runs.labels(event.directory).inc()
         self._metrics.script_duration.labels(event.directory).observe(event.duration)
         if event.timed_out:
@@ -194,6 +228,9 @@ class Engine:
                     self._metrics.dropped_env.labels(name).inc()
             elif isinstance(action, RejectLink):
                 self._reject(action)
+                continue
+            elif isinstance(action, Note):
+                log.info("%s", action.message)
                 continue
             elif isinstance(action, SkipUnknownState):
                 log.warning(

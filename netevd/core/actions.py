@@ -49,4 +49,11 @@ class SkipUnknownState:
     value: str
 
 
-Action = RunScripts | RejectLink | SkipUnknownState
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something the core wants logged (a ``log`` filter matched, say)."""
+
+    message: str
+
+
+Action = RunScripts | RejectLink | SkipUnknownState | Note

@@ -8,11 +8,14 @@ disabling a filter.
 
 from __future__ import annotations
 
+import fnmatch
 import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
+
+from netevd.core.config import Filter, FilterMatch
 
 Comparison = Literal[">=", "<=", ">", "<", "=="]
 
@@ -110,3 +113,57 @@ def _holds(atom: Atom, has_gateway: bool, dns_count: int, interface: str) -> boo
     if isinstance(atom, InterfaceIs):
         return interface == atom.name
     return _COMPARE[atom.op](dns_count, atom.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a filter is matched against: one run of one directory for one link."""
+
+    interface: str
+    event_type: str
+    backend: str
+    addresses: tuple[str, ...]
+    has_gateway: bool
+    dns_count: int = 0
+
+
+def matches(match: FilterMatch, subject: Subject) -> bool:
+    """True when every field given in *match* holds for *subject* (AND)."""
+    checks = (
+        match.interface is None or match.interface == subject.interface,
+        match.interface_pattern is None
+        or fnmatch.fnmatchcase(subject.interface, match.interface_pattern),
+        match.event_type is None or match.event_type == subject.event_type,
+        match.backend is None or match.backend == subject.backend,
+        match.ip_family in (None, "any") or _has_family(subject.addresses, match.ip_family),
+    )
+    if not all(checks):
+        return False
+    if match.condition is None:
+        return True
+    return evaluate(
+        parse_condition(match.condition),
+        has_gateway=subject.has_gateway,
+        dns_count=subject.dns_count,
+        interface=subject.interface,
+    )
+
+
+def _has_family(addresses: tuple[str, ...], family: str | None) -> bool:
+    want_v6 = family == "ipv6"
+    return any((":" in a) == want_v6 for a in addresses)
+
+
+def decide(filters: tuple[Filter, ...], subject: Subject) -> tuple[bool, list[int]]:
+    """Walk the filters in order: the first matching execute/ignore decides; a matching
+    ``log`` is noted and the walk goes on; with no decision the scripts run (upstream's
+    default). Returns (run, indexes of the log filters that matched)."""
+    logged: list[int] = []
+    for position, item in enumerate(filters):
+        if not matches(item.match, subject):
+            continue
+        if item.action == "log":
+            logged.append(position)
+            continue
+        return item.action == "execute", logged
+    return True, logged

@@ -6,7 +6,7 @@ import fnmatch
 import json
 from collections.abc import Iterable
 
-from netevd.core.actions import Action, RejectLink, RunScripts
+from netevd.core.actions import Action, Note, RejectLink, RunScripts
 from netevd.core.config import Config, MonitoringConfig
 from netevd.core.environment import link_name_problem, validated
 from netevd.core.events import (
@@ -20,6 +20,7 @@ from netevd.core.events import (
     RouteAdded,
     RouteRemoved,
 )
+from netevd.core.filters import Subject, decide
 from netevd.core.model import RT_TABLE_LOCAL, Route
 from netevd.core.state import State, touched_links
 from netevd.core.states import KERNEL_STATE_DIRECTORIES, Directory
@@ -54,8 +55,47 @@ def react(before: State, after: State, event: Event, ctx: Context, config: Confi
         return []
     actions = react_links(before, after, touched_links(event), ctx, config, kind)
     if isinstance(event, RouteAdded | RouteRemoved):
-        actions += _route_actions(after, event.route, ctx, config, ROUTES_EVENT[type(event)])
+        routes = _route_actions(after, event.route, ctx, config, ROUTES_EVENT[type(event)])
+        actions += apply_filters(routes, config)
     return actions
+
+
+def apply_filters(actions: list[Action], config: Config) -> list[Action]:
+    """Drop the runs that ``filters`` ignore; note the ones a ``log`` filter matched."""
+    if not config.filters:
+        return actions
+    kept: list[Action] = []
+    for action in actions:
+        if not isinstance(action, RunScripts):
+            kept.append(action)
+            continue
+        env = action.env_dict()
+        subject = Subject(
+            interface=action.link_name,
+            event_type=action.directory,
+            backend=env.get("BACKEND", ""),
+            addresses=tuple(env.get("ADDRESSES", "").split()),
+            has_gateway=bool(env.get("GATEWAY") or env.get("GATEWAY6") or env.get("DHCP_GATEWAY")),
+            dns_count=len(env.get("DHCP_DNS", "").split()),
+        )
+        run, logged = decide(config.filters, subject)
+        kept += [
+            Note(
+                f"filter.matched index={i} link={action.link_name} dir={action.directory} "
+                f"seq={action.seq}"
+            )
+            for i in logged
+        ]
+        if run:
+            kept.append(action)
+        else:
+            kept.append(
+                Note(
+                    f"filter.ignored link={action.link_name} dir={action.directory} "
+                    f"seq={action.seq}"
+                )
+            )
+    return kept
 
 
 def react_links(
@@ -72,7 +112,7 @@ def react_links(
     actions: list[Action] = []
     for index in sorted(indexes):
         actions += _link_transition(before, after, index, ctx, config, kind)
-    return actions
+    return apply_filters(actions, config)
 
 
 def react_resync_routes(before: State, after: State, ctx: Context, config: Config) -> list[Action]:
@@ -85,7 +125,7 @@ def react_resync_routes(before: State, after: State, ctx: Context, config: Confi
             actions.append(
                 script_run(v, Directory.ROUTES, KERNEL, ctx, "resync", after, coalesce=True)
             )
-    return actions
+    return apply_filters(actions, config)
 
 
 def _scriptable(before: State, after: State, index: int, config: Config) -> LinkView | None:

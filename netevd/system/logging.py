@@ -59,8 +59,16 @@ def event_detail(event: Event) -> tuple[str, int | None, dict[str, object]]:
     """(kind, link index, detail) of a kernel event, for the event log the API serves."""
     match event:
         case LinkChanged(link):
-            return "link", link.index, {"name": link.name, "flags": link.flag_names(),
-                                        "mtu": link.mtu, "operstate": link.operstate}
+            return (
+                "link",
+                link.index,
+                {
+                    "name": link.name,
+                    "flags": link.flag_names(),
+                    "mtu": link.mtu,
+                    "operstate": link.operstate,
+                },
+            )
         case LinkRemoved(index):
             return "link-removed", index, {}
         case AddressAdded(a) | AddressRemoved(a):
@@ -68,12 +76,28 @@ def event_detail(event: Event) -> tuple[str, int | None, dict[str, object]]:
             return what, a.index, {"address": a.cidr()}
         case RouteAdded(r) | RouteRemoved(r):
             what = "route-added" if isinstance(event, RouteAdded) else "route-removed"
-            return what, r.oif or None, {"dst": r.dst, "gateway": r.gateway or None,
-                                         "table": r.table, "protocol": r.protocol}
+            return (
+                what,
+                r.oif or None,
+                {
+                    "dst": r.dst,
+                    "gateway": r.gateway or None,
+                    "table": r.table,
+                    "protocol": r.protocol,
+                },
+            )
         case RuleAdded(rule) | RuleRemoved(rule):
             what = "rule-added" if isinstance(event, RuleAdded) else "rule-removed"
-            return what, None, {"priority": rule.priority, "table": rule.table,
-                                "from": rule.src or None, "to": rule.dst or None}
+            return (
+                what,
+                None,
+                {
+                    "priority": rule.priority,
+                    "table": rule.table,
+                    "from": rule.src or None,
+                    "to": rule.dst or None,
+                },
+            )
         case _:
             return type(event).__name__, None, {}
 
