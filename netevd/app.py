@@ -26,6 +26,7 @@ from netevd.eventlog import EventLog
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
 from netevd.sources.backend import resolve_backend
 from netevd.sources.netlink import NetlinkSource
+from netevd.sources.registry import backend_sources
 from netevd.system.logging import set_level, setup_logging
 from netevd.system.sdnotify import notify
 
@@ -113,6 +114,9 @@ class Daemon:
         netlink = NetlinkSource(self.engine.emit, self.metrics, self.config.system.netlink_rcvbuf)
         engine_task = loop.create_task(self.engine.run(), name="engine")
         sources = [loop.create_task(netlink.run(), name="netlink")]
+        extra = backend_sources(backend, self.engine.emit, self.metrics, self.config, self.env)
+        self.engine.require_sources(extra)
+        sources += [loop.create_task(run, name=name) for name, run in extra.items()]
         await self.stopping.wait()
         log.info("stopping")
         notify("STOPPING=1", self.env)

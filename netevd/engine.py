@@ -21,12 +21,17 @@ from netevd.core.events import (
     Event,
     KernelEvent,
     KernelSnapshot,
+    ManagerChanged,
+    ManagerLinkChanged,
+    ManagerLinkRemoved,
+    ManagerSnapshot,
     RunDropped,
     ScriptFinished,
     SourceStatus,
 )
+from netevd.core.manager_reactions import react_manager, react_manager_links
 from netevd.core.reactions import react, react_links, react_resync_routes
-from netevd.core.state import State, apply, apply_all, expand_snapshot
+from netevd.core.state import State, apply, apply_all, expand_manager_snapshot, expand_snapshot
 from netevd.eventlog import EventLog, EventRecord, ScriptRecord
 from netevd.system.logging import describe_event, event_detail
 
@@ -62,6 +67,7 @@ class Engine:
         self._on_reload = on_reload
         self._clock = clock
         self._seen_rejects: set[tuple[int, str]] = set()
+        self._replayed: set[str] = set()
         metrics.set_backend(backend)
 
     def emit(self, event: Event) -> None:
@@ -81,6 +87,10 @@ class Engine:
         match event:
             case KernelSnapshot():
                 self._snapshot(event)
+            case ManagerSnapshot():
+                self._manager_snapshot(event)
+            case ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
+                self._manager_event(event)
             case ConfigReloaded(config):
                 self.config = config
                 ctx = self._next()
@@ -171,6 +181,78 @@ class Engine:
         )
         self._run_actions(actions)
 
+    def _manager_event(
+        self, event: ManagerLinkChanged | ManagerLinkRemoved | ManagerChanged
+    ) -> None:
+        ctx = self._next()
+        before, self.state = self.state, apply(self.state, event)
+        self._metrics.events.labels(type(event).__name__, event.source).inc()
+        actions = react_manager(before, self.state, event, ctx, self.config)
+        index = getattr(event, "index", None)
+        props = dict(getattr(event, "properties", ()))
+        link = self.state.links.get(index) if index else None
+        log.info(
+            "event seq=%d kind=%s source=%s index=%s link=%r %s",
+            ctx.seq,
+            type(event).__name__,
+            event.source,
+            index,
+            link.name if link else None,
+            " ".join(f"{k}={v}" for k, v in props.items()),
+        )
+        self.events.add(
+            EventRecord(
+                ctx.seq,
+                ctx.ts,
+                "manager-link" if index else "manager",
+                event.source,
+                index,
+                link.name if link else None,
+                {"properties": props},
+                [a.directory for a in actions if isinstance(a, RunScripts)],
+            )
+        )
+        self._run_actions(actions)
+
+    def _manager_snapshot(self, snap: ManagerSnapshot) -> None:
+        replay = snap.source not in self._replayed
+        self._replayed.add(snap.source)
+        events = expand_manager_snapshot(self.state, snap)
+        ctx = self._next(replay=replay, resync=not replay)
+        before, self.state = self.state, apply_all(self.state, events)
+        indexes = {i for i, _, _ in snap.links}
+        actions = react_manager_links(before, self.state, snap.source, indexes, ctx, self.config)
+        changed = tuple(k for e in events if isinstance(e, ManagerChanged) for k, _ in e.properties)
+        if changed:
+            actions += react_manager(
+                before,
+                self.state,
+                ManagerChanged(
+                    snap.source, tuple((k, self.state.manager[snap.source][k]) for k in changed)
+                ),
+                ctx,
+                self.config,
+            )
+        log.info(
+            "%s seq=%d source=%s links=%d changes=%d",
+            "replay" if replay else "resync",
+            ctx.seq,
+            snap.source,
+            len(snap.links),
+            len(events),
+        )
+        self.events.add(
+            EventRecord(
+                ctx.seq,
+                ctx.ts,
+                "replay" if replay else "resync",
+                snap.source,
+                detail={"links": len(snap.links), "changes": len(events)},
+                directories=[a.directory for a in actions if isinstance(a, RunScripts)],
+            )
+        )
+        self._run_actions(actions)
+
     def _source_status(self, event: SourceStatus) -> None:
         self.state = apply(self.state, event)
         ctx = self._next()
@@ -253,6 +335,10 @@ class Engine:
                 action.name,
                 action.reason,
             )
+
+    def require_sources(self, names: Iterable[str]) -> None:
+        """READY=1 also waits for these sources' first snapshot."""
+        self._required |= set(names)
 
     def set_backend(self, backend: str) -> None:
         self.state = replace(self.state, backend=backend)

@@ -26,6 +26,9 @@ class RunScripts:
     coalesce: bool = False
     dropped: tuple[tuple[str, str], ...] = ()
     event_ts: float = 0.0
+    # Values too large for one environment string (Linux caps one at 128 KiB): the executor
+    # writes each to a private file and passes its path in the named variable instead.
+    files: tuple[tuple[str, str], ...] = ()
 
     def env_dict(self) -> dict[str, str]:
         return dict(self.env)

@@ -108,6 +108,18 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     "DHCP_DOMAIN": (_domain_list, "not a list of domain names"),
     "DHCP_HOSTNAME": (lambda v: HOSTNAME_RE.fullmatch(v) is not None, "not a host name"),
     "DHCP_LEASE": (_safe_text, "has characters a shell would interpret"),
+    **{
+        name: (_word, "not a state word")
+        for name in (
+            "OperationalState",
+            "AdministrativeState",
+            "CarrierState",
+            "AddressState",
+            "IPv4AddressState",
+            "IPv6AddressState",
+            "OnlineState",
+        )
+    },
 }
 
 

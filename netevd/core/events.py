@@ -67,6 +67,46 @@ class KernelSnapshot:
     reason: str = "startup"  # "startup" | "resync"
 
 
+Properties = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerLinkChanged:
+    """A network manager (systemd-networkd) reported new property values for a link.
+
+    *properties* holds what the signal said (already type-checked strings); *describe* is the
+    manager's own JSON description of the link when the source fetched it ("" otherwise).
+    """
+
+    source: str
+    index: int
+    properties: Properties
+    describe: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerLinkRemoved:
+    source: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerChanged:
+    """Manager-level properties (networkd's Manager object) changed."""
+
+    source: str
+    properties: Properties
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerSnapshot:
+    """Everything a manager reports, read after (re)connecting: replayed like a kernel dump."""
+
+    source: str
+    links: tuple[tuple[int, Properties, str], ...]  # (index, properties, describe)
+    manager: Properties = ()
+
+
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
     """A source came up (initial dump done), went down, or reconnected."""
@@ -118,7 +158,17 @@ KernelEvent = (
     | RuleAdded
     | RuleRemoved
 )
-Event = KernelEvent | KernelSnapshot | SourceStatus | ConfigReloaded | ScriptFinished | RunDropped
+ManagerEvent = ManagerLinkChanged | ManagerLinkRemoved | ManagerChanged
+Event = (
+    KernelEvent
+    | KernelSnapshot
+    | ManagerEvent
+    | ManagerSnapshot
+    | SourceStatus
+    | ConfigReloaded
+    | ScriptFinished
+    | RunDropped
+)
 
 
 @dataclass(frozen=True, slots=True)

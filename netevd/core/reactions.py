@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from netevd.core.actions import Action, Note, RejectLink, RunScripts
 from netevd.core.config import Config, MonitoringConfig
-from netevd.core.environment import link_name_problem, validated
+from netevd.core.environment import MAX_VALUE, link_name_problem, validated
 from netevd.core.events import (
     KERNEL,
     AddressAdded,
@@ -183,9 +183,10 @@ def script_run(
     state: State,
     *,
     coalesce: bool = False,
+    extra: Mapping[str, str] | None = None,
 ) -> RunScripts:
     link = current.link
-    values = {
+    values: dict[str, str] = {
         "LINK": link.name,
         "LINKINDEX": str(link.index),
         "STATE": directory.value,
@@ -198,7 +199,9 @@ def script_run(
         "NETEVD_SEQ": str(ctx.seq),
         "NETEVD_REPLAY": "1" if ctx.replay else "0",
         "NETEVD_JSON": event_document(current, directory, backend, ctx, kind, state),
+        **(extra or {}),
     }
+    files = tuple(large_values(values))
     env, dropped = validated(values)
     return RunScripts(
         directory=directory.value,
@@ -210,7 +213,25 @@ def script_run(
         coalesce=coalesce,
         dropped=dropped,
         event_ts=ctx.ts,
+        files=files,
     )
+
+
+def large_values(values: dict[str, str]) -> list[tuple[str, str]]:
+    """A manager's ``JSON`` too large for the environment goes by file (NETEVD_JSON_FILE)."""
+    value = values.get("JSON", "")
+    if len(value) + len("JSON=") < MAX_VALUE or not _is_json(value):
+        return []
+    del values["JSON"]
+    return [("NETEVD_JSON_FILE", value)]
+
+
+def _is_json(value: str) -> bool:
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
 
 
 def event_document(

@@ -19,6 +19,11 @@ from netevd.core.events import (
     KernelSnapshot,
     LinkChanged,
     LinkRemoved,
+    ManagerChanged,
+    ManagerEvent,
+    ManagerLinkChanged,
+    ManagerLinkRemoved,
+    ManagerSnapshot,
     RouteAdded,
     RouteRemoved,
     RuleAdded,
@@ -41,6 +46,13 @@ class State:
     rules: frozenset[Rule] = frozenset()
     sources: Mapping[str, bool] = field(default_factory=dict)  # source name -> up
     backend: str = "none"  # the effective backend (auto resolved)
+    # what network managers report: source -> ifindex -> property -> value
+    managed: Mapping[str, Mapping[int, Mapping[str, str]]] = field(default_factory=dict)
+    manager: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # manager-level
+    describe: Mapping[tuple[str, int], str] = field(default_factory=dict)  # Describe() JSON
+
+    def managed_props(self, source: str, index: int) -> Mapping[str, str]:
+        return self.managed.get(source, {}).get(index, {})
 
     def link_addrs(self, index: int) -> Iterable[Addr]:
         return self.addrs.get(index, {}).values()
@@ -101,8 +113,33 @@ def apply(state: State, event: Event) -> State:
             return replace(state, rules=state.rules - {rule})
         case SourceStatus(source, up, _):
             return replace(state, sources=_with(state.sources, source, up))
+        case ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
+            return _apply_manager(state, event)
         case _:
             return state
+
+
+def _apply_manager(state: State, event: ManagerEvent) -> State:
+    match event:
+        case ManagerLinkChanged(source, index, properties, describe):
+            links = state.managed.get(source, {})
+            props = {**links.get(index, {}), **dict(properties)}
+            managed = _with(state.managed, source, _with(links, index, props))
+            described = (
+                _with(state.describe, (source, index), describe) if describe else (state.describe)
+            )
+            return replace(state, managed=managed, describe=described)
+        case ManagerLinkRemoved(source, index):
+            links = _without(state.managed.get(source, {}), index)
+            return replace(
+                state,
+                managed=_with(state.managed, source, links),
+                describe=_without(state.describe, (source, index)),
+            )
+        case ManagerChanged(source, properties):
+            props = {**state.manager.get(source, {}), **dict(properties)}
+            return replace(state, manager=_with(state.manager, source, props))
+    return state
 
 
 def _remove_addr(state: State, addr: Addr) -> State:
@@ -149,6 +186,24 @@ def expand_snapshot(state: State, snap: KernelSnapshot) -> list[KernelEvent]:
     return events
 
 
+def expand_manager_snapshot(state: State, snap: ManagerSnapshot) -> list[ManagerEvent]:
+    """The manager events that take *state* to what *snap* reports."""
+    old = state.managed.get(snap.source, {})
+    events: list[ManagerEvent] = []
+    seen = set()
+    for index, properties, describe in snap.links:
+        seen.add(index)
+        changed = tuple((k, v) for k, v in properties if old.get(index, {}).get(k) != v)
+        if changed or (describe and state.describe.get((snap.source, index)) != describe):
+            events.append(ManagerLinkChanged(snap.source, index, changed, describe))
+    events += [ManagerLinkRemoved(snap.source, i) for i in old if i not in seen]
+    current = state.manager.get(snap.source, {})
+    changed = tuple((k, v) for k, v in snap.manager if current.get(k) != v)
+    if changed:
+        events.append(ManagerChanged(snap.source, changed))
+    return events
+
+
 def touched_links(event: Event) -> set[int]:
     """The links whose derived state an event may change."""
     match event:
@@ -160,5 +215,7 @@ def touched_links(event: Event) -> set[int]:
             return {addr.index}
         case RouteAdded(route) | RouteRemoved(route):
             return {route.oif} if route.oif else set()
+        case ManagerLinkChanged(_, index) | ManagerLinkRemoved(_, index):
+            return {index}
         case _:
             return set()

@@ -45,6 +45,7 @@ class ScriptSettings:
     shutdown_grace: float = 10.0
     allowed_uids: frozenset[int] = frozenset({0})  # owners allowed besides root: the daemon's uid
     output_limit: int = 65536  # bytes of output kept (the tail) per script
+    runtime_dir: str = ""  # where too-large values go by file ("" = the system's temp dir)
 
 
 @dataclass(frozen=True)

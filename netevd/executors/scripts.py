@@ -10,9 +10,11 @@ newest survives. Everything is driven by timers, tasks and semaphores: no pollin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -226,10 +228,15 @@ class ScriptExecutor:
                 kv("script.env.dropped", link=action.link_name, variable=name, reason=reason)
             )
         env = script_environment(action.env_dict(), self._base_env)
-        for path in paths:
-            if self._closed:  # shutting down: finish the script in hand, start no more
-                return
-            await self._run_one(action, path, env, settings)
+        files = await asyncio.to_thread(_write_files, action.files, settings.runtime_dir)
+        env.update(files)
+        try:
+            for path in paths:
+                if self._closed:  # shutting down: finish the script in hand, start no more
+                    return
+                await self._run_one(action, path, env, settings)
+        finally:
+            await asyncio.to_thread(_remove_files, files.values())
 
     async def _run_one(
         self, action: RunScripts, path: Path, env: Mapping[str, str], settings: ScriptSettings
@@ -328,3 +335,20 @@ class ScriptExecutor:
                 task.cancel()  # run_script kills the process group and reaps it
             await asyncio.gather(*workers, return_exceptions=True)
         self._check_idle()
+
+
+def _write_files(files: Iterable[tuple[str, str]], directory: str) -> dict[str, str]:
+    """Values too large for the environment, each in a private file; {variable: path}."""
+    written: dict[str, str] = {}
+    for name, content in files:
+        fd, path = tempfile.mkstemp(prefix="netevd-", suffix=".json", dir=directory or None)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+        written[name] = path
+    return written
+
+
+def _remove_files(paths: Iterable[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

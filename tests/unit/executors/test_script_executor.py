@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -301,3 +302,36 @@ async def test_idle_on_a_fresh_executor_returns_at_once(tree, harness):
     executor = harness.executor(tree.settings())
     await asyncio.wait_for(executor.idle(), 1)
     assert executor.stats.runs == 0
+
+
+async def test_large_values_go_by_a_private_file_removed_afterwards(tmp_path):
+    from netevd.core.actions import RunScripts
+    from netevd.executors.scripts import ScriptExecutor, ScriptSettings
+
+    base = tmp_path / "etc"
+    (base / "configured.d").mkdir(parents=True)
+    base.chmod(0o755)
+    (base / "configured.d").chmod(0o755)
+    out = tmp_path / "seen"
+    script = base / "configured.d" / "10-read"
+    script.write_text(
+        f'#!/bin/sh\necho "$NETEVD_JSON_FILE" > {out}.path\ncat "$NETEVD_JSON_FILE" > {out}\n'
+    )
+    script.chmod(0o755)
+    events = []
+    settings = ScriptSettings(
+        script_dirs=(str(base),), allowed_uids=frozenset({os.geteuid()}), runtime_dir=str(tmp_path)
+    )
+    executor = ScriptExecutor(settings, events.append, base_env={})
+    content = '{"big": "' + "x" * 200_000 + '"}'
+    executor.submit(
+        RunScripts(
+            "configured", 3, "eth0", (("LINK", "eth0"),), 1, files=(("NETEVD_JSON_FILE", content),)
+        )
+    )
+    await executor.idle()
+    assert out.read_text() == content
+    path = (tmp_path / "seen.path").read_text().strip()
+    assert path.startswith(str(tmp_path))
+    assert not os.path.exists(path)
+    assert [e.exit_code for e in events] == [0]

@@ -1,0 +1,182 @@
+"""Reactions to what a network manager (systemd-networkd) reports (pure).
+
+Only the effective backend fires scripts. Every OperationalState and AdministrativeState value
+has its directory, looked up in a fixed set; anything else is logged and counted, never run.
+Carrier changes come from the kernel with every backend, so networkd's ``carrier`` and
+``no-carrier`` operational states do not fire a second time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+from netevd.core.actions import Action, RejectLink, RunScripts, SkipUnknownState
+from netevd.core.config import Config
+from netevd.core.environment import link_name_problem, validated
+from netevd.core.events import (
+    Context,
+    Event,
+    ManagerChanged,
+    ManagerLinkChanged,
+    ManagerLinkRemoved,
+)
+from netevd.core.model import Link
+from netevd.core.reactions import apply_filters, monitored, script_run
+from netevd.core.state import State
+from netevd.core.states import Directory, directory_for
+from netevd.core.views import LinkView, view
+
+NETWORKD = "systemd-networkd"
+STATE_VALUES: Mapping[str, frozenset[str]] = {
+    "OperationalState": frozenset(
+        {
+            "off",
+            "no-carrier",
+            "dormant",
+            "degraded-carrier",
+            "carrier",
+            "degraded",
+            "enslaved",
+            "routable",
+            "missing",
+        }
+    ),
+    "AdministrativeState": frozenset(
+        {
+            "pending",
+            "initialized",
+            "configuring",
+            "configured",
+            "unmanaged",
+            "failed",
+            "linger",
+        }
+    ),
+}
+FIRED_BY_KERNEL = frozenset({"carrier", "no-carrier"})
+# The properties scripts see, as networkd-dispatcher passed them (names validated here, so a
+# lying peer cannot invent environment variables).
+LINK_PROPERTIES = (
+    "OperationalState",
+    "AdministrativeState",
+    "CarrierState",
+    "AddressState",
+    "IPv4AddressState",
+    "IPv6AddressState",
+    "OnlineState",
+)
+MANAGER_PROPERTIES = (
+    "OperationalState",
+    "CarrierState",
+    "AddressState",
+    "IPv4AddressState",
+    "IPv6AddressState",
+    "OnlineState",
+)
+
+
+def react_manager(
+    before: State, after: State, event: Event, ctx: Context, config: Config
+) -> list[Action]:
+    match event:
+        case ManagerLinkChanged(source, index):
+            return react_manager_links(before, after, source, (index,), ctx, config)
+        case ManagerChanged(source, properties):
+            return manager_run(after, source, tuple(k for k, _ in properties), ctx, config)
+        case ManagerLinkRemoved():
+            return []
+    return []
+
+
+def react_manager_links(
+    before: State, after: State, source: str, indexes: Iterable[int], ctx: Context, config: Config
+) -> list[Action]:
+    if after.backend != source or (ctx.replay and not config.scripts.run_startup_triggers):
+        return []
+    actions: list[Action] = []
+    for index in sorted(indexes):
+        actions += _link_states(before, after, source, index, ctx, config)
+    return apply_filters(actions, config)
+
+
+def _link_view(state: State, source: str, index: int) -> LinkView | None:
+    current = view(state, index)
+    if current is not None:
+        return current
+    # The manager may speak of a link before the kernel's message reached us.
+    name = state.managed_props(source, index).get("Name", "")
+    return LinkView(Link(index, name), (), "", "", "unknown") if name else None
+
+
+def _link_states(
+    before: State, after: State, source: str, index: int, ctx: Context, config: Config
+) -> list[Action]:
+    current = _link_view(after, source, index)
+    if current is None:
+        return []
+    if problem := link_name_problem(current.link.name):
+        return [RejectLink(index, current.link.name, problem)]
+    if not monitored(current.link.name, config.monitoring):
+        return []
+    old, new = before.managed_props(source, index), after.managed_props(source, index)
+    actions: list[Action] = []
+    for prop, allowed in STATE_VALUES.items():
+        value = new.get(prop)
+        if value is None or value == old.get(prop):
+            continue
+        directory = directory_for(value) if value in allowed else None
+        if directory is None:
+            actions.append(SkipUnknownState(source, index, f"{prop}={value}"))
+        elif not (prop == "OperationalState" and value in FIRED_BY_KERNEL):
+            extra = _link_env(after, source, index, new, config)
+            actions.append(script_run(current, directory, source, ctx, "state", after, extra=extra))
+    return actions
+
+
+def _link_env(
+    state: State, source: str, index: int, props: Mapping[str, str], config: Config
+) -> dict[str, str]:
+    extra = {name: props[name] for name in LINK_PROPERTIES if name in props}
+    describe = state.describe.get((source, index), "")
+    if source == NETWORKD and config.backends.systemd_networkd.emit_json and describe:
+        extra["JSON"] = describe
+    return extra
+
+
+def manager_run(
+    state: State, source: str, changed: tuple[str, ...], ctx: Context, config: Config
+) -> list[Action]:
+    """``manager.d`` once for a manager-level change, with every known property."""
+    if state.backend != source or not any(name in MANAGER_PROPERTIES for name in changed):
+        return []
+    if ctx.replay and not config.scripts.run_startup_triggers:
+        return []
+    props = state.manager.get(source, {})
+    known = {name: props[name] for name in MANAGER_PROPERTIES if name in props}
+    doc = {
+        "schema": "netevd.event.v1",
+        "seq": ctx.seq,
+        "ts": round(ctx.ts, 6),
+        "event": "replay" if ctx.replay else "manager",
+        "replay": ctx.replay,
+        "state": "manager",
+        "backend": source,
+        "manager": known,
+        "changed": [c for c in changed if c in MANAGER_PROPERTIES],
+    }
+    values = {
+        "STATE": "manager",
+        "BACKEND": source,
+        "GENERATOR": source,
+        "EVENT": "replay" if ctx.replay else "manager",
+        "NETEVD_SEQ": str(ctx.seq),
+        "NETEVD_REPLAY": "1" if ctx.replay else "0",
+        "NETEVD_JSON": json.dumps(doc, sort_keys=True, separators=(",", ":")),
+        **known,
+    }
+    env, dropped = validated(values)
+    run = RunScripts(
+        Directory.MANAGER.value, 0, "", env, ctx.seq, ctx.replay, dropped=dropped, event_ts=ctx.ts
+    )
+    return apply_filters([run], config)
