@@ -274,7 +274,10 @@ class Engine:
             event.source,
             event.detail,
         )
-        if not self.ready and self._required <= {s for s, up in self.state.sources.items() if up}:
+        # READY needs the kernel's first dump; a manager only needs to have answered, up or
+        # down, so a stopped networkd delays nothing (kernel events flow without it).
+        answered = set(self.state.sources) if self.state.sources.get("netlink") else set()
+        if not self.ready and self._required <= answered:
             self.ready = True
             log.info("ready sources=%s", ",".join(sorted(self._required)))
             if self._on_ready:
