@@ -106,12 +106,12 @@ def write_config(path: Path, config: Mapping[str, Any]) -> Path:
     return path
 
 
-def netevd_config(scripts: ScriptDirs, **sections: Mapping[str, Any]) -> dict[str, Any]:
+def netevd_config(dirs: ScriptDirs, **sections: Mapping[str, Any]) -> dict[str, Any]:
     """A config for tests: kernel-only, scripts from *scripts*, no privilege drop, no API."""
     config: dict[str, Any] = {
         "system": {
             "backend": "none",
-            "script_dirs": [str(scripts.root)],
+            "script_dirs": [str(dirs.root)],
             "user": "",
             "log_level": "debug",
         },

@@ -263,7 +263,9 @@ def event_document(
         "kernel_state": current.kernel_state,
     }
     if directory is Directory.ROUTES:
-        doc["routes"] = _routes_doc(state, link.index)
+        routes = _routes_doc(state, link.index)
+        doc["route_count"] = len(routes)
+        doc["routes"] = routes[:MAX_JSON_ROUTES]
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
@@ -280,5 +282,5 @@ def _routes_doc(state: State, index: int) -> list[dict[str, object]]:
             "protocol": r.protocol,
             "metric": r.priority,
         }
-        for r in routes[:MAX_JSON_ROUTES]
+        for r in routes
     ]

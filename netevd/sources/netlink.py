@@ -52,10 +52,6 @@ BACKOFF_MAX = 30.0
 NAME = "netlink"
 
 
-class Overrun(Exception):
-    """The kernel dropped messages for this socket (ENOBUFS)."""
-
-
 async def dump(ipr: AsyncIPRoute, reason: str = "startup") -> KernelSnapshot:
     """A full picture: links, addresses, routes (both families, all tables) and rules."""
     links = [decode_link(m) async for m in await ipr.link("dump")]
@@ -76,29 +72,38 @@ class NetlinkSource:
 
     async def run(self) -> None:
         reason = "startup"
-        backoff = 0.5
+        failures = 0  # consecutive sessions that ended in an error
         while True:
             try:
                 await self._session(reason)
-            except Overrun:
-                self._overruns += 1
-                self._metrics.netlink_errors.labels("overrun").inc()
-                self._metrics.netlink_resyncs.labels("overrun").inc()
-                if self._overruns == 1:
-                    log.warning(
-                        "netlink.overrun: the kernel dropped messages; re-dumping "
-                        "(logged once, counted in netevd_netlink_resyncs_total)"
-                    )
-                reason = "resync"
-                continue
             except (OSError, NetlinkError) as exc:
-                self._metrics.netlink_errors.labels("socket").inc()
-                self._emit(SourceStatus(NAME, False, f"netlink socket failed: {exc}"))
-                log.error("netlink.failed error=%r retry_in=%.1fs", str(exc), backoff)
-                await asyncio.sleep(backoff)  # backoff before reopening, not a poll
-                backoff = min(backoff * 2, BACKOFF_MAX)
-                self._metrics.netlink_resyncs.labels("reconnect").inc()
+                failures += 1
                 reason = "resync"
+                delay = self._failed(exc, failures)
+                # A pause before reopening, growing while the failure repeats (a storm that
+                # keeps overrunning, a kernel that refuses the socket); not a poll.
+                await asyncio.sleep(delay)
+            else:  # pragma: no cover - _stream only ends by raising
+                failures = 0
+
+    def _failed(self, exc: OSError | NetlinkError, failures: int) -> float:
+        code = getattr(exc, "code", None) or getattr(exc, "errno", None)
+        if code == errno.ENOBUFS:
+            self._overruns += 1
+            self._metrics.netlink_errors.labels("overrun").inc()
+            self._metrics.netlink_resyncs.labels("overrun").inc()
+            if self._overruns == 1:
+                log.warning(
+                    "netlink.overrun: the kernel dropped messages; re-dumping "
+                    "(logged once, counted in netevd_netlink_resyncs_total)"
+                )
+            return 0.0 if failures == 1 else min(0.05 * 2 ** (failures - 2), 2.0)
+        self._metrics.netlink_errors.labels("socket").inc()
+        self._metrics.netlink_resyncs.labels("reconnect").inc()
+        self._emit(SourceStatus(NAME, False, f"netlink socket failed: {exc}"))
+        delay = min(0.5 * 2 ** (failures - 1), BACKOFF_MAX)
+        log.error("netlink.failed error=%r retry_in=%.1fs", str(exc), delay)
+        return delay
 
     async def _session(self, reason: str) -> None:
         async with AsyncIPRoute(flags=0) as ipr:
@@ -112,13 +117,8 @@ class NetlinkSource:
 
     async def _stream(self, ipr: AsyncIPRoute) -> None:
         while True:  # get() returns after one datagram batch
-            try:
-                async for msg in ipr.get():
-                    self._metrics.netlink_messages.labels(str(msg.get("event"))).inc()
-                    event = decode(msg)
-                    if event is not None:
-                        self._emit(event)
-            except NetlinkError as exc:
-                if exc.code == errno.ENOBUFS:
-                    raise Overrun from exc
-                raise
+            async for msg in ipr.get():
+                self._metrics.netlink_messages.labels(str(msg.get("event"))).inc()
+                event = decode(msg)
+                if event is not None:
+                    self._emit(event)

@@ -43,11 +43,13 @@ def setup_logging(level: str, env: Mapping[str, str] | None = None) -> None:
     handler.setFormatter(logging.Formatter(fmt))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(LEVELS.get(level, logging.INFO))
+    set_level(level)
 
 
 def set_level(level: str) -> None:
     logging.getLogger().setLevel(LEVELS.get(level, logging.INFO))
+    # pyroute2 logs every datagram at DEBUG; only `trace` wants to see that.
+    logging.getLogger("pyroute2").setLevel(TRACE if level == "trace" else logging.WARNING)
 
 
 def _name(state: State, index: int) -> str:
