@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test deps venv lint unit integration lab lab-down clean
+.PHONY: test demo deps venv lint unit integration lab lab-down clean
 
 test: deps venv lint
 	$(BIN)/pytest -n auto tests
@@ -30,6 +30,9 @@ unit: venv
 
 integration: deps venv
 	$(BIN)/pytest -n auto tests/integration
+
+demo: deps venv
+	$(BIN)/python -m lab.demo
 
 lab: deps venv
 	$(BIN)/python -m lab up multihomed

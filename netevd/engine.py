@@ -25,13 +25,21 @@ from netevd.core.events import (
     ManagerLinkChanged,
     ManagerLinkRemoved,
     ManagerSnapshot,
+    RoutesSnapshot,
     RunDropped,
     ScriptFinished,
     SourceStatus,
 )
 from netevd.core.manager_reactions import react_manager, react_manager_links
 from netevd.core.reactions import react, react_links, react_resync_routes
-from netevd.core.state import State, apply, apply_all, expand_manager_snapshot, expand_snapshot
+from netevd.core.state import (
+    State,
+    apply,
+    apply_all,
+    expand_manager_snapshot,
+    expand_routes,
+    expand_snapshot,
+)
 from netevd.eventlog import EventLog, EventRecord, ScriptRecord
 from netevd.system.logging import describe_event, event_detail
 
@@ -89,6 +97,10 @@ class Engine:
                 self._snapshot(event)
             case ManagerSnapshot():
                 self._manager_snapshot(event)
+            case RoutesSnapshot(routes):
+                # Routes the kernel dropped without a message: as ordinary route events.
+                for change in expand_routes(self.state, routes):
+                    self._kernel_event(change)
             case ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
                 self._manager_event(event)
             case ConfigReloaded(config):

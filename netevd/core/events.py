@@ -108,6 +108,14 @@ class ManagerSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutesSnapshot:
+    """Every route, re-read because the kernel flushes some without saying so (an IPv4
+    address removed, a link set down). The engine turns the difference into route events."""
+
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SourceStatus:
     """A source came up (initial dump done), went down, or reconnected."""
 
@@ -162,6 +170,7 @@ ManagerEvent = ManagerLinkChanged | ManagerLinkRemoved | ManagerChanged
 Event = (
     KernelEvent
     | KernelSnapshot
+    | RoutesSnapshot
     | ManagerEvent
     | ManagerSnapshot
     | SourceStatus

@@ -186,6 +186,15 @@ def expand_snapshot(state: State, snap: KernelSnapshot) -> list[KernelEvent]:
     return events
 
 
+def expand_routes(state: State, routes: Iterable[Route]) -> list[KernelEvent]:
+    """The route events that take *state*'s routes to exactly *routes*."""
+    new = {(r.oif, r.key): r for r in routes}
+    old = {(r.oif, r.key): r for r in state.all_routes()}
+    events: list[KernelEvent] = [RouteRemoved(r) for k, r in old.items() if k not in new]
+    events += [RouteAdded(r) for k, r in new.items() if old.get(k) != r]
+    return events
+
+
 def expand_manager_snapshot(state: State, snap: ManagerSnapshot) -> list[ManagerEvent]:
     """The manager events that take *state* to what *snap* reports."""
     old = state.managed.get(snap.source, {})

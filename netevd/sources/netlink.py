@@ -13,6 +13,7 @@ import errno
 import logging
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -27,7 +28,14 @@ from pyroute2.netlink.rtnl import (
 )
 
 from netevd.api.metrics import Metrics
-from netevd.core.events import Event, KernelSnapshot, SourceStatus
+from netevd.core.events import (
+    AddressRemoved,
+    Event,
+    KernelSnapshot,
+    LinkChanged,
+    RoutesSnapshot,
+    SourceStatus,
+)
 from netevd.sources.netlink_decode import (
     decode,
     decode_addr,
@@ -48,6 +56,7 @@ GROUPS = (
     | RTMGRP_IPV6_RULE
 )
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+QUIET = 0.1  # seconds without messages before routes are re-read after a flush
 BACKOFF_MAX = 30.0
 NAME = "netlink"
 
@@ -97,11 +106,11 @@ class NetlinkSource:
                     "netlink.overrun: the kernel dropped messages; re-dumping "
                     "(logged once, counted in netevd_netlink_resyncs_total)"
                 )
-            return 0.0 if failures == 1 else min(0.05 * 2 ** (failures - 2), 2.0)
+            return 0.0 if failures == 1 else min(0.05 * 2.0 ** (failures - 2), 2.0)
         self._metrics.netlink_errors.labels("socket").inc()
         self._metrics.netlink_resyncs.labels("reconnect").inc()
         self._emit(SourceStatus(NAME, False, f"netlink socket failed: {exc}"))
-        delay = min(0.5 * 2 ** (failures - 1), BACKOFF_MAX)
+        delay = min(0.5 * 2.0 ** (failures - 1), BACKOFF_MAX)
         log.error("netlink.failed error=%r retry_in=%.1fs", str(exc), delay)
         return delay
 
@@ -116,9 +125,50 @@ class NetlinkSource:
             await self._stream(ipr)
 
     async def _stream(self, ipr: AsyncIPRoute) -> None:
-        while True:  # get() returns after one datagram batch
-            async for msg in ipr.get():
-                self._metrics.netlink_messages.labels(str(msg.get("event"))).inc()
-                event = decode(msg)
-                if event is not None:
-                    self._emit(event)
+        """Messages as they come; after a change the kernel follows with unannounced route
+        flushes (IPv4 address removal, link down), the routes are re-read once things are
+        quiet, on the same socket, so every message after the re-read is applied after it."""
+        dirty = False
+        pending: asyncio.Future[list[Any]] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(_batch(ipr))
+                done, _ = await asyncio.wait({pending}, timeout=QUIET if dirty else None)
+                if pending not in done:
+                    dirty = False
+                    self._emit(await dump_routes(ipr))
+                    continue
+                messages, pending = pending.result(), None
+                for msg in messages:
+                    dirty = self._handle(msg) or dirty
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    def _handle(self, msg: Any) -> bool:
+        """Emit the message's event; True when the kernel may now flush routes silently."""
+        self._metrics.netlink_messages.labels(str(msg.get("event"))).inc()
+        event = decode(msg)
+        if event is not None:
+            self._emit(event)
+        return flushes_routes(event)
+
+
+async def _batch(ipr: AsyncIPRoute) -> list[Any]:
+    return [msg async for msg in ipr.get()]  # get() returns after one datagram batch
+
+
+async def dump_routes(ipr: AsyncIPRoute) -> RoutesSnapshot:
+    routes = [
+        r async for m in await ipr.route("dump", family=0) if (r := decode_route(m)) is not None
+    ]
+    return RoutesSnapshot(tuple(routes))
+
+
+def flushes_routes(event: object) -> bool:
+    """Changes after which the kernel drops routes without a message for each (IPv4 above
+    all): an address removed, a link set down."""
+    if isinstance(event, AddressRemoved):
+        return True
+    return isinstance(event, LinkChanged) and not event.link.admin_up

@@ -110,3 +110,25 @@ async def test_sigterm_stops_cleanly(world, tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert await proc.wait_exit(15) == 0
     assert "stopped" in proc.output()
+
+
+async def test_routes_the_kernel_flushes_silently_are_noticed(world, tmp_path):
+    built, scripts = world
+    await built.run("host", "ip", "addr", "add", "10.231.9.1/24", "dev", "eth0")
+    await built.run("host", "ip", "route", "add", "10.77.0.0/16", "via", "10.231.9.2")
+    scripts.add("routes")
+    await start(built, scripts, tmp_path)
+    # IPv4: removing the address drops its prefix route and the route via it, with no
+    # RTM_DELROUTE for either; netevd re-reads the routes once the burst is over.
+    await built.run("host", "ip", "addr", "del", "10.231.9.1/24", "dev", "eth0")
+
+    def flushed():
+        for run in scripts.matching(STATE="routes", EVENT="del"):
+            dsts = {r["dst"] for r in json.loads(run.env["NETEVD_JSON"])["routes"]}
+            if not dsts & {"10.231.9.0/24", "10.77.0.0/16"}:
+                return run
+        return None
+
+    from lab import wait_until
+
+    assert await wait_until(flushed, timeout=15)

@@ -126,3 +126,16 @@ def test_touched_links():
     assert touched_links(RouteAdded(route("10.0.0.0/8", oif=0))) == set()
     assert touched_links(RouteRemoved(route("10.0.0.0/8", oif=9))) == {9}
     assert touched_links(SourceStatus("x", True)) == set()
+
+
+def test_expand_routes_covers_silent_flushes():
+    from netevd.core.state import expand_routes
+
+    kept, flushed, changed = route("10.1.0.0/16"), route("10.2.0.0/16"), route("10.3.0.0/16")
+    state = apply_all(State(), [RouteAdded(kept), RouteAdded(flushed), RouteAdded(changed)])
+    new_changed = replace(changed, gateway="10.0.0.9")
+    assert expand_routes(state, [kept, new_changed]) == [
+        RouteRemoved(flushed),
+        RouteAdded(new_changed),
+    ]
+    assert expand_routes(state, [kept, flushed, changed]) == []
