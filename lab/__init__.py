@@ -4,6 +4,7 @@ from lab.build import Lab
 from lab.bus import PrivateBus
 from lab.dhcp import DhclientClient, DnsmasqServer
 from lab.errors import LabError, TopologyError
+from lab.networkd import NetworkdNode
 from lab.process import ManagedProcess, ProcessExited
 from lab.topology import ROOT, Topology
 from lab.wait import WaitTimeout, wait_until
@@ -15,6 +16,7 @@ __all__ = [
     "Lab",
     "LabError",
     "ManagedProcess",
+    "NetworkdNode",
     "PrivateBus",
     "ProcessExited",
     "Topology",

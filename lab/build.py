@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
@@ -30,6 +30,7 @@ from lab.process import ManagedProcess
 from lab.topology import ROOT, Address, Link, Route, Topology
 
 IFA_F_NODAD = 0x02
+P = TypeVar("P", bound=ManagedProcess)
 CREATE_FLAGS = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 
 
@@ -152,10 +153,11 @@ class Lab:
         real = self.ns(ns)
         return AsyncIPRoute(netns=real, flags=0) if real else AsyncIPRoute()
 
-    async def start_process(self, proc: ManagedProcess) -> ManagedProcess:
+    async def start_process(self, proc: P) -> P:
         """Start *proc* and stop it at teardown (before namespaces go)."""
         self.processes.append(proc)
-        return await proc.start()
+        await proc.start()
+        return proc
 
     async def run(
         self, ns: str, *argv: str, check: bool = True, timeout: float = 30.0

@@ -16,8 +16,9 @@ def multihomed() -> Topology:
                                 host ── eth1 ── r2 ─┘
                        (eth0 .1.2, eth1 .2.2)  (10.231.2.1, 10.231.3.1)
 
-    The host's default route goes via r1. A packet from the client reaches the host on eth1;
-    without policy routing the reply leaves via eth0 and r1 drops it (r1 knows no way back).
+    Both uplinks have a default route, r1's preferred (metric 100 against 200), as DHCP on two
+    NICs leaves them. A packet from the client reaches the host on eth1; without policy routing
+    the reply leaves via eth0 and r1 drops it (r1 knows no way back).
     """
     t = Topology()
     t.add_netns(
@@ -39,8 +40,10 @@ def multihomed() -> Topology:
     ):
         t.add_address(ns, link, v4)
         t.add_address(ns, link, v6)
-    t.add_route("host", "default", via="10.231.1.1")
-    t.add_route("host", "default6", via="fd00:231:1::1")
+    t.add_route("host", "default", via="10.231.1.1", metric=100)
+    t.add_route("host", "default", via="10.231.2.1", metric=200)
+    t.add_route("host", "default6", via="fd00:231:1::1", metric=100)
+    t.add_route("host", "default6", via="fd00:231:2::1", metric=200)
     t.add_route("client", "default", via="10.231.3.1")
     t.add_route("client", "default6", via="fd00:231:3::1")
     return t

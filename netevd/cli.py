@@ -16,6 +16,7 @@ from netevd.errors import RuntimeFailure, UsageError
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+CLIENT_COMMANDS = frozenset({"status", "list", "show", "events", "reload"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +37,48 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("-s", "--state", required=True, help="state directory, e.g. routable")
     test.add_argument("--event", help="EVENT value (default: link, or new for routes)")
     test.add_argument("-c", "--config", dest="sub_config", help="configuration file")
+    add_client_commands(sub)
     return parser
+
+
+def _event_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to 1000")
+    return value
+
+
+def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that ask the running daemon, through its API."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output (default text)"
+    )
+    common.add_argument(
+        "--endpoint",
+        help="http://HOST:PORT or unix:/PATH of the daemon's API "
+        "(default $NETEVD_API_ENDPOINT or http://127.0.0.1:9090)",
+    )
+    sub.add_parser("status", parents=[common], help="the daemon's status and counts")
+    listing = sub.add_parser("list", parents=[common], help="list what the daemon sees")
+    listing.add_argument("what", choices=("interfaces", "routes", "rules", "scripts"))
+    show = sub.add_parser("show", parents=[common], help="one interface in detail")
+    show.add_argument("kind", choices=("interface",))
+    show.add_argument("name", help="interface name")
+    events = sub.add_parser("events", parents=[common], help="recent events; -f to follow")
+    events.add_argument("-f", "--follow", action="store_true", help="then print new ones live")
+    events.add_argument("-i", "--interface", help="only this interface's events")
+    events.add_argument("-t", "--type", help="only events of this type (e.g. address-added)")
+    events.add_argument(
+        "-n", type=_event_count, default=10, help="how many recent events (1-1000, default 10)"
+    )
+    reload = sub.add_parser("reload", parents=[common], help="re-read the configuration")
+    reload.add_argument(
+        "--token-file", help="file with the API token (default $NETEVD_API_TOKEN, if set)"
+    )
 
 
 def _config_path(args: argparse.Namespace) -> str | None:
@@ -82,6 +124,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return cmd_validate(args, env)
         if command == "test":
             return cmd_test(args, env)
+        if command in CLIENT_COMMANDS:
+            from netevd.client import run_client
+
+            return run_client(args, env)
         from netevd.app import run
 
         return run(_config_path(args), env)

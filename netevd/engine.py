@@ -26,12 +26,16 @@ from netevd.core.events import (
     ManagerLinkRemoved,
     ManagerSnapshot,
     RoutesSnapshot,
+    RoutingApplied,
     RunDropped,
     ScriptFinished,
     SourceStatus,
+    TablesAssigned,
 )
 from netevd.core.manager_reactions import react_manager, react_manager_links
 from netevd.core.reactions import react, react_links, react_resync_routes
+from netevd.core.routing import owned_rules
+from netevd.core.routing_reactions import routing_actions
 from netevd.core.state import (
     State,
     apply,
@@ -109,6 +113,13 @@ class Engine:
                 self.events.add(EventRecord(ctx.seq, ctx.ts, "config", "netevd"))
                 if self._on_reload:
                     self._on_reload(config)
+                self._run_actions(self._routing(self.state, None))
+            case TablesAssigned():
+                before, self.state = self.state, apply(self.state, event)
+                log.info("routing.tables %s", " ".join(f"{n}={t}" for n, t in event.tables))
+                self._run_actions(self._routing(before, None))
+            case RoutingApplied():
+                self._routing_applied(event)
             case ScriptFinished():
                 self._script_finished(event)
             case RunDropped():
@@ -135,6 +146,7 @@ class Engine:
         self._metrics.events.labels(type(event).__name__, "kernel").inc()
         log.info("event seq=%d %s", ctx.seq, describe_event(event, self.state))
         actions = react(before, self.state, event, ctx, self.config)
+        actions += self._routing(before, event)
         kind, index, detail = event_detail(event)
         link = self.state.links.get(index) or before.links.get(index) if index else None
         self.events.add(
@@ -174,6 +186,7 @@ class Engine:
         actions = react_links(before, self.state, indexes, ctx, self.config, kind)
         if not replay:
             actions += react_resync_routes(before, self.state, ctx, self.config)
+        actions += self._routing(before, None)
         detail = {
             "links": len(snap.links),
             "addresses": len(snap.addrs),
@@ -264,6 +277,25 @@ class Engine:
             )
         )
         self._run_actions(actions)
+
+    def _routing(self, before: State, event: KernelEvent | None) -> list[Action]:
+        """Policy-routing actions for the transition to the current state (usually none)."""
+        actions = routing_actions(before, self.state, event, self.config)
+        self._metrics.routing_rules.set(len(owned_rules(self.state.rules)))
+        self._metrics.routes.set(len(self.state.owned_routes))
+        return actions
+
+    def _routing_applied(self, event: RoutingApplied) -> None:
+        ctx = self._next()
+        detail = {
+            "added_rules": event.added_rules,
+            "removed_rules": event.removed_rules,
+            "added_routes": event.added_routes,
+            "removed_routes": event.removed_routes,
+            "readded": event.readded,
+            "errors": list(event.errors),
+        }
+        self.events.add(EventRecord(ctx.seq, ctx.ts, "routing", "netevd", detail=detail))
 
     def _source_status(self, event: SourceStatus) -> None:
         self.state = apply(self.state, event)

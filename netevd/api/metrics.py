@@ -1,17 +1,34 @@
 """Prometheus metrics, in a registry owned by the daemon (never the global one).
 
-Label values come from fixed sets (event kinds, state directories, backends), never from
-interface names, so a container host with 10,000 veths does not grow 10,000 series.
+Label values come from fixed sets (event kinds, state directories, backends). The one family
+labelled by interface, ``netevd_interface_state``, is computed from the published state at
+scrape time, only for monitored links and at most INTERFACE_LABELS of them (the rest are
+summed under ``interface="other"``), so a container host with 10,000 veths does not grow
+10,000 series and a removed link's series disappears with it.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter as Tally
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 from netevd import __version__
+from netevd.core.config import MonitoringConfig
+from netevd.core.events import RunDropped, ScriptFinished
+from netevd.core.reactions import monitored
+from netevd.core.state import State
+from netevd.core.views import kernel_state
+from netevd.eventlog import EventLog
+
+INTERFACE_LABELS = 64  # interface label values at most; the rest count as "other"
+LATENCY_KEYS = 4096  # (event, directory) pairs remembered to time only each run's first script
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
@@ -79,9 +96,111 @@ class Metrics:
         self.uptime.set_function(lambda: time.monotonic() - self.started)
         self.info = Info("netevd", "Build and runtime information", registry=r)
         self.info.info({"version": __version__, "backend": "none"})
+        self._add_backend_metrics(r)
+        self._snapshot = StateCollector()
+        r.register(self._snapshot)
+
+    def _add_backend_metrics(self, r: CollectorRegistry) -> None:
+        self.routing_reconciles = Counter(
+            "netevd_routing_reconciles",
+            "Policy-routing reconciliations, by result",
+            ["result"],
+            registry=r,
+        )
+        self.dbus_calls = Counter(
+            "netevd_dbus_calls", "D-Bus method calls made", ["service", "method"], registry=r
+        )
+        self.dbus_errors = Counter("netevd_dbus_errors", "D-Bus calls that failed", registry=r)
+
+    def bind_state(
+        self, state: Callable[[], State], monitoring: Callable[[], MonitoringConfig]
+    ) -> None:
+        """Where scrapes read the published state from (the engine's, once it exists)."""
+        self._snapshot.state = state
+        self._snapshot.monitoring = monitoring
 
     def set_backend(self, backend: str) -> None:
         self.info.info({"version": __version__, "backend": backend})
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class StateCollector(Collector):
+    """Gauges computed from the published state when scraped: nothing to keep up to date."""
+
+    def __init__(self) -> None:
+        self.state: Callable[[], State] | None = None
+        self.monitoring: Callable[[], MonitoringConfig] = MonitoringConfig
+
+    def collect(self) -> Iterator[Metric]:
+        if self.state is None:
+            return
+        state = self.state()
+        yield GaugeMetricFamily(
+            "netevd_interfaces_total", "Interfaces the kernel has", value=len(state.links)
+        )
+        yield GaugeMetricFamily(
+            "netevd_routing_rules_total",
+            "Policy rules in the kernel, whoever owns them",
+            value=len(state.rules),
+        )
+        yield GaugeMetricFamily(
+            "netevd_routes_total",
+            "Routes in the kernel, all tables",
+            value=sum(len(bucket) for bucket in state.routes.values()),
+        )
+        yield self._interface_states(state)
+
+    def _interface_states(self, state: State) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "netevd_interface_state",
+            "Monitored interfaces by kernel-derived state (1 per named interface)",
+            labels=["interface", "state"],
+        )
+        monitoring = self.monitoring()
+        links = sorted(
+            (link for link in state.links.values() if monitored(link.name, monitoring)),
+            key=lambda link: link.index,
+        )
+        other: Tally[str] = Tally()
+        for position, link in enumerate(links):
+            derived = kernel_state(state, link.index)
+            if position < INTERFACE_LABELS:
+                family.add_metric([link.name, derived], 1)
+            else:
+                other[derived] += 1
+        for derived, count in sorted(other.items()):
+            family.add_metric(["other", derived], count)
+        return family
+
+
+class ScriptLatency:
+    """Times each run from its event to the start of its first script.
+
+    Fed the executor's reports on their way to the engine: a ScriptFinished says how long the
+    script ran, so now minus that is when it started; the event's time is in the ring buffer.
+    """
+
+    def __init__(
+        self, metrics: Metrics, events: EventLog, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._metrics = metrics
+        self._events = events
+        self._clock = clock
+        self._seen: OrderedDict[tuple[int, str], None] = OrderedDict()
+
+    def __call__(self, report: ScriptFinished | RunDropped) -> None:
+        if not isinstance(report, ScriptFinished):
+            return
+        key = (report.seq, report.directory)
+        if key in self._seen:
+            return  # later scripts of a run wait for the earlier ones: not latency
+        self._seen[key] = None
+        if len(self._seen) > LATENCY_KEYS:
+            self._seen.popitem(last=False)
+        record = self._events.get(report.seq)
+        if record is None:
+            return
+        started = self._clock() - report.duration
+        self._metrics.latency.labels(report.directory).observe(max(0.0, started - record.ts))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netevd.core.model import Route, Rule
+
 Env = tuple[tuple[str, str], ...]
 
 
@@ -53,10 +55,26 @@ class SkipUnknownState:
 
 
 @dataclass(frozen=True, slots=True)
+class ReconcileRouting:
+    """Make netevd's own rules and routes in the kernel exactly these (the latest plan wins)."""
+
+    rules: frozenset[Rule]
+    routes: frozenset[Route]
+
+
+@dataclass(frozen=True, slots=True)
+class AssignTables:
+    """Record (persist) the policy-routing tables; *moved* names those not at base+ifindex."""
+
+    tables: tuple[tuple[str, int], ...]
+    moved: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     """Something the core wants logged (a ``log`` filter matched, say)."""
 
     message: str
 
 
-Action = RunScripts | RejectLink | SkipUnknownState | Note
+Action = RunScripts | RejectLink | SkipUnknownState | Note | ReconcileRouting | AssignTables

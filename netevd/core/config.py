@@ -45,8 +45,12 @@ class MonitoringConfig:
 
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
-    policy_rules: tuple[str, ...] = ()
-    table_base: int = 200
+    policy_rules: tuple[str, ...] = ()  # interface names or globs that get policy routing
+    table_base: int = 200  # table = table_base + ifindex, reserved and foreign tables skipped
+    to_rules: bool = True  # also `to ADDR lookup T`, not only `from ADDR lookup T`
+    tables: tuple[tuple[str, int], ...] = ()  # pinned tables: (interface, table)
+    priority: int = 30000  # `from` rules; `to` rules get priority + 1; main is at 32766
+    cleanup_on_exit: bool = False  # keep rules across a restart so traffic keeps flowing
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,9 @@ class ApiConfig:
     enabled: bool = True
     bind_address: str = "127.0.0.1"
     port: int = 9090
+    token: str = ""  # bearer token for mutating endpoints when bound beyond loopback
+    token_file: str = ""  # absolute path of a file holding that token (instead of token)
+    socket: str = ""  # absolute path of an extra unix socket to serve the API on
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,26 @@ class ConfigReloaded:
 
 
 @dataclass(frozen=True, slots=True)
+class TablesAssigned:
+    """The policy-routing tables in effect (read from system.state_dir at start, or just
+    written there): interface name -> table."""
+
+    tables: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingApplied:
+    """What the routing executor did to make the kernel match the plan."""
+
+    added_rules: int = 0
+    removed_rules: int = 0
+    added_routes: int = 0
+    removed_routes: int = 0
+    readded: int = 0  # objects it had installed before and found missing (someone removed them)
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ScriptFinished:
     """An executor's report: one script ran (or failed to start, or timed out)."""
 
@@ -175,6 +195,8 @@ Event = (
     | ManagerSnapshot
     | SourceStatus
     | ConfigReloaded
+    | TablesAssigned
+    | RoutingApplied
     | ScriptFinished
     | RunDropped
 )

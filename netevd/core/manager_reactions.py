@@ -22,7 +22,7 @@ from netevd.core.events import (
     ManagerLinkRemoved,
 )
 from netevd.core.model import Link
-from netevd.core.reactions import apply_filters, monitored, script_run
+from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
 from netevd.core.state import State
 from netevd.core.states import Directory, directory_for
 from netevd.core.views import LinkView, view
@@ -138,6 +138,8 @@ def _link_env(
     state: State, source: str, index: int, props: Mapping[str, str], config: Config
 ) -> dict[str, str]:
     extra = {name: props[name] for name in LINK_PROPERTIES if name in props}
+    name = state.links[index].name if index in state.links else props.get("Name", "")
+    extra.update(policy_env(state, name, config))
     describe = state.describe.get((source, index), "")
     if source == NETWORKD and config.backends.systemd_networkd.emit_json and describe:
         extra["JSON"] = describe

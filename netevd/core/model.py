@@ -24,6 +24,11 @@ RT_TABLE_LOCAL = 255
 
 RTN_UNICAST = 1
 
+# The protocol number on every rule (FRA_PROTOCOL) and route (rtm_protocol) netevd installs:
+# how it recognises its own objects and leaves everything else alone. Unassigned in
+# rtnetlink.h and /etc/iproute2/rt_protos.
+RTPROT_NETEVD = 78
+
 FLAG_NAMES = {
     0x1: "UP",
     0x2: "BROADCAST",

@@ -21,12 +21,12 @@ from netevd.core.events import (
     RouteRemoved,
 )
 from netevd.core.filters import Subject, decide
-from netevd.core.model import RT_TABLE_LOCAL, Route
+from netevd.core.model import RT_TABLE_LOCAL, RTPROT_NETEVD, Route
+from netevd.core.routing import allocate_tables, is_policy_link
 from netevd.core.state import State, touched_links
 from netevd.core.states import KERNEL_STATE_DIRECTORIES, Directory
 from netevd.core.views import LinkView, view
 
-RTPROT_NETEVD = 78  # the `proto` netevd puts on what it installs; its own routes fire nothing
 MAX_JSON_ROUTES = 256
 
 EVENT_KINDS: dict[type, str] = {
@@ -156,7 +156,18 @@ def _link_transition(
         directory = KERNEL_STATE_DIRECTORIES.get(new.kernel_state)
         if directory is not None:
             directories.append(directory)
-    return [script_run(new, d, KERNEL, ctx, kind, after) for d in directories]
+    extra = policy_env(after, new.link.name, config)
+    return [script_run(new, d, KERNEL, ctx, kind, after, extra=extra) for d in directories]
+
+
+def policy_env(state: State, name: str, config: Config) -> dict[str, str]:
+    """``TABLE`` for interfaces under policy routing."""
+    if not is_policy_link(name, config):
+        return {}
+    # Before the first assignment is recorded (the startup replay), the allocation it will
+    # record is the one the scripts must see.
+    table = state.tables.get(name) or allocate_tables(state, config).get(name)
+    return {"TABLE": str(table)} if table is not None else {}
 
 
 def _fires_routes(route: Route) -> bool:
@@ -171,7 +182,10 @@ def _route_actions(
     current = _scriptable(after, after, route.oif, config)
     if current is None:
         return []
-    return [script_run(current, Directory.ROUTES, KERNEL, ctx, kind, after, coalesce=True)]
+    extra = policy_env(after, current.link.name, config)
+    return [
+        script_run(current, Directory.ROUTES, KERNEL, ctx, kind, after, coalesce=True, extra=extra)
+    ]
 
 
 def script_run(

@@ -29,8 +29,9 @@ from netevd.core.events import (
     RuleAdded,
     RuleRemoved,
     SourceStatus,
+    TablesAssigned,
 )
-from netevd.core.model import Addr, Link, Route, Rule
+from netevd.core.model import RTPROT_NETEVD, Addr, Link, Route, Rule
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -50,6 +51,9 @@ class State:
     managed: Mapping[str, Mapping[int, Mapping[str, str]]] = field(default_factory=dict)
     manager: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # manager-level
     describe: Mapping[tuple[str, int], str] = field(default_factory=dict)  # Describe() JSON
+    tables: Mapping[str, int] = field(default_factory=dict)  # policy-routing tables by name
+    # netevd's own routes (RTPROT_NETEVD), kept apart so a plan check needs no full scan
+    owned_routes: frozenset[Route] = frozenset()
 
     def managed_props(self, source: str, index: int) -> Mapping[str, str]:
         return self.managed.get(source, {}).get(index, {})
@@ -96,6 +100,7 @@ def apply(state: State, event: Event) -> State:
                 links=_without(state.links, index),
                 addrs=_without(state.addrs, index),
                 routes=_without(state.routes, index),
+                owned_routes=frozenset(r for r in state.owned_routes if r.oif != index),
             )
         case AddressAdded(addr):
             bucket = _with(state.addrs.get(addr.index, {}), addr.key, addr)
@@ -103,7 +108,9 @@ def apply(state: State, event: Event) -> State:
         case AddressRemoved(addr):
             return _remove_addr(state, addr)
         case RouteAdded(route):
-            routes = _with(state.routes.get(route.oif, {}), route.key, route)
+            current = state.routes.get(route.oif, {})
+            state = _owned(state, current.get(route.key), route)
+            routes = _with(current, route.key, route)
             return replace(state, routes=_with(state.routes, route.oif, routes))
         case RouteRemoved(route):
             return _remove_route(state, route)
@@ -111,6 +118,8 @@ def apply(state: State, event: Event) -> State:
             return replace(state, rules=state.rules | {rule})
         case RuleRemoved(rule):
             return replace(state, rules=state.rules - {rule})
+        case TablesAssigned(tables):
+            return replace(state, tables=dict(tables))
         case SourceStatus(source, up, _):
             return replace(state, sources=_with(state.sources, source, up))
         case ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
@@ -151,10 +160,21 @@ def _remove_addr(state: State, addr: Addr) -> State:
     return replace(state, addrs=addrs)
 
 
+def _owned(state: State, old: Route | None, new: Route | None) -> State:
+    """Keep owned_routes in step when *old* is replaced by *new* (either may be None)."""
+    owned = state.owned_routes
+    if old is not None and old.protocol == RTPROT_NETEVD:
+        owned = owned - {old}
+    if new is not None and new.protocol == RTPROT_NETEVD:
+        owned = owned | {new}
+    return state if owned is state.owned_routes else replace(state, owned_routes=owned)
+
+
 def _remove_route(state: State, route: Route) -> State:
     bucket = state.routes.get(route.oif)
     if bucket is None or route.key not in bucket:
         return state
+    state = _owned(state, bucket[route.key], None)
     bucket = _without(bucket, route.key)
     routes = _with(state.routes, route.oif, bucket) if bucket else _without(state.routes, route.oif)
     return replace(state, routes=routes)

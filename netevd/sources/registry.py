@@ -8,6 +8,8 @@ from typing import Any
 from netevd.api.metrics import Metrics
 from netevd.core.config import Config
 from netevd.core.events import Event
+from netevd.sources.networkd import NAME as NETWORKD
+from netevd.sources.networkd import NetworkdSource
 
 SourceRun = Coroutine[Any, Any, None]
 
@@ -20,4 +22,7 @@ def backend_sources(
     env: Mapping[str, str],
 ) -> dict[str, SourceRun]:
     """{source name: its run() coroutine} for *backend* (none yet for ``none``)."""
+    if backend == NETWORKD:
+        source = NetworkdSource(emit, env=env, emit_json=config.backends.systemd_networkd.emit_json)
+        return {NETWORKD: source.run()}
     return {}

@@ -48,9 +48,15 @@ async def test_multihomed_builds_and_shows_the_broken_return_path(lab):
     assert addresses(host, "eth1") == {"10.231.2.2/24", "fd00:231:2::2/64"}
     assert {(e["ifname"], e["ifindex"]) for e in host} >= {("eth0", 10), ("eth1", 12)}
     routes = await built.ip_json("host", "route", "show", "default")
-    assert [(r["gateway"], r["dev"]) for r in routes] == [("10.231.1.1", "eth0")]
+    assert [(r["gateway"], r["dev"], r["metric"]) for r in routes] == [
+        ("10.231.1.1", "eth0", 100),
+        ("10.231.2.1", "eth1", 200),
+    ]
     routes6 = await built.ip_json("host", "-6", "route", "show", "default")
-    assert [(r["gateway"], r["dev"]) for r in routes6] == [("fd00:231:1::1", "eth0")]
+    assert [(r["gateway"], r["dev"], r["metric"]) for r in routes6] == [
+        ("fd00:231:1::1", "eth0", 100),
+        ("fd00:231:2::1", "eth1", 200),
+    ]
     forwarding = await built.run("r2", "cat", "/proc/sys/net/ipv4/ip_forward")
     assert forwarding.stdout.strip() == "1"
     assert await ping(built, "host", "10.231.1.1")

@@ -692,3 +692,54 @@ _CONFIGS = st.builds(
 @given(_CONFIGS)
 def test_any_valid_config_round_trips_through_render(config):
     assert parse_config(yaml.safe_load(render_config(config)), env={}).config == config
+
+
+def test_routing_keys_parse_and_render():
+    loaded = parse(
+        """
+        routing:
+          policy_rules: [eth1, "wan*"]
+          to_rules: false
+          tables: {eth1: 310, wan0: 2000}
+          priority: 1000
+          cleanup_on_exit: true
+        """
+    )
+    routing = loaded.config.routing
+    assert routing.tables == (("eth1", 310), ("wan0", 2000))
+    assert (routing.to_rules, routing.priority, routing.cleanup_on_exit) == (False, 1000, True)
+    again = parse_config(yaml.safe_load(render_config(loaded.config))).config
+    assert again == loaded.config
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "routing: {tables: {eth1: 254}}",
+            "routing.tables.eth1: 254 is the kernel's main table; choose 1-252 or 256 and up",
+        ),
+        (
+            "routing: {tables: {eth1: 0}}",
+            "routing.tables.eth1: 0 must be a table number from 1 to 4294967295",
+        ),
+        ("routing: {tables: {'a/b': 300}}", "routing.tables.a/b: 'a/b' is not an interface name"),
+        (
+            "routing: {tables: {eth1: 300, eth2: 300}}",
+            "routing.tables.eth2: table 300 is already pinned to another interface",
+        ),
+        (
+            "routing: {tables: [eth1]}",
+            "routing.tables: must be a mapping of interface name to table, got a list",
+        ),
+        (
+            "routing: {priority: 32765}",
+            "routing.priority: 32765 must be an integer from 1 to 32764",
+        ),
+        ("routing: {to_rules: 'no'}", "routing.to_rules: 'no' must be true or false"),
+    ],
+)
+def test_routing_errors(text, message):
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    assert info.value.errors == [message]

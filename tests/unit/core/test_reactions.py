@@ -14,8 +14,8 @@ from netevd.core.events import (
     RouteRemoved,
     SourceStatus,
 )
-from netevd.core.model import IFF_UP
-from netevd.core.reactions import RTPROT_NETEVD, react, react_links, react_resync_routes
+from netevd.core.model import IFF_UP, RTPROT_NETEVD
+from netevd.core.reactions import react, react_links, react_resync_routes
 from netevd.core.state import State, apply, apply_all
 
 CONFIG = Config()

@@ -1,0 +1,381 @@
+"""The systemd-networkd source: org.freedesktop.network1 on the system bus (dbus-fast).
+
+Subscribe, then snapshot, then stream. The match rules go in first; then the current owner of
+``org.freedesktop.network1`` is asked for its links (ListLinks), each link's properties (and its
+own Describe() JSON when ``emit_json`` is on) and the Manager's properties. That ManagerSnapshot
+is the startup replay, or after a reconnect the resync the engine reconciles. Then every
+PropertiesChanged is decoded from its own body (never by re-reading a state file: networkd may
+signal before it writes the file) and emitted in arrival order, per link.
+
+Only the name's current owner is believed. Its unique name is tracked through GetNameOwner and
+NameOwnerChanged; a signal from anyone else (a unicast signal reaches us whatever the match
+rules say) is dropped and counted, as is anything that fails the decoder's checks. When networkd
+leaves the bus the source reports itself down and waits for NameOwnerChanged (no polling); when
+the bus connection is lost it reconnects with exponential backoff. It never returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from dbus_fast import BusType, Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from netevd.core.events import (
+    Event,
+    ManagerChanged,
+    ManagerLinkChanged,
+    ManagerSnapshot,
+    Properties,
+    SourceStatus,
+)
+from netevd.core.manager_reactions import LINK_PROPERTIES, MANAGER_PROPERTIES
+from netevd.sources.dbus_paths import NETWORK1_PATH, link_path
+from netevd.sources.networkd_decode import (
+    LINK_INTERFACE,
+    MANAGER_INTERFACE,
+    PROPERTIES_INTERFACE,
+    Decoded,
+    Ignored,
+    LinkUpdate,
+    ListedLink,
+    Malformed,
+    ManagerUpdate,
+    decode_describe,
+    decode_link_list,
+    decode_name_owner_changed,
+    decode_properties,
+    decode_properties_changed,
+)
+
+log = logging.getLogger("netevd.networkd")
+
+NAME = "systemd-networkd"
+BUS_NAME = "org.freedesktop.network1"
+DBUS_NAME = "org.freedesktop.DBus"
+DBUS_PATH = "/org/freedesktop/DBus"
+MATCH_RULES = (
+    f"type='signal',sender='{DBUS_NAME}',path='{DBUS_PATH}',interface='{DBUS_NAME}',"
+    f"member='NameOwnerChanged',arg0='{BUS_NAME}'",
+    f"type='signal',sender='{BUS_NAME}',interface='{PROPERTIES_INTERFACE}',"
+    f"member='PropertiesChanged',path_namespace='{NETWORK1_PATH}'",
+)
+CALL_TIMEOUT = 10.0
+SNAPSHOT_CONCURRENCY = 32  # well below dbus-daemon's limit of pending replies per connection
+BACKOFF_MIN = 0.25
+BACKOFF_MAX = 30.0
+LOG_EVERY = 100  # after the first ten of a kind, one warning per this many rejected messages
+
+
+class CallFailed(Exception):
+    """A method call was answered with a D-Bus error."""
+
+
+@dataclass(eq=False)
+class _Session:
+    """One bus connection: the owner being followed and what is in flight for it."""
+
+    bus: MessageBus
+    inbox: asyncio.Queue[Message | None] = field(default_factory=asyncio.Queue)
+    owner: str = ""
+    covered: dict[str, int] = field(default_factory=dict)  # path -> serial of its snapshot reply
+    chains: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # Describe, per link
+    snapshots: int = 0
+
+    def drop_chains(self) -> None:
+        for task in self.chains.values():
+            task.cancel()
+        self.chains.clear()
+
+
+class NetworkdSource:
+    def __init__(
+        self,
+        emit: Callable[[Event], None],
+        *,
+        env: Mapping[str, str],
+        emit_json: bool = True,
+        call_timeout: float = CALL_TIMEOUT,
+        backoff_max: float = BACKOFF_MAX,
+    ) -> None:
+        self._emit = emit
+        self._env = env
+        self._emit_json = emit_json
+        self._timeout = call_timeout
+        self._backoff_max = backoff_max
+        self._up: bool | None = None
+        # Until the metrics grow these counters: rejected.<reason> (Malformation values and
+        # "sender"), call.<member>.<ok|error|timeout>, describe_failed, reconnects.
+        self.counts: Counter[str] = Counter()
+
+    async def run(self) -> None:
+        backoff = BACKOFF_MIN
+        while True:
+            healthy = False
+            try:
+                bus = await self._connect()
+            except Exception as exc:
+                self._down(f"system bus unreachable: {_text(exc)}")
+            else:
+                reason, healthy = await self._session(bus)
+                self._down(reason)
+            if healthy:
+                backoff = BACKOFF_MIN
+            self.counts["reconnects"] += 1
+            log.info("networkd.reconnect in=%.2fs", backoff)
+            await asyncio.sleep(backoff)  # backoff before reconnecting, not a poll
+            backoff = min(backoff * 2, self._backoff_max)
+
+    async def _connect(self) -> MessageBus:
+        address = self._env.get("DBUS_SYSTEM_BUS_ADDRESS")
+        bus = MessageBus(bus_address=address) if address else MessageBus(bus_type=BusType.SYSTEM)
+        try:
+            return await asyncio.wait_for(bus.connect(), self._timeout)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                bus.disconnect()
+            raise
+
+    async def _session(self, bus: MessageBus) -> tuple[str, bool]:
+        """Follow networkd over *bus* until the connection ends: (why it ended, was it useful)."""
+        session = _Session(bus)
+        try:
+            await self._follow(session)
+            reason = "system bus connection lost"
+        except Exception as exc:
+            reason = f"system bus session failed: {_text(exc)}"
+        finally:
+            session.drop_chains()
+            with contextlib.suppress(Exception):
+                bus.disconnect()
+        log.warning("networkd.lost reason=%r", reason)
+        return reason, session.snapshots > 0
+
+    async def _follow(self, session: _Session) -> None:
+        bus, inbox = session.bus, session.inbox
+        bus.add_message_handler(partial(_enqueue, inbox))
+        watch = asyncio.ensure_future(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
+        watch.add_done_callback(partial(_on_disconnect, inbox))
+        try:
+            for rule in MATCH_RULES:
+                await self._call(session, DBUS_NAME, DBUS_PATH, DBUS_NAME, "AddMatch", "s", [rule])
+            await self._set_owner(session, await self._current_owner(session))
+            while (message := await inbox.get()) is not None:
+                await self._on_signal(session, message)
+        finally:
+            watch.cancel()
+
+    async def _current_owner(self, session: _Session) -> str:
+        try:
+            reply = await self._call(
+                session, DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", "s", [BUS_NAME]
+            )
+        except CallFailed:  # org.freedesktop.DBus.Error.NameHasNoOwner
+            return ""
+        owner = reply.body[0] if reply.signature == "s" else ""
+        return owner if isinstance(owner, str) else ""
+
+    async def _set_owner(self, session: _Session, owner: str) -> None:
+        """Follow *owner* ("" = nobody): forget the old one's state, snapshot the new one."""
+        session.drop_chains()
+        session.covered.clear()
+        session.owner = owner
+        if not owner:
+            self._down("systemd-networkd is not on the bus (waiting for it to return)")
+            return
+        log.info("networkd.owner unique_name=%s", owner)
+        await self._snapshot(session)
+
+    # -- snapshot -----------------------------------------------------------------------------
+
+    async def _snapshot(self, session: _Session) -> None:
+        reply = await self._call(
+            session, session.owner, NETWORK1_PATH, MANAGER_INTERFACE, "ListLinks"
+        )
+        links = decode_link_list(reply.signature, reply.body)
+        if isinstance(links, Malformed):
+            self._reject(links.reason, links.detail)
+            raise CallFailed(f"ListLinks answer not believed: {links.detail}")
+        manager = await self._get_all(session, NETWORK1_PATH, MANAGER_INTERFACE, MANAGER_PROPERTIES)
+        limit = asyncio.Semaphore(SNAPSHOT_CONCURRENCY)
+        entries = await asyncio.gather(*(self._snapshot_link(session, x, limit) for x in links))
+        found = tuple(entry for entry in entries if entry is not None)
+        self._emit(ManagerSnapshot(NAME, found, manager or ()))
+        session.snapshots += 1
+        self._up = True
+        self._emit(SourceStatus(NAME, True, f"owner {session.owner}, {len(found)} links"))
+
+    async def _snapshot_link(
+        self, session: _Session, link: ListedLink, limit: asyncio.Semaphore
+    ) -> tuple[int, Properties, str] | None:
+        async with limit:
+            try:
+                props = await self._get_all(session, link.path, LINK_INTERFACE, LINK_PROPERTIES)
+            except CallFailed as exc:  # the link went away between ListLinks and GetAll
+                log.debug("networkd.snapshot.skip index=%d error=%r", link.index, str(exc))
+                return None
+            if props is None:
+                return None
+            describe = await self._describe(session, link.index) if self._emit_json else ""
+        return (link.index, (*props, ("Name", link.name)), describe)
+
+    async def _get_all(
+        self, session: _Session, path: str, interface: str, wanted: Sequence[str]
+    ) -> Properties | None:
+        reply = await self._call(
+            session, session.owner, path, PROPERTIES_INTERFACE, "GetAll", "s", [interface]
+        )
+        # Signals for *path* sent before this reply are already in it (one sender's messages
+        # arrive in order, numbered by its serials): the stream skips them.
+        session.covered[path] = reply.serial
+        values = reply.body[0] if reply.signature == "a{sv}" else None
+        props = decode_properties(values, wanted)
+        if isinstance(props, Malformed):
+            self._reject(props.reason, f"{path}: {props.detail}")
+            return None
+        return props
+
+    async def _describe(self, session: _Session, index: int) -> str:
+        """The link's Describe() JSON verbatim, or "" when it cannot be had (logged, counted)."""
+        try:
+            reply = await self._call(
+                session, session.owner, link_path(index), LINK_INTERFACE, "Describe"
+            )
+        except (CallFailed, TimeoutError) as exc:
+            self.counts["describe_failed"] += 1
+            log.info("networkd.describe.failed index=%d error=%r", index, _text(exc))
+            return ""
+        text = decode_describe(reply.signature, reply.body, index)
+        if isinstance(text, Malformed):
+            self._reject(text.reason, text.detail)
+            return ""
+        return text
+
+    # -- stream -------------------------------------------------------------------------------
+
+    async def _on_signal(self, session: _Session, message: Message) -> None:
+        if message.sender == DBUS_NAME:
+            change = decode_name_owner_changed(message.signature, message.body)
+            if message.member != "NameOwnerChanged" or change is None or change[0] != BUS_NAME:
+                return
+            if change[1] != session.owner:
+                await self._set_owner(session, change[1])
+            return
+        path = message.path or ""
+        if message.member != "PropertiesChanged" or not path.startswith(NETWORK1_PATH):
+            return
+        if not session.owner or message.sender != session.owner:
+            self._reject("sender", f"{message.sender} is not {BUS_NAME}'s owner")
+            return
+        if message.serial <= session.covered.get(path, 0):
+            return  # sent before the snapshot's reply for this object, so already in it
+        self._on_decoded(session, decode_properties_changed(path, message.signature, message.body))
+
+    def _on_decoded(self, session: _Session, decoded: Decoded) -> None:
+        match decoded:
+            case LinkUpdate(index, props):
+                self._link_changed(session, index, props)
+            case ManagerUpdate(props):
+                self._emit(ManagerChanged(NAME, props))
+            case Malformed(reason, detail):
+                self._reject(reason, detail)
+            case Ignored(why):
+                log.debug("networkd.ignored %s", why)
+
+    def _link_changed(self, session: _Session, index: int, props: Properties) -> None:
+        if not self._emit_json:
+            self._emit(ManagerLinkChanged(NAME, index, props))
+            return
+        # Describe() is a round trip: it runs beside other signals, chained per link so one
+        # link's events still leave in the order networkd sent them.
+        previous = session.chains.get(index)
+        task = asyncio.create_task(self._describe_then_emit(session, previous, index, props))
+        session.chains[index] = task
+        task.add_done_callback(partial(_forget, session.chains, index))
+
+    async def _describe_then_emit(
+        self,
+        session: _Session,
+        previous: asyncio.Task[None] | None,
+        index: int,
+        props: Properties,
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # only its order matters here, not its outcome
+        try:
+            describe = await self._describe(session, index)
+        except Exception as exc:  # the bus went away mid-call: the change itself still holds
+            log.info("networkd.describe.failed index=%d error=%r", index, _text(exc))
+            describe = ""
+        self._emit(ManagerLinkChanged(NAME, index, props, describe))
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        session: _Session,
+        destination: str,
+        path: str,
+        interface: str,
+        member: str,
+        signature: str = "",
+        body: Sequence[object] = (),
+    ) -> Message:
+        message = Message(
+            destination=destination,
+            path=path,
+            interface=interface,
+            member=member,
+            signature=signature,
+            body=list(body),
+        )
+        try:
+            reply = await asyncio.wait_for(session.bus.call(message), self._timeout)
+        except TimeoutError:
+            self.counts[f"call.{member}.timeout"] += 1
+            raise
+        if reply.message_type is MessageType.ERROR:
+            self.counts[f"call.{member}.error"] += 1
+            raise CallFailed(f"{interface}.{member} on {path}: {reply.error_name}")
+        self.counts[f"call.{member}.ok"] += 1
+        return reply
+
+    def _down(self, reason: str) -> None:
+        if self._up is False:
+            log.debug("networkd.still_down reason=%r", reason)
+            return
+        self._up = False
+        self._emit(SourceStatus(NAME, False, reason))
+
+    def _reject(self, reason: str, detail: str) -> None:
+        key = f"rejected.{reason}"
+        self.counts[key] += 1
+        count = self.counts[key]
+        level = logging.WARNING if count <= 10 or count % LOG_EVERY == 0 else logging.DEBUG
+        log.log(level, "networkd.rejected reason=%s count=%d detail=%r", reason, count, detail)
+
+
+def _enqueue(inbox: asyncio.Queue[Message | None], message: Message) -> None:
+    if message.message_type is MessageType.SIGNAL:
+        inbox.put_nowait(message)
+
+
+def _on_disconnect(inbox: asyncio.Queue[Message | None], done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()  # retrieved: the reason is logged by whoever ends the session
+    inbox.put_nowait(None)
+
+
+def _forget(chains: dict[int, asyncio.Task[None]], index: int, task: asyncio.Task[None]) -> None:
+    if chains.get(index) is task:
+        del chains[index]
+
+
+def _text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,113 @@
+"""Dropping root: become ``system.user`` and keep only CAP_NET_ADMIN.
+
+The bounding set is reduced to CAP_NET_ADMIN first (that needs CAP_SETPCAP, so it happens
+while still root), then PR_SET_KEEPCAPS carries the permitted set across setuid, and capset
+leaves CAP_NET_ADMIN effective and permitted, nothing inheritable and nothing ambient: scripts
+started afterwards get no capabilities (execve of a non-root program clears them).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import pwd
+from dataclasses import dataclass
+
+from netevd.errors import RuntimeFailure
+
+log = logging.getLogger("netevd.privileges")
+
+CAP_NET_ADMIN = 12
+PR_SET_KEEPCAPS = 8
+PR_CAPBSET_DROP = 24
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+@dataclass(frozen=True)
+class Dropped:
+    user: str
+    uid: int
+    gid: int
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise RuntimeFailure(f"cannot drop privileges: {what} failed: {os.strerror(err)}")
+
+
+def _last_cap() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as fh:
+            return int(fh.read())
+    except OSError:
+        return 40
+
+
+def _keep_only_net_admin(libc: ctypes.CDLL) -> None:
+    for cap in range(_last_cap() + 1):
+        if cap != CAP_NET_ADMIN:
+            _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"dropping capability {cap}")
+
+
+def _capset(libc: ctypes.CDLL) -> None:
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    data[0].effective = data[0].permitted = 1 << CAP_NET_ADMIN
+    _check(libc.capset(ctypes.byref(header), data), "capset")
+
+
+def drop_privileges(user: str, state_dir: str = "") -> Dropped | None:
+    """Become *user* with CAP_NET_ADMIN only; None when there is nothing to do.
+
+    Nothing to do: not root, or *user* is "" or "root". A user that does not exist is a
+    warning, not a failure, so a fresh host without the netevd account still runs.
+    """
+    if os.geteuid() != 0 or user in ("", "root"):
+        return None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        log.warning(
+            "privileges.kept user=%s reason=%r",
+            user,
+            "no such user; running as root (create it, or set system.user: root)",
+        )
+        return None
+    if state_dir:
+        # The state directory (remembered tables) must stay writable after the drop.
+        os.makedirs(state_dir, mode=0o755, exist_ok=True)
+        os.chown(state_dir, entry.pw_uid, entry.pw_gid)
+    libc = _libc()
+    _keep_only_net_admin(libc)
+    _check(libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "PR_SET_KEEPCAPS")
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    _capset(libc)
+    _check(libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "clearing PR_SET_KEEPCAPS")
+    log.info(
+        "privileges.dropped user=%s uid=%d gid=%d keep=CAP_NET_ADMIN",
+        user,
+        entry.pw_uid,
+        entry.pw_gid,
+    )
+    return Dropped(user, entry.pw_uid, entry.pw_gid)

@@ -1,0 +1,175 @@
+"""netevd with ``backend: systemd-networkd`` against the real systemd-networkd.
+
+The client namespace runs networkd as a DHCP client of a networkd DHCP server next door, and
+netevd in the same namespace on networkd's bus. The client's .network also carries a link-scope
+address, so while DHCP is away the link is ``degraded`` rather than merely ``carrier``.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from api_support import API_PORT, Api
+
+from lab import Lab
+from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
+from lab.networkd import NetworkdNode, dhcp_client_network, dhcp_server_network, networkd_dhcp
+
+pytestmark = pytest.mark.dbus  # each test starts its own dbus-daemon
+
+SERVER = dhcp_server_network("eth0", "10.231.70.1/24")
+CLIENT = dhcp_client_network("eth0", extra="\n[Address]\nAddress=10.231.71.1/24\nScope=link\n")
+STATES = ("carrier", "no-carrier", "configuring", "configured", "degraded", "routable", "manager")
+
+
+@dataclass
+class World:
+    lab: Lab
+    server: NetworkdNode
+    client: NetworkdNode
+    scripts: ScriptDirs
+    tmp: Path
+
+    async def netevd(self, **sections) -> NetevdProcess:
+        sections["system"] = {"backend": "systemd-networkd", **sections.get("system", {})}
+        config = write_config(self.tmp / "netevd.yaml", netevd_config(self.scripts, **sections))
+        proc = NetevdProcess(self.lab.ns("client"), config, env=self.client.env)
+        await self.lab.start_process(proc)
+        await proc.wait_ready()
+        return proc
+
+    async def server_link(self, state: str) -> None:
+        await self.lab.run("server", "ip", "link", "set", "eth0", state)
+
+
+@pytest.fixture
+async def world(lab, tmp_path):
+    built = await lab(networkd_dhcp())
+    server = NetworkdNode(built.ns("server"), {"10-eth0.network": SERVER}, name="server")
+    client = NetworkdNode(built.ns("client"), {"10-eth0.network": CLIENT}, name="client")
+    scripts = ScriptDirs(tmp_path / "scripts")
+    for state in STATES:
+        scripts.add(state)
+    try:
+        await server.start()
+        await client.start()
+        await client.wait_for("eth0", operational="routable", administrative="configured")
+        yield World(built, server, client, scripts, tmp_path)
+    finally:
+        await client.stop()
+        await server.stop()
+
+
+def lease(status: dict) -> str:
+    (addr,) = [a for a in status["Addresses"] if a.get("ConfigSource") == "DHCPv4"]
+    return ".".join(str(b) for b in addr["Address"])
+
+
+async def describe(node: NetworkdNode) -> tuple[str, dict]:
+    """``networkctl status --json=short eth0``: the text and the document."""
+    text = (await node.networkctl("status", "--json=short", "eth0")).stdout.strip()
+    return text, json.loads(text)
+
+
+def assert_networkd_env(run, state: str, described: tuple[str, dict]) -> None:
+    text, status = described
+    env = run.env
+    assert env["STATE"] == state
+    assert (env["LINK"], env["LINKINDEX"]) == ("eth0", "40")
+    assert env["BACKEND"] == env["GENERATOR"] == "systemd-networkd"
+    assert lease(status) in env["ADDRESSES"].split()
+    assert env["GATEWAY"] == "10.231.70.1"
+    assert env["JSON"] == text  # Describe() verbatim: what networkctl prints
+
+
+async def test_started_after_networkd_the_state_is_replayed_once(world):
+    proc = await world.netevd()
+    status = await describe(world.client)
+    (routable,) = await world.scripts.wait_for(STATE="routable", NETEVD_REPLAY="1")
+    (configured,) = await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
+    assert_networkd_env(routable, "routable", status)
+    assert_networkd_env(configured, "configured", status)
+    assert routable.env["EVENT"] == "replay"
+    assert routable.env["OperationalState"] == "routable"
+    assert routable.env["AdministrativeState"] == "configured"
+    (manager,) = await world.scripts.wait_for(STATE="manager", NETEVD_REPLAY="1")
+    assert manager.env["OperationalState"] == "routable"
+    assert "LINK" not in manager.env
+    # a live change afterwards is not a replay, and the replay did not happen twice
+    await world.server_link("down")
+    await world.scripts.wait_for(STATE="manager", OperationalState="no-carrier")
+    assert len(world.scripts.matching(NETEVD_REPLAY="1", STATE="routable")) == 1
+    assert "networkd.rejected" not in proc.output()
+
+
+async def test_server_side_down_and_up_fires_each_state(world):
+    await world.netevd()
+    await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
+    await world.server_link("down")
+    (lost,) = await world.scripts.wait_for(STATE="no-carrier")
+    assert (lost.env["LINK"], lost.env["LINKINDEX"]) == ("eth0", "40")
+    (manager,) = await world.scripts.wait_for(STATE="manager", OperationalState="no-carrier")
+    assert manager.env["BACKEND"] == "systemd-networkd"
+    await world.server_link("up")
+    await world.scripts.wait_for(STATE="carrier", NETEVD_REPLAY="0")
+    await world.scripts.wait_for(STATE="configuring", NETEVD_REPLAY="0")
+    (degraded,) = await world.scripts.wait_for(STATE="degraded", NETEVD_REPLAY="0")
+    (routable,) = await world.scripts.wait_for(STATE="routable", NETEVD_REPLAY="0")
+    (configured,) = await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="0")
+    status = await describe(world.client)
+    assert_networkd_env(configured, "configured", status)
+    assert configured.env["AdministrativeState"] == "configured"
+    assert routable.env["OperationalState"] == "routable"
+    assert lease(status[1]) in routable.env["ADDRESSES"].split()
+    assert json.loads(routable.env["JSON"])["Index"] == 40
+    assert (degraded.env["LINK"], degraded.env["OperationalState"]) == ("eth0", "degraded")
+    seqs = [int(r.env["NETEVD_SEQ"]) for r in (degraded, routable, configured)]
+    assert seqs == sorted(seqs)
+
+
+async def health(api: Api) -> tuple[int, str]:
+    status, body = await api.get("/health")
+    return status, body["data"]["checks"]["source:systemd-networkd"]
+
+
+async def test_networkd_and_bus_restarts_are_ordinary_events(world):
+    proc = await world.netevd(api={"enabled": True, "port": API_PORT})
+    api = Api(world.lab.ns("client"))
+    try:
+        await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
+        assert await health(api) == (200, "ok")
+        await restarts(world, proc, api)
+    finally:
+        await api.close()
+
+
+async def restarts(world: World, proc: NetevdProcess, api: Api) -> None:
+    # networkd stops: the backend is down, kernel events still run scripts
+    await world.client.stop_networkd()
+    await proc.wait_for_log(r"source\.down source=systemd-networkd")
+    assert await health(api) == (503, "down")
+    await world.server_link("down")
+    await world.scripts.wait_for(STATE="no-carrier")
+    # networkd returns with the link unconfigured: the resync fires what changed meanwhile
+    await world.client.start_networkd()
+    await proc.wait_for_count(r"source\.up source=systemd-networkd", 2)
+    await proc.wait_for_log(r"resync seq=\d+ source=systemd-networkd")
+    await world.scripts.wait_for(STATE="configuring", NETEVD_REPLAY="0")
+    await world.server_link("up")
+    await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="0")
+    # the bus itself goes: netevd reconnects with backoff once it is back
+    await world.client.stop_networkd()
+    await world.client.stop_bus()
+    await proc.wait_for_log(r"networkd\.lost ")
+    await world.server_link("down")
+    await world.scripts.wait_for(count=2, STATE="no-carrier")
+    assert await health(api) == (503, "down")
+    await world.client.start_bus()
+    await world.client.start_networkd()
+    await proc.wait_for_count(r"source\.up source=systemd-networkd", 3, timeout=20)
+    assert await health(api) == (200, "ok")
+    await world.server_link("up")
+    await world.scripts.wait_for(count=2, STATE="configured", NETEVD_REPLAY="0")
+    assert proc.running
+    assert "Traceback" not in proc.output()
