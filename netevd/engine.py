@@ -80,6 +80,8 @@ class Engine:
         self._clock = clock
         self._seen_rejects: set[tuple[int, str]] = set()
         self._replayed: set[str] = set()
+        self._kernel_seen = False
+        self._held: list[Event] = []
         metrics.set_backend(backend)
 
     def emit(self, event: Event) -> None:
@@ -99,14 +101,12 @@ class Engine:
         match event:
             case KernelSnapshot():
                 self._snapshot(event)
-            case ManagerSnapshot():
-                self._manager_snapshot(event)
+            case ManagerSnapshot() | ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
+                self._manager(event)
             case RoutesSnapshot(routes):
                 # Routes the kernel dropped without a message: as ordinary route events.
                 for change in expand_routes(self.state, routes):
                     self._kernel_event(change)
-            case ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
-                self._manager_event(event)
             case ConfigReloaded(config):
                 self.config = config
                 ctx = self._next()
@@ -165,6 +165,14 @@ class Engine:
 
     def _snapshot(self, snap: KernelSnapshot) -> None:
         """Startup replay or overrun resync: the difference, as events, reacted to as a whole."""
+        self._snapshot_kernel(snap)
+        if not self._kernel_seen:
+            self._kernel_seen = True
+            held, self._held = self._held, []
+            for event in held:
+                self.handle(event)
+
+    def _snapshot_kernel(self, snap: KernelSnapshot) -> None:
         replay = snap.reason == "startup" and not self.ready
         events = expand_snapshot(self.state, snap)
         ctx = self._next(replay=replay, resync=not replay)
@@ -205,6 +213,17 @@ class Engine:
             )
         )
         self._run_actions(actions)
+
+    def _manager(
+        self, event: ManagerSnapshot | ManagerLinkChanged | ManagerLinkRemoved | ManagerChanged
+    ) -> None:
+        if not self._kernel_seen:
+            # A manager's replay needs the kernel's picture (addresses, gateways) first.
+            self._held.append(event)
+        elif isinstance(event, ManagerSnapshot):
+            self._manager_snapshot(event)
+        else:
+            self._manager_event(event)
 
     def _manager_event(
         self, event: ManagerLinkChanged | ManagerLinkRemoved | ManagerChanged

@@ -111,6 +111,18 @@ class Metrics:
             "netevd_dbus_calls", "D-Bus method calls made", ["service", "method"], registry=r
         )
         self.dbus_errors = Counter("netevd_dbus_errors", "D-Bus calls that failed", registry=r)
+        self.dbus_rejected = Counter(
+            "netevd_dbus_rejected",
+            "D-Bus messages refused: wrong signature, path, type, value or sender",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.source_reconnects = Counter(
+            "netevd_source_reconnects",
+            "Reconnections of a backend source",
+            ["source"],
+            registry=r,
+        )
 
     def bind_state(
         self, state: Callable[[], State], monitoring: Callable[[], MonitoringConfig]

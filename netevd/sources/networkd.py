@@ -27,6 +27,7 @@ from functools import partial
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from netevd.api.metrics import Metrics
 from netevd.core.events import (
     Event,
     ManagerChanged,
@@ -103,15 +104,17 @@ class NetworkdSource:
         emit_json: bool = True,
         call_timeout: float = CALL_TIMEOUT,
         backoff_max: float = BACKOFF_MAX,
+        metrics: Metrics | None = None,
     ) -> None:
         self._emit = emit
+        self._metrics = metrics
         self._env = env
         self._emit_json = emit_json
         self._timeout = call_timeout
         self._backoff_max = backoff_max
         self._up: bool | None = None
-        # Until the metrics grow these counters: rejected.<reason> (Malformation values and
-        # "sender"), call.<member>.<ok|error|timeout>, describe_failed, reconnects.
+        # rejected.<reason> (Malformation values and "sender"), call.<member>.<ok|error|
+        # timeout>, describe_failed, reconnects; mirrored into the Prometheus metrics.
         self.counts: Counter[str] = Counter()
 
     async def run(self) -> None:
@@ -127,7 +130,7 @@ class NetworkdSource:
                 self._down(reason)
             if healthy:
                 backoff = BACKOFF_MIN
-            self.counts["reconnects"] += 1
+            self._count("reconnects")
             log.info("networkd.reconnect in=%.2fs", backoff)
             await asyncio.sleep(backoff)  # backoff before reconnecting, not a poll
             backoff = min(backoff * 2, self._backoff_max)
@@ -248,7 +251,7 @@ class NetworkdSource:
                 session, session.owner, link_path(index), LINK_INTERFACE, "Describe"
             )
         except (CallFailed, TimeoutError) as exc:
-            self.counts["describe_failed"] += 1
+            self._count("describe_failed")
             log.info("networkd.describe.failed index=%d error=%r", index, _text(exc))
             return ""
         text = decode_describe(reply.signature, reply.body, index)
@@ -338,13 +341,28 @@ class NetworkdSource:
         try:
             reply = await asyncio.wait_for(session.bus.call(message), self._timeout)
         except TimeoutError:
-            self.counts[f"call.{member}.timeout"] += 1
+            self._count(f"call.{member}.timeout")
             raise
         if reply.message_type is MessageType.ERROR:
-            self.counts[f"call.{member}.error"] += 1
+            self._count(f"call.{member}.error")
             raise CallFailed(f"{interface}.{member} on {path}: {reply.error_name}")
-        self.counts[f"call.{member}.ok"] += 1
+        self._count(f"call.{member}.ok")
         return reply
+
+    def _count(self, key: str) -> None:
+        self.counts[key] += 1
+        if self._metrics is None:
+            return
+        kind, _, rest = key.partition(".")
+        if kind == "rejected":
+            self._metrics.dbus_rejected.labels(NAME, rest).inc()
+        elif kind == "reconnects":
+            self._metrics.source_reconnects.labels(NAME).inc()
+        elif kind == "call":
+            member, _, result = rest.rpartition(".")
+            self._metrics.dbus_calls.labels(NAME, member).inc()
+            if result != "ok":
+                self._metrics.dbus_errors.inc()
 
     def _down(self, reason: str) -> None:
         if self._up is False:
@@ -355,7 +373,7 @@ class NetworkdSource:
 
     def _reject(self, reason: str, detail: str) -> None:
         key = f"rejected.{reason}"
-        self.counts[key] += 1
+        self._count(key)
         count = self.counts[key]
         level = logging.WARNING if count <= 10 or count % LOG_EVERY == 0 else logging.DEBUG
         log.log(level, "networkd.rejected reason=%s count=%d detail=%r", reason, count, detail)

@@ -23,6 +23,8 @@ def backend_sources(
 ) -> dict[str, SourceRun]:
     """{source name: its run() coroutine} for *backend* (none yet for ``none``)."""
     if backend == NETWORKD:
-        source = NetworkdSource(emit, env=env, emit_json=config.backends.systemd_networkd.emit_json)
+        source = NetworkdSource(
+            emit, env=env, emit_json=config.backends.systemd_networkd.emit_json, metrics=metrics
+        )
         return {NETWORKD: source.run()}
     return {}

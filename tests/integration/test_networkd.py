@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from api_support import API_PORT, Api
 
-from lab import Lab
+from lab import Lab, wait_until
 from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
 from lab.networkd import NetworkdNode, dhcp_client_network, dhcp_server_network, networkd_dhcp
 
@@ -173,3 +173,36 @@ async def restarts(world: World, proc: NetevdProcess, api: Api) -> None:
     await world.scripts.wait_for(count=2, STATE="configured", NETEVD_REPLAY="0")
     assert proc.running
     assert "Traceback" not in proc.output()
+
+
+async def test_policy_rules_are_back_after_networkd_restarts_and_reconfigures(world):
+    """networkd removes rules it did not create when it reconfigures a link (v252 here: on
+    `networkctl reconfigure`; a restart left them alone). A user's `ip rule` is gone after it;
+    netevd's rules for the link's (DHCP) address are in place again."""
+    await world.lab.run(
+        "client", "ip", "rule", "add", "from", "10.231.72.9", "lookup", "300", "priority", "300"
+    )
+    proc = await world.netevd(
+        routing={"policy_rules": ["eth0"], "to_rules": False},
+        system={"state_dir": str(world.tmp / "state")},
+    )
+
+    async def rules() -> list[tuple[str | None, str, str | None]]:
+        found = await world.lab.ip_json("client", "rule", "show")
+        return [(r.get("src"), r["table"], r.get("protocol")) for r in found]
+
+    async def installed() -> bool:
+        address = lease(await world.client.status("eth0"))
+        return (address, "240", "78") in await rules()
+
+    await wait_until(installed, timeout=15, message="netevd's rule")
+    await world.client.stop_networkd()
+    await world.client.start_networkd()
+    await world.client.wait_for("eth0", operational="routable", administrative="configured")
+    await wait_until(installed, timeout=20, message="netevd's rule after networkd restart")
+    await world.client.networkctl("reconfigure", "eth0")
+    await proc.wait_for_log(r"kind=rule-removed priority=300 table=300", timeout=20)
+    await world.client.wait_for("eth0", operational="routable", administrative="configured")
+    await wait_until(installed, timeout=20, message="netevd's rule after a reconfigure")
+    assert ("10.231.72.9", "300", None) not in await rules()  # networkd did clean up
+    assert proc.running
