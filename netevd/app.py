@@ -33,7 +33,7 @@ from netevd.sources.backend import resolve_backend
 from netevd.sources.netlink import NetlinkSource
 from netevd.sources.registry import backend_sources
 from netevd.system.logging import set_level, setup_logging
-from netevd.system.privileges import drop_privileges
+from netevd.system.privileges import clear_ambient, drop_privileges
 from netevd.system.sdnotify import notify
 
 log = logging.getLogger("netevd")
@@ -176,6 +176,7 @@ class Daemon:
             self.engine.emit(TablesAssigned(tuple(sorted(tables.items()))))
 
     def _drop_privileges(self) -> None:
+        clear_ambient()
         dropped = drop_privileges(self.config.system.user, self.config.system.state_dir)
         if dropped is not None:
             self.scripts.update(script_settings(self.config))

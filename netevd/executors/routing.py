@@ -171,9 +171,9 @@ class RoutingExecutor:
         ids = [rule_id(o) if isinstance(o, Rule) else route_id(o) for o in added]
         readded = sum(1 for i in ids if i in self._installed)
         if readded:
-            log.warning(
-                "routing.readded count=%d (someone removed netevd's objects; "
-                "networkd does unless ManageForeign*=no)",
+            log.info(
+                "routing.readded count=%d (netevd's objects had gone: the kernel drops routes "
+                "of a link set down, networkd drops foreign rules when it reconfigures)",
                 readded,
             )
         self._installed |= set(ids)

@@ -22,6 +22,8 @@ log = logging.getLogger("netevd.privileges")
 CAP_NET_ADMIN = 12
 PR_SET_KEEPCAPS = 8
 PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -73,6 +75,14 @@ def _capset(libc: ctypes.CDLL) -> None:
     data = (_CapData * 2)()
     data[0].effective = data[0].permitted = 1 << CAP_NET_ADMIN
     _check(libc.capset(ctypes.byref(header), data), "capset")
+
+
+def clear_ambient() -> None:
+    """Scripts must not inherit capabilities. Under the shipped unit (User=netevd,
+    AmbientCapabilities=CAP_NET_ADMIN) the ambient set would pass CAP_NET_ADMIN to every
+    script (upstream's bug); clearing it keeps the daemon's own effective and permitted sets."""
+    if _libc().prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0:
+        log.warning("privileges.ambient_not_cleared error=%r", os.strerror(ctypes.get_errno()))
 
 
 def drop_privileges(user: str, state_dir: str = "") -> Dropped | None:
