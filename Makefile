@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: test demo deps venv lint unit integration lab lab-down clean
 
 test: deps venv lint
-	$(BIN)/pytest -n auto tests
+	$(BIN)/pytest -n auto --cov=netevd.core --cov-branch --cov-report=term:skip-covered --cov-fail-under=95 tests
 
 deps:
 	./scripts/install-deps.sh

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import tomllib
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, Final, TypeAlias
 import yaml
 
 from netevd import config_legacy as legacy
+from netevd.config_checks import api_token, optional_path, pinned_tables
 from netevd.config_legacy import (
     Invalid,
     Report,
@@ -45,8 +45,6 @@ DEFAULT_PATH: Final = "/etc/netevd/netevd.yaml"
 
 TABLE_BASE_MAX: Final = 2**31 - 1  # leaves room for table_base + ifindex in a 32-bit table id
 FILTER_BACKENDS: Final = ("systemd-networkd", "NetworkManager", "dhclient", "kernel")
-TOKEN_MIN: Final = 16
-_TOKEN: Final = re.compile(r"[\x21-\x7e]+")  # printable ASCII: it travels in an HTTP header
 
 
 class ConfigError(Exception):
@@ -83,28 +81,6 @@ class _Section:
 Field: TypeAlias = Scalar | _List | _Custom | _Section
 
 _OMIT: Final = object()  # a key whose value is bad or ignored: the dataclass default stands
-
-
-def api_token(value: object) -> object:
-    if value == "":
-        return value
-    # A token is a secret: the messages describe it and never repeat it.
-    if not isinstance(value, str):
-        raise Invalid(f"must be a string, got {show(value)}")
-    if not _TOKEN.fullmatch(value):
-        raise Invalid("must be printable ASCII without spaces (the value is not shown)")
-    if len(value) < TOKEN_MIN:
-        raise Invalid(f"is too short ({len(value)} characters); use at least {TOKEN_MIN}")
-    return value
-
-
-def optional_path(value: object) -> object:
-    if value == "":
-        return value
-    try:
-        return absolute_path(value)
-    except Invalid:
-        raise Invalid(f'{show(value)} is not an absolute path (or "" for none)') from None
 
 
 def _ignored_scripts(report: Report, path: str, value: object) -> object:
@@ -158,39 +134,11 @@ def _filters(report: Report, path: str, value: object) -> object:
     return tuple(result)
 
 
-RESERVED_TABLES: Final = {253: "default", 254: "main", 255: "local"}
-
-
-def _table(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**32 - 1:
-        raise Invalid(f"{show(value)} must be a table number from 1 to 4294967295")
-    if value in RESERVED_TABLES:
-        raise Invalid(
-            f"{value} is the kernel's {RESERVED_TABLES[value]} table; choose 1-252 or 256 and up"
-        )
-    return value
-
-
-def _tables(report: Report, path: str, value: object) -> object:
-    """``routing.tables``: interface name -> pinned table, each table used once."""
-    if value is None:
-        return ()
-    if not isinstance(value, dict):
-        report.error(path, f"must be a mapping of interface name to table, got {show(value)}")
-        return _OMIT
-    pinned: dict[str, int] = {}
-    for name, table in value.items():
-        try:
-            key = str(interface_name(name))
-            number = int(_table(table))  # type: ignore[call-overload]
-        except Invalid as exc:
-            report.error(f"{path}.{name}", str(exc))
-            continue
-        if number in pinned.values():
-            report.error(f"{path}.{name}", f"table {number} is already pinned to another interface")
-            continue
-        pinned[key] = number
-    return tuple(sorted(pinned.items())) if len(pinned) == len(value) else _OMIT
+def _pinned_tables(report: Report, path: str, value: object) -> object:
+    pinned, problems = pinned_tables(value)
+    for where, message in problems:
+        report.error(f"{path}{where}", message)
+    return _OMIT if pinned is None else pinned
 
 
 _SCHEMA: Final = _Section(
@@ -226,7 +174,7 @@ _SCHEMA: Final = _Section(
                 "policy_rules": _INTERFACES,
                 "table_base": integer(1, TABLE_BASE_MAX),
                 "to_rules": boolean,
-                "tables": _Custom(_tables),
+                "tables": _Custom(_pinned_tables),
                 # `to` rules take priority + 1, and both must stay in front of main (32766)
                 "priority": integer(1, 32764),
                 "cleanup_on_exit": boolean,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from netevd.api.metrics import Metrics
-from netevd.core.actions import Action, Note, RejectLink, RunScripts, SkipUnknownState
+from netevd.core.actions import Action, RunScripts
 from netevd.core.config import Config
 from netevd.core.events import (
     ConfigReloaded,
@@ -44,7 +44,8 @@ from netevd.core.state import (
     expand_routes,
     expand_snapshot,
 )
-from netevd.eventlog import EventLog, EventRecord, ScriptRecord
+from netevd.engine_outcomes import Outcomes
+from netevd.eventlog import EventLog, EventRecord
 from netevd.system.logging import describe_event, event_detail
 
 log = logging.getLogger("netevd.engine")
@@ -78,7 +79,7 @@ class Engine:
         self._on_ready = on_ready
         self._on_reload = on_reload
         self._clock = clock
-        self._seen_rejects: set[tuple[int, str]] = set()
+        self._outcomes = Outcomes(metrics, self.events)
         self._replayed: set[str] = set()
         self._kernel_seen = False
         self._held: list[Event] = []
@@ -119,18 +120,11 @@ class Engine:
                 log.info("routing.tables %s", " ".join(f"{n}={t}" for n, t in event.tables))
                 self._run_actions(self._routing(before, None))
             case RoutingApplied():
-                self._routing_applied(event)
+                self._outcomes.routing_applied(event, self._next())
             case ScriptFinished():
-                self._script_finished(event)
+                self._outcomes.script_finished(event)
             case RunDropped():
-                self._metrics.superseded.inc()
-                log.info(
-                    "script.superseded link=%s dir=%s seq=%d by=%d",
-                    event.link_name,
-                    event.directory,
-                    event.seq,
-                    event.superseded_by,
-                )
+                self._outcomes.run_dropped(event)
             case SourceStatus():
                 self._source_status(event)
             case _:
@@ -304,18 +298,6 @@ class Engine:
         self._metrics.routes.set(len(self.state.owned_routes))
         return actions
 
-    def _routing_applied(self, event: RoutingApplied) -> None:
-        ctx = self._next()
-        detail = {
-            "added_rules": event.added_rules,
-            "removed_rules": event.removed_rules,
-            "added_routes": event.added_routes,
-            "removed_routes": event.removed_routes,
-            "readded": event.readded,
-            "errors": list(event.errors),
-        }
-        self.events.add(EventRecord(ctx.seq, ctx.ts, "routing", "netevd", detail=detail))
-
     def _source_status(self, event: SourceStatus) -> None:
         self.state = apply(self.state, event)
         ctx = self._next()
@@ -346,61 +328,9 @@ class Engine:
             if self._on_ready:
                 self._on_ready()
 
-    def _script_finished(self, event: ScriptFinished) -> None:
-        self.events.attach_script(
-            event.seq,
-            ScriptRecord(
-                event.script,
-                event.directory,
-                event.exit_code,
-                round(event.duration, 6),
-                event.timed_out,
-                event.error,
-                event.output[-2048:],
-            ),
-        )
-        self._metrics.script_runs.labels(event.directory).inc()
-        self._metrics.script_duration.labels(event.directory).observe(event.duration)
-        if event.timed_out:
-            self._metrics.script_failures.labels(event.directory, "timeout").inc()
-        elif event.exit_code is None:
-            self._metrics.script_failures.labels(event.directory, "exec").inc()
-        elif event.exit_code != 0:
-            self._metrics.script_failures.labels(event.directory, "exit").inc()
-
     def _run_actions(self, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, RunScripts):
-                self._metrics.state_changes.labels(action.directory).inc()
-                for name, _reason in action.dropped:
-                    self._metrics.dropped_env.labels(name).inc()
-            elif isinstance(action, RejectLink):
-                self._reject(action)
-                continue
-            elif isinstance(action, Note):
-                log.info("%s", action.message)
-                continue
-            elif isinstance(action, SkipUnknownState):
-                log.warning(
-                    "state.unknown source=%s index=%d value=%r",
-                    action.source,
-                    action.link_index,
-                    action.value,
-                )
-                continue
+        for action in self._outcomes.local(actions):
             self._dispatch(action)
-
-    def _reject(self, action: RejectLink) -> None:
-        self._metrics.rejected_links.inc()
-        key = (action.index, action.name)
-        if key not in self._seen_rejects:
-            self._seen_rejects.add(key)
-            log.warning(
-                "link.rejected index=%d name=%r reason=%r (no scripts run for it)",
-                action.index,
-                action.name,
-                action.reason,
-            )
 
     def require_sources(self, names: Iterable[str]) -> None:
         """READY=1 also waits for these sources' first snapshot."""

@@ -66,6 +66,12 @@ class Metrics:
         self.superseded = Counter(
             "netevd_script_runs_superseded", "Queued runs replaced by a newer state", registry=r
         )
+        self.unknown_states = Counter(
+            "netevd_unknown_states",
+            "States a backend reported that have no script directory",
+            ["source"],
+            registry=r,
+        )
         self.rejected_links = Counter(
             "netevd_rejected_links", "Links whose names failed validation", registry=r
         )

@@ -37,24 +37,37 @@ async def test_carrier_and_address_transitions(world, tmp_path):
     for state in ("carrier", "no-carrier", "routable", "degraded"):
         scripts.add(state)
     await start(built, scripts, tmp_path)
-    await built.run("peer", "ip", "link", "set", "eth0", "down")
-    (run,) = await scripts.wait_for(STATE="no-carrier", LINK="eth0")
-    assert run.env["BACKEND"] == "kernel"
-    assert run.env["LINKINDEX"] == "10"
-    assert run.env["NETEVD_REPLAY"] == "0"
-    await built.run("peer", "ip", "link", "set", "eth0", "up")
-    (run,) = await scripts.wait_for(STATE="carrier", NETEVD_REPLAY="0")
-    assert run.env["LINK"] == "eth0"
     await built.run("host", "ip", "addr", "add", "10.231.9.1/24", "dev", "eth0")
+    await built.run("host", "ip", "addr", "add", "fd00:231:9::1/64", "dev", "eth0", "nodad")
     (run,) = await scripts.wait_for(STATE="routable")
     assert run.env["ADDRESSES"] == "10.231.9.1"
     assert run.env["EVENT"] == "route-added"  # the prefix route follows the address
     doc = json.loads(run.env["NETEVD_JSON"])
     assert doc["schema"] == "netevd.event.v1"
     assert doc["link"]["index"] == 10
+    await built.run("peer", "ip", "link", "set", "eth0", "down")
+    (run,) = await scripts.wait_for(STATE="no-carrier", LINK="eth0")
+    assert {k: run.env.get(k) for k in ("LINK", "LINKINDEX", "STATE", "BACKEND", "ADDRESSES")} == {
+        "LINK": "eth0",
+        "LINKINDEX": "10",
+        "STATE": "no-carrier",
+        "BACKEND": "kernel",
+        "ADDRESSES": "10.231.9.1 fd00:231:9::1",
+    }
+    assert run.env["NETEVD_REPLAY"] == "0"
+    await built.run("peer", "ip", "link", "set", "eth0", "up")
+    (run,) = await scripts.wait_for(STATE="carrier", NETEVD_REPLAY="0")
+    assert {k: run.env.get(k) for k in ("LINK", "LINKINDEX", "STATE", "BACKEND", "ADDRESSES")} == {
+        "LINK": "eth0",
+        "LINKINDEX": "10",
+        "STATE": "carrier",
+        "BACKEND": "kernel",
+        "ADDRESSES": "10.231.9.1 fd00:231:9::1",
+    }
+    order = [r.state for r in scripts.runs() if r.env["NETEVD_REPLAY"] == "0"]
+    assert order[:3] == ["routable", "no-carrier", "carrier"]
+    await built.run("host", "ip", "addr", "del", "fd00:231:9::1/64", "dev", "eth0")
     await built.run("host", "ip", "addr", "del", "10.231.9.1/24", "dev", "eth0")
-    # carrier came back with only the link-local address: degraded, EVENT=link
-    await scripts.wait_for(STATE="degraded", EVENT="link")
     (run,) = await scripts.wait_for(STATE="degraded", EVENT="address-removed")
     assert "ADDRESSES" not in run.env
     assert set(run.env) <= {
