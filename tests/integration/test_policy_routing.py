@@ -3,6 +3,8 @@
 import json
 import signal
 
+from api_support import ns_session
+
 from lab import Topology, wait_until
 from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
 from lab.topologies import multihomed
@@ -31,7 +33,7 @@ async def table(lab, family="-4", number=TABLE):
     return await lab.ip_json("host", family, "route", "show", "table", str(number))
 
 
-def config_for(tmp_path, **routing):
+def config_for(tmp_path, *, api=False, **routing):
     scripts = ScriptDirs(tmp_path / "scripts")
     return scripts, write_config(
         tmp_path / "netevd.yaml",
@@ -39,6 +41,7 @@ def config_for(tmp_path, **routing):
             scripts,
             routing={"policy_rules": ["eth1"], **routing},
             system={"state_dir": str(tmp_path / "state")},
+            api={"enabled": api},
         ),
     )
 
@@ -67,7 +70,7 @@ async def test_replies_leave_by_the_interface_they_came_in_on(lab, tmp_path):
     built = await lab(multihomed())
     assert not await ping(built, "client", HOST_ETH1_V4)
     assert not await ping(built, "client", HOST_ETH1_V6)
-    scripts, config = config_for(tmp_path)
+    scripts, config = config_for(tmp_path, api=True)
     scripts.add("carrier")
     await start(built, config)
     await converged(
@@ -94,6 +97,11 @@ async def test_replies_leave_by_the_interface_they_came_in_on(lab, tmp_path):
     assert "TABLE" not in scripts.matching(STATE="carrier", LINK="eth0")[0].env
     state = json.loads((tmp_path / "state" / "tables.json").read_text())
     assert state == {"version": 1, "tables": {"eth1": TABLE}}
+    async with ns_session(built.ns("host")) as http:
+        async with http.get("http://127.0.0.1:9090/api/v1/interfaces/eth1") as reply:
+            assert (await reply.json())["data"]["table"] == TABLE
+        async with http.get("http://127.0.0.1:9090/api/v1/interfaces/eth0") as reply:
+            assert (await reply.json())["data"]["table"] is None
 
 
 async def test_addresses_come_and_go_and_the_users_rule_stays(lab, tmp_path):
