@@ -42,3 +42,8 @@ lab-down: venv
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# Speed and memory of the real daemon in lab namespaces; method and figures: docs/benchmarks.md.
+.PHONY: bench
+bench: deps venv
+	$(BIN)/python -m bench all
