@@ -77,7 +77,12 @@ class Daemon:
             on_reload=self._reloaded,
             events=self.events,
         )
-        self.scripts = ScriptExecutor(script_settings(self.config), self._report, base_env=env)
+        self.scripts = ScriptExecutor(
+            script_settings(self.config),
+            self._report,
+            base_env=env,
+            resolve=self.engine.resolve_coalesced,
+        )
         self.routing = RoutingExecutor(self.engine.emit, self.metrics, self.config.system.state_dir)
         self._latency = ScriptLatency(self.metrics, self.events)
         self.metrics.bind_state(lambda: self.engine.state, lambda: self.engine.config.monitoring)

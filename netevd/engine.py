@@ -33,7 +33,7 @@ from netevd.core.events import (
     TablesAssigned,
 )
 from netevd.core.manager_reactions import react_manager, react_manager_links
-from netevd.core.reactions import react, react_links, react_resync_routes
+from netevd.core.reactions import react, react_links, react_resync_routes, resolve_routes
 from netevd.core.routing import owned_rules
 from netevd.core.routing_reactions import routing_actions
 from netevd.core.state import (
@@ -331,6 +331,12 @@ class Engine:
     def _run_actions(self, actions: list[Action]) -> None:
         for action in self._outcomes.local(actions):
             self._dispatch(action)
+
+    def resolve_coalesced(self, stub: RunScripts) -> RunScripts | None:
+        """For the script executor: a routes.d run completed with the current picture."""
+        actions = self._outcomes.local(resolve_routes(self.state, stub, self.config))
+        runs = [a for a in actions if isinstance(a, RunScripts)]
+        return runs[0] if runs else None
 
     def require_sources(self, names: Iterable[str]) -> None:
         """READY=1 also waits for these sources' first snapshot."""

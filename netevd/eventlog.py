@@ -55,13 +55,15 @@ class EventLog:
         self.total += 1
         while len(self._records) > self.capacity:
             self._records.popitem(last=False)
-        self._publish("event", record.to_dict())
+        if self._subscribers:  # building the document costs; most of the time nobody listens
+            self._publish("event", record.to_dict())
 
     def attach_script(self, seq: int, script: ScriptRecord) -> None:
         record = self._records.get(seq)
         if record is not None and len(record.scripts) < MAX_SCRIPTS_PER_EVENT:
             record.scripts.append(script)
-        self._publish("script", {"seq": seq, **asdict(script)})
+        if self._subscribers:
+            self._publish("script", {"seq": seq, **asdict(script)})
 
     def get(self, seq: int) -> EventRecord | None:
         return self._records.get(seq)

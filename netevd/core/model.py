@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 AF_INET = 2
 AF_INET6 = 10
@@ -74,24 +74,27 @@ class Addr:
     prefixlen: int
     scope: int = RT_SCOPE_UNIVERSE
     flags: int = 0
+    # Derived once from the address text: a link with thousands of addresses is looked at on
+    # every event, and parsing each address each time made storms quadratic.
+    sort_key: tuple[int, int, int] = field(init=False, repr=False, compare=False)
+    link_local: bool = field(init=False, repr=False, compare=False)
+    routable: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ip = ipaddress.ip_address(self.address)
+        link_local = ip.is_link_local or self.scope >= RT_SCOPE_LINK
+        object.__setattr__(self, "sort_key", (ip.version, int(ip), self.prefixlen))
+        object.__setattr__(self, "link_local", link_local)
+        # A global address: not link-local, not host-scoped, not loopback.
+        object.__setattr__(
+            self,
+            "routable",
+            self.scope == RT_SCOPE_UNIVERSE and not link_local and not ip.is_loopback,
+        )
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.address, self.prefixlen)
-
-    @property
-    def link_local(self) -> bool:
-        ip = ipaddress.ip_address(self.address)
-        return ip.is_link_local or self.scope >= RT_SCOPE_LINK
-
-    @property
-    def routable(self) -> bool:
-        """A global address: not link-local, not host-scoped, not loopback."""
-        return (
-            self.scope == RT_SCOPE_UNIVERSE
-            and not self.link_local
-            and not (ipaddress.ip_address(self.address).is_loopback)
-        )
 
     def cidr(self) -> str:
         return f"{self.address}/{self.prefixlen}"

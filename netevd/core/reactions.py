@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from netevd.core.actions import Action, Note, RejectLink, RunScripts
 from netevd.core.config import Config, MonitoringConfig
@@ -25,7 +26,7 @@ from netevd.core.model import RT_TABLE_LOCAL, RTPROT_NETEVD, Route
 from netevd.core.routing import allocate_tables, is_policy_link
 from netevd.core.state import State, touched_links
 from netevd.core.states import KERNEL_STATE_DIRECTORIES, Directory
-from netevd.core.views import LinkView, view
+from netevd.core.views import LinkView, kernel_state, view
 
 MAX_JSON_ROUTES = 256
 
@@ -55,8 +56,7 @@ def react(before: State, after: State, event: Event, ctx: Context, config: Confi
         return []
     actions = react_links(before, after, touched_links(event), ctx, config, kind)
     if isinstance(event, RouteAdded | RouteRemoved):
-        routes = _route_actions(after, event.route, ctx, config, ROUTES_EVENT[type(event)])
-        actions += apply_filters(routes, config)
+        actions += _route_actions(after, event.route, ctx, config, ROUTES_EVENT[type(event)])
     return actions
 
 
@@ -121,11 +121,9 @@ def react_resync_routes(before: State, after: State, ctx: Context, config: Confi
     for index in sorted(set(before.routes) | set(after.routes)):
         old = {k: r for k, r in before.routes.get(index, {}).items() if _fires_routes(r)}
         new = {k: r for k, r in after.routes.get(index, {}).items() if _fires_routes(r)}
-        if old != new and index and (v := _scriptable(before, after, index, config)):
-            actions.append(
-                script_run(v, Directory.ROUTES, KERNEL, ctx, "resync", after, coalesce=True)
-            )
-    return apply_filters(actions, config)
+        if old != new and index:
+            actions += _routes_stub(after, index, ctx, config, "resync")
+    return actions
 
 
 def _scriptable(before: State, after: State, index: int, config: Config) -> LinkView | None:
@@ -139,25 +137,32 @@ def _scriptable(before: State, after: State, index: int, config: Config) -> Link
 def _link_transition(
     before: State, after: State, index: int, ctx: Context, config: Config, kind: str
 ) -> list[Action]:
-    new = view(after, index)
-    if new is None:
+    link = after.links.get(index)
+    if link is None:
         return []
-    old = view(before, index)
-    problem = link_name_problem(new.link.name)
+    old = before.links.get(index)
+    problem = link_name_problem(link.name)
     if problem:
-        renamed = old is None or old.link.name != new.link.name
-        return [RejectLink(index, new.link.name, problem)] if renamed else []
-    if not monitored(new.link.name, config.monitoring):
+        renamed = old is None or old.name != link.name
+        return [RejectLink(index, link.name, problem)] if renamed else []
+    if not monitored(link.name, config.monitoring):
         return []
+    # Only what decides goes first; the full view (addresses, gateways) only when a directory
+    # fires: on a link with thousands of addresses most events fire nothing.
     directories: list[Directory] = []
-    if new.carrier != (old.carrier if old else False):
-        directories.append(Directory.CARRIER if new.carrier else Directory.NO_CARRIER)
-    if after.backend == "none" and new.kernel_state != (old.kernel_state if old else None):
-        directory = KERNEL_STATE_DIRECTORIES.get(new.kernel_state)
-        if directory is not None:
-            directories.append(directory)
-    extra = policy_env(after, new.link.name, config)
-    return [script_run(new, d, KERNEL, ctx, kind, after, extra=extra) for d in directories]
+    if link.carrier != (old.carrier if old else False):
+        directories.append(Directory.CARRIER if link.carrier else Directory.NO_CARRIER)
+    if after.backend == "none":
+        state = kernel_state(after, index)
+        if state != (kernel_state(before, index) if old else None):
+            directory = KERNEL_STATE_DIRECTORIES.get(state)
+            if directory is not None:
+                directories.append(directory)
+    current = view(after, index) if directories else None
+    if current is None:
+        return []
+    extra = policy_env(after, link.name, config)
+    return [script_run(current, d, KERNEL, ctx, kind, after, extra=extra) for d in directories]
 
 
 def policy_env(state: State, name: str, config: Config) -> dict[str, str]:
@@ -179,13 +184,41 @@ def _route_actions(
 ) -> list[Action]:
     if not route.oif or not _fires_routes(route) or ctx.replay:
         return []
-    current = _scriptable(after, after, route.oif, config)
+    return _routes_stub(after, route.oif, ctx, config, kind)
+
+
+def _routes_stub(state: State, index: int, ctx: Context, config: Config, kind: str) -> list[Action]:
+    """A coalesced routes.d run, to be completed when its quiet window ends (resolve_routes):
+    building the environment for each of a storm's thousand route events would be wasted on
+    all but the last, and would cost the whole link's routes every time."""
+    link = state.links.get(index)
+    if link is None or link_name_problem(link.name) or not monitored(link.name, config.monitoring):
+        return []
+    return [
+        RunScripts(
+            directory=Directory.ROUTES.value,
+            link_index=index,
+            link_name=link.name,
+            env=(("EVENT", kind),),
+            seq=ctx.seq,
+            replay=ctx.replay,
+            coalesce=True,
+            event_ts=ctx.ts,
+        )
+    ]
+
+
+def resolve_routes(state: State, stub: RunScripts, config: Config) -> list[Action]:
+    """The routes.d run for *stub*, with the picture of *state* (the state when the quiet
+    window ended), filtered; nothing when the link has gone or may not run scripts."""
+    current = _scriptable(state, state, stub.link_index, config)
     if current is None:
         return []
-    extra = policy_env(after, current.link.name, config)
-    return [
-        script_run(current, Directory.ROUTES, KERNEL, ctx, kind, after, coalesce=True, extra=extra)
-    ]
+    ctx = Context(seq=stub.seq, ts=stub.event_ts, replay=stub.replay)
+    kind = stub.env_dict().get("EVENT", "new")
+    extra = policy_env(state, current.link.name, config)
+    run = script_run(current, Directory.ROUTES, KERNEL, ctx, kind, state, extra=extra)
+    return apply_filters([replace(run, coalesce=True)], config)
 
 
 def script_run(

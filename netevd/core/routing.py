@@ -109,7 +109,7 @@ def desired(state: State, config: Config, tables: Mapping[str, int]) -> Plan:
 
 
 def _order(addr: Addr) -> tuple[int, int, int]:
-    return (addr.family, int(ipaddress.ip_address(addr.address)), addr.prefixlen)
+    return addr.sort_key
 
 
 def _host(addr: Addr) -> str:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
-from netevd.core.model import AF_INET, AF_INET6, RT_TABLE_LOCAL, RT_TABLE_MAIN, RTN_UNICAST, Link
+from netevd.core.model import (
+    AF_INET,
+    AF_INET6,
+    RT_TABLE_LOCAL,
+    RT_TABLE_MAIN,
+    RTN_UNICAST,
+    Addr,
+    Link,
+)
 from netevd.core.state import State
 
 
@@ -35,14 +42,13 @@ def view(state: State, index: int) -> LinkView | None:
     )
 
 
-def _sort_key(cidr: str) -> tuple[int, int, int]:
-    iface = ipaddress.ip_interface(cidr)
-    return (iface.version, int(iface.ip), iface.network.prefixlen)
-
-
 def addresses(state: State, index: int) -> tuple[str, ...]:
-    found = [a.cidr() for a in state.link_addrs(index) if not a.link_local]
-    return tuple(sorted(found, key=_sort_key))
+    found = sorted((a for a in state.link_addrs(index) if not a.link_local), key=_key)
+    return tuple(a.cidr() for a in found)
+
+
+def _key(addr: Addr) -> tuple[int, int, int]:
+    return addr.sort_key
 
 
 def gateway(state: State, index: int, family: int) -> str:
@@ -78,9 +84,12 @@ def kernel_state(state: State, index: int) -> str:
         return "off"
     if not link.carrier:
         return "no-carrier"
-    addrs = list(state.link_addrs(index))
-    if any(a.routable and has_route_out(state, index, a.family) for a in addrs):
-        return "routable"
-    if addrs:
+    checked: set[int] = set()
+    for addr in state.link_addrs(index):  # stops at the first that settles it
+        if addr.routable and addr.family not in checked:
+            if has_route_out(state, index, addr.family):
+                return "routable"
+            checked.add(addr.family)
+    if state.addrs.get(index):
         return "degraded"
     return "carrier"

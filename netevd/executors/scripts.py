@@ -52,6 +52,7 @@ LOGGED_LINES = 200  # output lines logged per script; the rest are counted
 KILLED = "killed at shutdown"
 
 Report = Callable[[ScriptFinished | RunDropped], None]
+Resolve = Callable[[RunScripts], RunScripts | None]
 _Key = tuple[int, str]  # (link index, directory)
 
 
@@ -99,9 +100,13 @@ class ScriptExecutor:
         report: Report,
         *,
         base_env: Mapping[str, str] | None = None,
+        resolve: Resolve | None = None,
     ) -> None:
         self._settings = settings
         self._report = report
+        # Completes a coalesced run when its quiet window ends, with the picture of that
+        # moment (the engine's state); None keeps the newest action as it came.
+        self._resolve = resolve
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._memory = WarnMemory()
         self._sem = asyncio.Semaphore(max(settings.max_parallel, 1))
@@ -157,7 +162,11 @@ class ScriptExecutor:
             pending.handle = loop.call_later(remaining, self._debounced, key)
             return
         del self._debounce[key]
-        self._enqueue(pending.action)
+        action = self._resolve(pending.action) if self._resolve else pending.action
+        if action is not None:
+            self._enqueue(action)
+        else:
+            self._check_idle()
 
     def _enqueue(self, action: RunScripts) -> None:
         link = action.link_index

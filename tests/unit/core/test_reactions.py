@@ -15,7 +15,7 @@ from netevd.core.events import (
     SourceStatus,
 )
 from netevd.core.model import IFF_UP, RTPROT_NETEVD
-from netevd.core.reactions import react, react_links, react_resync_routes
+from netevd.core.reactions import react, react_links, react_resync_routes, resolve_routes
 from netevd.core.state import State, apply, apply_all
 
 CONFIG = Config()
@@ -136,11 +136,15 @@ def test_routes_fire_only_for_real_route_changes():
         assert actions == []
     _, actions = step(state, RouteAdded(route("10.8.0.0/16")), c=ctx(replay=True))
     assert actions == []
-    _, actions = step(state, RouteRemoved(route("10.9.0.0/16", table=300)))
+    after, actions = step(state, RouteRemoved(route("10.9.0.0/16", table=300)))
     assert dirs(actions) == [("routes", "eth0")]
     assert actions[0].coalesce is True
-    assert actions[0].env_dict()["EVENT"] == "del"
-    doc = json.loads(actions[0].env_dict()["NETEVD_JSON"])
+    assert actions[0].env == (("EVENT", "del"),)  # completed when the quiet window ends
+    (run,) = resolve_routes(after, actions[0], CONFIG)
+    assert run.coalesce is True
+    assert run.env_dict()["EVENT"] == "del"
+    assert run.env_dict()["ADDRESSES"] == "10.0.0.2 fd00::2"
+    doc = json.loads(run.env_dict()["NETEVD_JSON"])
     assert {r["dst"] for r in doc["routes"]} == {"10.0.0.0/24", "0.0.0.0/0"}
     excluded = Config(monitoring=MonitoringConfig(exclude=("eth0",)))
     _, actions = step(state, RouteAdded(route("10.8.0.0/16")), excluded)
@@ -173,6 +177,8 @@ def test_resync_fires_routes_for_changed_links_only():
     assert actions[0].env_dict()["EVENT"] == "resync"
     gone = apply(after, LinkRemoved(3))
     assert react_resync_routes(after, gone, ctx(), CONFIG) == []
+    # the link went before its quiet window ended: nothing to run
+    assert resolve_routes(gone, actions[0], CONFIG) == []
 
 
 def test_removed_links_and_other_events_fire_nothing():
