@@ -45,12 +45,28 @@ async def _probe(env: Mapping[str, str]) -> str:
     return "none"
 
 
+# Backends with a source in this release; the others are accepted in the configuration (the
+# earlier releases' files name them) and run kernel-only until their source lands.
+IMPLEMENTED = ("systemd-networkd", "none")
+
+
 async def resolve_backend(configured: str, env: Mapping[str, str]) -> str:
-    """``auto`` → networkd if its bus name has an owner, else NetworkManager, else ``none``."""
-    if configured != "auto":
-        return configured
-    try:
-        return await asyncio.wait_for(_probe(env), PROBE_TIMEOUT)
-    except Exception as exc:  # no reachable bus (or a broken one) means: no manager
-        log.info("backend.auto no system bus (%s); running kernel-only", exc or type(exc).__name__)
+    """``auto`` → networkd if its bus name has an owner, else NetworkManager, else ``none``;
+    a backend without a source yet runs kernel-only, said once in the log."""
+    chosen = configured
+    if configured == "auto":
+        try:
+            chosen = await asyncio.wait_for(_probe(env), PROBE_TIMEOUT)
+        except Exception as exc:  # no reachable bus (or a broken one) means: no manager
+            log.info(
+                "backend.auto no system bus (%s); running kernel-only", exc or type(exc).__name__
+            )
+            return "none"
+    if chosen not in IMPLEMENTED:
+        log.warning(
+            "backend.unavailable backend=%s (no source for it in this release; running "
+            "kernel-only: carrier, degraded, routable and routes from the kernel)",
+            chosen,
+        )
         return "none"
+    return chosen

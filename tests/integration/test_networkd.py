@@ -206,3 +206,10 @@ async def test_policy_rules_are_back_after_networkd_restarts_and_reconfigures(wo
     await wait_until(installed, timeout=20, message="netevd's rule after a reconfigure")
     assert ("10.231.72.9", "300", None) not in await rules()  # networkd did clean up
     assert proc.running
+
+
+async def test_auto_finds_networkd_on_the_bus(world):
+    proc = await world.netevd(system={"backend": "auto"})
+    await proc.wait_for_log(r"starting .*backend=systemd-networkd")
+    (run,) = await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
+    assert run.env["BACKEND"] == "systemd-networkd"
