@@ -7,8 +7,8 @@ the order of runs can be read back; tests then wait on those files with a deadli
 from __future__ import annotations
 
 import os
+import re
 import sys
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,16 +151,10 @@ class NetevdProcess(ManagedProcess):
         await self.wait_for_log(r"\bready\b", timeout)
 
     async def wait_for_count(self, pattern: str, count: int, timeout: float = 15.0) -> None:
-        import re
-
+        """Wait until at least *count* output lines match *pattern*."""
         regex = re.compile(pattern)
-        start = time.monotonic()
 
         def seen() -> bool:
             return sum(1 for _, line in self.lines if regex.search(line)) >= count
 
-        await wait_until(
-            seen,
-            max(0.1, timeout - (time.monotonic() - start)),
-            message=f"{count} log lines matching {pattern!r}",
-        )
+        await wait_until(seen, timeout, message=f"{count} log lines matching {pattern!r}")

@@ -126,9 +126,9 @@ def react_resync_routes(before: State, after: State, ctx: Context, config: Confi
     return actions
 
 
-def _scriptable(before: State, after: State, index: int, config: Config) -> LinkView | None:
+def _scriptable(state: State, index: int, config: Config) -> LinkView | None:
     """The link's view when scripts may run for it; None otherwise."""
-    current = view(after, index)
+    current = view(state, index)
     if current is None or link_name_problem(current.link.name):
         return None
     return current if monitored(current.link.name, config.monitoring) else None
@@ -211,7 +211,7 @@ def _routes_stub(state: State, index: int, ctx: Context, config: Config, kind: s
 def resolve_routes(state: State, stub: RunScripts, config: Config) -> list[Action]:
     """The routes.d run for *stub*, with the picture of *state* (the state when the quiet
     window ended), filtered; nothing when the link has gone or may not run scripts."""
-    current = _scriptable(state, state, stub.link_index, config)
+    current = _scriptable(state, stub.link_index, config)
     if current is None:
         return []
     ctx = Context(seq=stub.seq, ts=stub.event_ts, replay=stub.replay)

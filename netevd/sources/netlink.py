@@ -12,6 +12,7 @@ import asyncio
 import errno
 import logging
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,7 @@ GROUPS = (
     | RTMGRP_IPV6_RULE
 )
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+HEALTHY_AFTER = 10.0  # seconds of streaming after which a failure counts as the first again
 QUIET = 0.1  # seconds without messages before routes are re-read after a flush
 BACKOFF_MAX = 30.0
 NAME = "netlink"
@@ -78,22 +80,26 @@ class NetlinkSource:
         self._metrics = metrics
         self._rcvbuf = rcvbuf
         self._overruns = 0
+        self._streaming_since: float | None = None
 
     async def run(self) -> None:
         reason = "startup"
         failures = 0  # consecutive sessions that ended in an error
         while True:
+            self._streaming_since = None
             try:
                 await self._session(reason)
             except (OSError, NetlinkError) as exc:
-                failures += 1
+                # Failures in a row grow the pause; one after a while of healthy streaming
+                # starts afresh (a storm that overruns every fresh socket keeps growing it).
+                since = self._streaming_since
+                healthy = since is not None and time.monotonic() - since > HEALTHY_AFTER
+                failures = 1 if healthy else failures + 1
                 reason = "resync"
                 delay = self._failed(exc, failures)
                 # A pause before reopening, growing while the failure repeats (a storm that
                 # keeps overrunning, a kernel that refuses the socket); not a poll.
                 await asyncio.sleep(delay)
-            else:  # pragma: no cover - _stream only ends by raising
-                failures = 0
 
     def _failed(self, exc: OSError | NetlinkError, failures: int) -> float:
         code = getattr(exc, "code", None) or getattr(exc, "errno", None)
@@ -122,6 +128,7 @@ class NetlinkSource:
             ipr.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self._rcvbuf)
             self._emit(await dump(ipr, reason))
             self._emit(SourceStatus(NAME, True, reason))
+            self._streaming_since = time.monotonic()
             await self._stream(ipr)
 
     async def _stream(self, ipr: AsyncIPRoute) -> None:
