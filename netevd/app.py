@@ -1,42 +1,60 @@
-"""The composition root: builds the engine, sources and executors, and runs the process's life.
+"""The composition root: builds the engine, sources, executors and the API's view, and runs the
+process's life under one supervisor.
 
 SIGTERM/SIGINT stop the sources, give running scripts ``scripts.shutdown_grace`` seconds, then
 kill their process groups. SIGHUP re-reads the configuration and script directories; a bad new
-configuration is logged and the old one kept.
+configuration is logged and the old one kept. A source that cannot come back stops the daemon
+with exit code 1.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from netevd import __version__
 from netevd.api.app import ApiServer
-from netevd.api.metrics import Metrics, ScriptLatency
-from netevd.api.view import LiveView, ReloadResult
+from netevd.api.view import ReloadResult, Tables
 from netevd.config import ConfigError, LoadResult, load_config
-from netevd.core.actions import Action, AssignTables, ReconcileRouting, RunScripts
+from netevd.core.actions import (
+    Action,
+    AssignTables,
+    ConfigApplied,
+    Ready,
+    ReconcileRouting,
+    RunScripts,
+)
 from netevd.core.config import Config
-from netevd.core.events import ConfigReloaded, RunDropped, ScriptFinished, TablesAssigned
+from netevd.core.directories import Directory
+from netevd.core.events import ConfigReloaded, Event, ScriptFinished, TablesAssigned
 from netevd.core.routing import policy_links
+from netevd.core.state import State
+from netevd.core.verdicts import ScriptVerdict
 from netevd.engine import Engine
-from netevd.eventlog import EventLog
 from netevd.executors.routing import RoutingExecutor, load_tables
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
+from netevd.faults import FAULT_ENV, wrap_sources
 from netevd.sources.backend import resolve_backend
 from netevd.sources.netlink import NetlinkSource
-from netevd.sources.registry import backend_sources
+from netevd.sources.registry import SourceRun, backend_sources
+from netevd.supervisor import Supervisor
 from netevd.system.logging import set_level, setup_logging
 from netevd.system.privileges import clear_ambient, drop_privileges
 from netevd.system.sdnotify import notify
+from netevd.telemetry.eventlog import EventLog
+from netevd.telemetry.latency import ScriptLatency
+from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
 
 
 def script_settings(config: Config) -> ScriptSettings:
@@ -50,46 +68,86 @@ def script_settings(config: Config) -> ScriptSettings:
     )
 
 
-def policy_tables(engine: Engine) -> dict[int, int]:
-    """ifindex -> policy-routing table, for the API."""
-    state = engine.state
-    return {
-        link.index: state.tables[link.name]
-        for link in policy_links(state, engine.config)
-        if link.name in state.tables
-    }
+@dataclass
+class LiveView:
+    """The API's DaemonView of this daemon (netevd.api.view): reads, a reload, a scan."""
+
+    daemon: Daemon
+    started: float = field(default_factory=time.time)
+
+    @property
+    def state(self) -> State:
+        return self.daemon.engine.state
+
+    @property
+    def ready(self) -> bool:
+        return self.daemon.engine.ready
+
+    @property
+    def events(self) -> EventLog:
+        return self.daemon.events
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.daemon.metrics
+
+    @property
+    def config(self) -> Config:
+        return self.daemon.engine.config
+
+    def script_counts(self) -> tuple[int, int]:
+        stats = self.daemon.scripts.stats
+        return stats.scripts_started, stats.failures
+
+    def routing_tables(self) -> Tables:
+        """ifindex -> policy-routing table."""
+        state, config = self.state, self.config
+        return {
+            link.index: state.tables[link.name]
+            for link in policy_links(state, config)
+            if link.name in state.tables
+        }
+
+    async def scan_scripts(self) -> list[ScriptVerdict]:
+        # Stats every script file: off the event loop.
+        directories = [d.value for d in Directory]
+        return await asyncio.to_thread(self.daemon.scripts.scan, directories)
+
+    async def reload(self) -> ReloadResult:
+        return await self.daemon.reload()
 
 
 class Daemon:
     def __init__(self, loaded: LoadResult, config_path: str | None, env: Mapping[str, str]):
-        self.config = loaded.config
+        self.source = loaded.source  # the file read, or "defaults"
         self.config_path = config_path
         self.env = env
         self.metrics = Metrics()
         self.events = EventLog()
         self.stopping = asyncio.Event()
-        self.started = time.time()
-        self.engine = Engine(
-            self.config,
-            self._dispatch,
-            self.metrics,
-            on_ready=self._ready,
-            on_reload=self._reloaded,
-            events=self.events,
-        )
+        self.supervisor = Supervisor(self._emit, self.metrics, on_fatal=self.stopping.set)
+        self.engine = Engine(loaded.config, self._dispatch, self.metrics, events=self.events)
         self.scripts = ScriptExecutor(
-            script_settings(self.config),
-            self._report,
-            base_env=env,
-            resolve=self.engine.resolve_coalesced,
+            script_settings(loaded.config), self._report, base_env=env, spawn=self.supervisor.spawn
         )
-        self.routing = RoutingExecutor(self.engine.emit, self.metrics, self.config.system.state_dir)
+        self.routing = RoutingExecutor(
+            self._emit, self.metrics, loaded.config.system.state_dir, spawn=self.supervisor.spawn
+        )
         self._latency = ScriptLatency(self.metrics, self.events)
         self.metrics.bind_state(lambda: self.engine.state, lambda: self.engine.config.monitoring)
         self._reloading: asyncio.Task[ReloadResult] | None = None
 
-    def _report(self, event: ScriptFinished | RunDropped) -> None:
-        self._latency(event)
+    @property
+    def config(self) -> Config:
+        """The configuration in force: the engine's, the only copy."""
+        return self.engine.config
+
+    def _emit(self, event: Event) -> None:
+        self.engine.emit(event)
+
+    def _report(self, event: Event) -> None:
+        if isinstance(event, ScriptFinished):
+            self._latency(event)
         self.engine.emit(event)
 
     def _dispatch(self, action: Action) -> None:
@@ -97,15 +155,13 @@ class Daemon:
             self.scripts.submit(action)
         elif isinstance(action, ReconcileRouting | AssignTables):
             self.routing.submit(action)
-
-    def _ready(self) -> None:
-        notify("READY=1\nSTATUS=watching", self.env)
-
-    def _reloaded(self, config: Config) -> None:
-        self.config = config
-        self.scripts.update(script_settings(config))
-        set_level(config.system.log_level)
-        log.info("config.reloaded path=%s", self.config_path or "defaults")
+        elif isinstance(action, Ready):
+            log.info("ready sources=%s", ",".join(action.sources))
+            notify("READY=1\nSTATUS=watching", self.env)
+        elif isinstance(action, ConfigApplied):
+            self.scripts.update(script_settings(action.config))
+            set_level(action.config.system.log_level)
+            log.info("config.reloaded path=%s", self.source)
 
     async def reload(self) -> ReloadResult:
         """SIGHUP and POST /api/v1/reload: a new config replaces the old only if it loads
@@ -115,12 +171,13 @@ class Daemon:
         except ConfigError as exc:
             log.error(
                 "config.rejected path=%s (keeping the running configuration):\n%s",
-                self.config_path,
+                self.config_path or self.source,
                 exc,
             )
-            return ReloadResult(False, self.config_path or "defaults", tuple(exc.errors))
+            return ReloadResult(False, self.config_path or self.source, tuple(exc.errors))
         for warning in loaded.warnings:
             log.warning("config.warning %s", warning)
+        self.source = loaded.source
         self.engine.emit(ConfigReloaded(loaded.config))
         return ReloadResult(True, loaded.source, (), loaded.warnings)
 
@@ -139,37 +196,45 @@ class Daemon:
             "starting version=%s backend=%s config=%s pid=%d",
             __version__,
             backend,
-            self.config_path or "defaults",
+            self.source,
             os.getpid(),
         )
-        netlink = NetlinkSource(self.engine.emit, self.metrics, self.config.system.netlink_rcvbuf)
+        sources = self._sources(backend)
         await self._load_tables()
-        engine_task = loop.create_task(self.engine.run(), name="engine")
+        self.supervisor.spawn(self.engine.run(), "engine", critical=True)
         try:
             api = await self._start_api()
             self._drop_privileges()
         except BaseException:
-            engine_task.cancel()
+            await self.supervisor.stop()
             raise
-        sources = [loop.create_task(netlink.run(), name="netlink")]
-        extra = backend_sources(backend, self.engine.emit, self.metrics, self.config, self.env)
-        self.engine.require_sources(extra)
-        sources += [loop.create_task(run, name=name) for name, run in extra.items()]
+        for name, run in sources.items():
+            self.supervisor.start_source(name, run)
         await self.stopping.wait()
+        await self._stop(api)
+        return EXIT_FAILED if self.supervisor.failed else EXIT_OK
+
+    def _sources(self, backend: str) -> dict[str, SourceRun]:
+        """Every source this backend needs, the kernel's first (wrapped by a test fault)."""
+        netlink = NetlinkSource(self._emit, self.metrics, self.config.system.netlink_rcvbuf)
+        extra = backend_sources(backend, self._emit, self.metrics, self.config, self.env)
+        self.engine.require_sources(extra)
+        sources, faulty = wrap_sources({"netlink": netlink.run, **extra}, self.env)
+        if faulty is not None:
+            log.warning("test.fault armed %s=%s", FAULT_ENV, self.env.get(FAULT_ENV))
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, faulty.trigger)
+        return sources
+
+    async def _stop(self, api: ApiServer | None) -> None:
         log.info("stopping")
         notify("STOPPING=1", self.env)
         if api is not None:
             await api.stop()
-        for task in sources:
-            task.cancel()
-        await asyncio.gather(*sources, return_exceptions=True)
+        await self.supervisor.stop_sources()
         await self.scripts.shutdown()
         await self._routing_exit()
-        engine_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await engine_task
+        await self.supervisor.stop()
         log.info("stopped")
-        return 0
 
     async def _load_tables(self) -> None:
         """The tables chosen in earlier runs, so a moved table stays where it went."""
@@ -196,15 +261,7 @@ class Daemon:
         """The API reads the engine's published state; RuntimeFailure if it cannot listen."""
         if not self.config.api.enabled:
             return None
-        view = LiveView(
-            self.engine,
-            self.scripts,
-            self.metrics,
-            self.reload,
-            self.started,
-            tables=lambda: policy_tables(self.engine),
-        )
-        api = ApiServer(view, self.config.api, metrics=self.config.metrics.enabled)
+        api = ApiServer(LiveView(self), self.config.api, metrics=self.config.metrics.enabled)
         await api.start()
         return api
 

@@ -17,9 +17,9 @@ from netevd.core.config import MonitoringConfig
 from netevd.core.model import AF_INET, Addr, Link, Route, Rule
 from netevd.core.reactions import monitored
 from netevd.core.state import State
+from netevd.core.verdicts import ScriptVerdict
 from netevd.core.views import view
-from netevd.eventlog import EventLog, EventRecord
-from netevd.executors.scripts import ScriptVerdict
+from netevd.telemetry.eventlog import EventLog, EventRecord
 
 Document = dict[str, Any]
 

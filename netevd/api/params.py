@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from multidict import MultiMapping
 
+from netevd.core.kinds import KINDS
 from netevd.core.model import AF_INET, AF_INET6
 
 LIMIT_MAX = 1000
@@ -22,24 +23,8 @@ _INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 FAMILY_VALUES: Mapping[str, int] = {"4": AF_INET, "inet": AF_INET, "6": AF_INET6, "inet6": AF_INET6}
 
-# The kinds of records in the event log (netevd.engine and netevd.system.logging.event_detail);
-# a kind the engine adds must be added here too, or filtering by it is refused.
-EVENT_TYPES = (
-    "link",
-    "link-removed",
-    "address-added",
-    "address-removed",
-    "route-added",
-    "route-removed",
-    "rule-added",
-    "rule-removed",
-    "replay",
-    "resync",
-    "source",
-    "config",
-    "manager",
-    "manager-link",
-)
+# The kinds of records in the event log: the one vocabulary, netevd.core.kinds.
+EVENT_TYPES = KINDS
 
 
 class ParamError(ValueError):

@@ -21,7 +21,7 @@ from aiohttp import web
 from netevd.api import documents as docs
 from netevd.api.handlers import SETTINGS, VIEW
 from netevd.api.params import EventQuery, last_event_id
-from netevd.eventlog import EventLog, EventRecord
+from netevd.telemetry.eventlog import EventLog, EventRecord
 
 log = logging.getLogger("netevd.api")
 

@@ -1,25 +1,23 @@
-"""What the API may see of the daemon: one small read-only view, never the Daemon itself.
+"""What the API may see of the daemon: one small read-only view protocol, never the Daemon.
 
 Handlers read the engine's published State (immutable, replaced whole on every event), the
 event ring buffer and the metrics. The only ways back into the daemon are a reload (the same
-path as SIGHUP) and a script scan that reads the file system off the event loop.
+path as SIGHUP) and a script scan that reads the file system off the event loop. The concrete
+view is built by the composition root (netevd.app); the API imports no engine, source or
+executor (import-linter's contracts in pyproject.toml say so).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
-from netevd.api.metrics import Metrics
 from netevd.core.config import Config
 from netevd.core.state import State
-from netevd.core.states import Directory
-from netevd.engine import Engine
-from netevd.eventlog import EventLog
-from netevd.executors.scripts import ScriptExecutor, ScriptVerdict
+from netevd.core.verdicts import ScriptVerdict
+from netevd.telemetry.eventlog import EventLog
+from netevd.telemetry.metrics import Metrics
 
 # Per-link facts that policy routing adds (not part of the State): ifindex -> table.
 Tables = Mapping[int, int]
@@ -63,49 +61,3 @@ class DaemonView(Protocol):
     async def scan_scripts(self) -> list[ScriptVerdict]: ...
 
     async def reload(self) -> ReloadResult: ...
-
-
-def _no_tables() -> Tables:
-    return {}
-
-
-@dataclass
-class LiveView:
-    """The DaemonView of a running daemon, built by the composition root."""
-
-    engine: Engine
-    scripts: ScriptExecutor
-    metrics: Metrics
-    reloader: Callable[[], Awaitable[ReloadResult]]
-    started: float = field(default_factory=time.time)
-    tables: Callable[[], Tables] = _no_tables
-
-    @property
-    def state(self) -> State:
-        return self.engine.state
-
-    @property
-    def ready(self) -> bool:
-        return self.engine.ready
-
-    @property
-    def events(self) -> EventLog:
-        return self.engine.events
-
-    @property
-    def config(self) -> Config:
-        return self.engine.config
-
-    def script_counts(self) -> tuple[int, int]:
-        stats = self.scripts.stats
-        return stats.scripts_started, stats.failures
-
-    def routing_tables(self) -> Tables:
-        return self.tables()
-
-    async def scan_scripts(self) -> list[ScriptVerdict]:
-        # Stats every script file: off the event loop.
-        return await asyncio.to_thread(self.scripts.scan, [d.value for d in Directory])
-
-    async def reload(self) -> ReloadResult:
-        return await self.reloader()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netevd.core.config import Config
 from netevd.core.model import Route, Rule
 
 Env = tuple[tuple[str, str], ...]
@@ -75,6 +76,30 @@ class Note:
     """Something the core wants logged (a ``log`` filter matched, say)."""
 
     message: str
+    warning: bool = False  # logged as a warning rather than as information
 
 
-Action = RunScripts | RejectLink | SkipUnknownState | Note | ReconcileRouting | AssignTables
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """Every required source has given its first picture: tell the service manager."""
+
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigApplied:
+    """A new configuration is in force: executors and logging take its settings."""
+
+    config: Config
+
+
+Action = (
+    RunScripts
+    | RejectLink
+    | SkipUnknownState
+    | Note
+    | ReconcileRouting
+    | AssignTables
+    | Ready
+    | ConfigApplied
+)

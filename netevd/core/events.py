@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netevd.core.actions import RunScripts
 from netevd.core.config import Config
 from netevd.core.model import Addr, Link, Route, Rule
 
@@ -176,6 +177,14 @@ class RunDropped:
     superseded_by: int
 
 
+@dataclass(frozen=True, slots=True)
+class QuietWindowEnded:
+    """A coalesced run's quiet window ended (the script executor's timer): the engine completes
+    *run* with the picture of this moment and hands it back to be run."""
+
+    run: RunScripts
+
+
 KernelEvent = (
     LinkChanged
     | LinkRemoved
@@ -199,6 +208,7 @@ Event = (
     | RoutingApplied
     | ScriptFinished
     | RunDropped
+    | QuietWindowEnded
 )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from netevd.core.actions import Action, RejectLink, RunScripts, SkipUnknownState
 from netevd.core.config import Config
+from netevd.core.directories import Directory, directory_for
 from netevd.core.environment import link_name_problem, validated
 from netevd.core.events import (
     Context,
@@ -24,7 +25,6 @@ from netevd.core.events import (
 from netevd.core.model import Link
 from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
 from netevd.core.state import State
-from netevd.core.states import Directory, directory_for
 from netevd.core.views import LinkView, view
 
 NETWORKD = "systemd-networkd"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 
 from netevd.core.actions import Action, Note, RejectLink, RunScripts
 from netevd.core.config import Config, MonitoringConfig
+from netevd.core.directories import KERNEL_STATE_DIRECTORIES, Directory
 from netevd.core.environment import MAX_VALUE, link_name_problem, validated
 from netevd.core.events import (
     KERNEL,
@@ -22,21 +22,22 @@ from netevd.core.events import (
     RouteRemoved,
 )
 from netevd.core.filters import Subject, decide
+from netevd.core.kinds import EventKind
 from netevd.core.model import RT_TABLE_LOCAL, RTPROT_NETEVD, Route
 from netevd.core.routing import allocate_tables, is_policy_link
 from netevd.core.state import State, touched_links
-from netevd.core.states import KERNEL_STATE_DIRECTORIES, Directory
 from netevd.core.views import LinkView, kernel_state, view
 
 MAX_JSON_ROUTES = 256
 
-EVENT_KINDS: dict[type, str] = {
-    LinkChanged: "link",
-    LinkRemoved: "link-removed",
-    AddressAdded: "address-added",
-    AddressRemoved: "address-removed",
-    RouteAdded: "route-added",
-    RouteRemoved: "route-removed",
+# The EVENT value of a run a kernel event fires (routes.d has its own: ROUTES_EVENT).
+EVENT_KINDS: dict[type, EventKind] = {
+    LinkChanged: EventKind.LINK,
+    LinkRemoved: EventKind.LINK_REMOVED,
+    AddressAdded: EventKind.ADDRESS_ADDED,
+    AddressRemoved: EventKind.ADDRESS_REMOVED,
+    RouteAdded: EventKind.ROUTE_ADDED,
+    RouteRemoved: EventKind.ROUTE_REMOVED,
 }
 ROUTES_EVENT = {RouteAdded: "new", RouteRemoved: "del"}  # routes.d's EVENT values
 
@@ -54,7 +55,7 @@ def react(before: State, after: State, event: Event, ctx: Context, config: Confi
     kind = EVENT_KINDS.get(type(event))
     if kind is None:
         return []
-    actions = react_links(before, after, touched_links(event), ctx, config, kind)
+    actions = react_links(before, after, touched_links(event), ctx, config, kind.value)
     if isinstance(event, RouteAdded | RouteRemoved):
         actions += _route_actions(after, event.route, ctx, config, ROUTES_EVENT[type(event)])
     return actions
@@ -122,7 +123,7 @@ def react_resync_routes(before: State, after: State, ctx: Context, config: Confi
         old = {k: r for k, r in before.routes.get(index, {}).items() if _fires_routes(r)}
         new = {k: r for k, r in after.routes.get(index, {}).items() if _fires_routes(r)}
         if old != new and index:
-            actions += _routes_stub(after, index, ctx, config, "resync")
+            actions += _routes_stub(after, index, ctx, config, EventKind.RESYNC.value)
     return actions
 
 
@@ -210,7 +211,8 @@ def _routes_stub(state: State, index: int, ctx: Context, config: Config, kind: s
 
 def resolve_routes(state: State, stub: RunScripts, config: Config) -> list[Action]:
     """The routes.d run for *stub*, with the picture of *state* (the state when the quiet
-    window ended), filtered; nothing when the link has gone or may not run scripts."""
+    window ended), filtered; nothing when the link has gone or may not run scripts. The run
+    is complete (coalesce off): the executor queues it as it is."""
     current = _scriptable(state, stub.link_index, config)
     if current is None:
         return []
@@ -218,7 +220,7 @@ def resolve_routes(state: State, stub: RunScripts, config: Config) -> list[Actio
     kind = stub.env_dict().get("EVENT", "new")
     extra = policy_env(state, current.link.name, config)
     run = script_run(current, Directory.ROUTES, KERNEL, ctx, kind, state, extra=extra)
-    return apply_filters([replace(run, coalesce=True)], config)
+    return apply_filters([run], config)
 
 
 def script_run(

@@ -22,13 +22,14 @@ from typing import Any
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from netevd.api.metrics import Metrics
 from netevd.core.actions import AssignTables, ReconcileRouting
 from netevd.core.environment import link_name_problem
 from netevd.core.events import Event, RoutingApplied, TablesAssigned
 from netevd.core.model import RTPROT_NETEVD, Route, Rule
 from netevd.core.routing import MAX_TABLE, RESERVED_TABLES, Plan, diff, route_id, rule_id
-from netevd.sources.netlink_decode import decode_route, decode_rule
+from netevd.executors.tasks import Spawn, create_task
+from netevd.kernel.dump import read_owned
+from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.routing")
 
@@ -84,34 +85,31 @@ def describe_route(route: Route) -> str:
     return f"{route.dst}{via} dev#{route.oif} table {route.table}"
 
 
-async def read_owned(ipr: AsyncIPRoute) -> tuple[list[Rule], list[Route]]:
-    rules = [u async for m in await ipr.rule("dump") if (u := decode_rule(m)) is not None]
-    routes = [
-        r async for m in await ipr.route("dump", family=0) if (r := decode_route(m)) is not None
-    ]
-    return (
-        [r for r in rules if r.protocol == RTPROT_NETEVD],
-        [r for r in routes if r.protocol == RTPROT_NETEVD],
-    )
-
-
 class RoutingExecutor:
-    def __init__(self, report: Callable[[Event], None], metrics: Metrics, state_dir: str) -> None:
+    def __init__(
+        self,
+        report: Callable[[Event], None],
+        metrics: Metrics,
+        state_dir: str,
+        *,
+        spawn: Spawn = create_task,
+    ) -> None:
         self._report = report
+        self._spawn = spawn  # the daemon's supervisor holds the tasks
         self._metrics = metrics
         self._state_dir = Path(state_dir)
         self._latest: ReconcileRouting | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._worker: asyncio.Task[Any] | None = None
         self._installed: set[object] = set()  # ids of what this process has put in place
         self._announced: set[str] = set()
 
     def submit(self, action: ReconcileRouting | AssignTables) -> None:
         if isinstance(action, AssignTables):
-            asyncio.get_running_loop().create_task(self._assign(action))
+            self._spawn(self._assign(action), "routing-tables")
             return
         self._latest = action  # the newest plan wins; older ones are never applied
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._drain())
+            self._worker = self._spawn(self._drain(), "routing")
 
     async def idle(self) -> None:
         while self._worker is not None and not self._worker.done():

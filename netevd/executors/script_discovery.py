@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from netevd.executors._logfmt import kv
+from netevd.core.verdicts import ScriptVerdict
+from netevd.system.logfmt import kv
 
 log = logging.getLogger("netevd.scripts")
 
@@ -46,17 +47,6 @@ class ScriptSettings:
     allowed_uids: frozenset[int] = frozenset({0})  # owners allowed besides root: the daemon's uid
     output_limit: int = 65536  # bytes of output kept (the tail) per script
     runtime_dir: str = ""  # where too-large values go by file ("" = the system's temp dir)
-
-
-@dataclass(frozen=True)
-class ScriptVerdict:
-    """One file found in a script directory: whether it runs, and if not, why."""
-
-    directory: str
-    name: str
-    path: str
-    runs: bool
-    reason: str  # "" when it runs
 
 
 def valid_directory(directory: str) -> bool:

@@ -19,19 +19,21 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from netevd.core.actions import RunScripts
-from netevd.core.events import RunDropped, ScriptFinished
-from netevd.executors._logfmt import kv
+from netevd.core.events import Event, QuietWindowEnded, RunDropped, ScriptFinished
+from netevd.core.verdicts import ScriptVerdict
 from netevd.executors.script_discovery import (
     ScriptSettings,
-    ScriptVerdict,
     WarnMemory,
     discover,
     scan_all,
     valid_directory,
 )
 from netevd.executors.script_runner import ScriptResult, run_script, script_environment
+from netevd.executors.tasks import Spawn, create_task
+from netevd.system.logfmt import kv
 
 __all__ = [
     "ExecutorStats",
@@ -51,8 +53,7 @@ REPORTED_OUTPUT = 4096  # characters of output tail carried by ScriptFinished
 LOGGED_LINES = 200  # output lines logged per script; the rest are counted
 KILLED = "killed at shutdown"
 
-Report = Callable[[ScriptFinished | RunDropped], None]
-Resolve = Callable[[RunScripts], RunScripts | None]
+Emit = Callable[[Event], None]
 _Key = tuple[int, str]  # (link index, directory)
 
 
@@ -97,21 +98,20 @@ class ScriptExecutor:
     def __init__(
         self,
         settings: ScriptSettings,
-        report: Report,
+        emit: Emit,
         *,
         base_env: Mapping[str, str] | None = None,
-        resolve: Resolve | None = None,
+        spawn: Spawn = create_task,
     ) -> None:
         self._settings = settings
-        self._report = report
-        # Completes a coalesced run when its quiet window ends, with the picture of that
-        # moment (the engine's state); None keeps the newest action as it came.
-        self._resolve = resolve
+        self._spawn = spawn  # the daemon's supervisor holds the workers
+        # Reports (ScriptFinished, RunDropped) and quiet windows' ends go to the engine's queue.
+        self._report = emit
         self._base_env = dict(os.environ if base_env is None else base_env)
         self._memory = WarnMemory()
         self._sem = asyncio.Semaphore(max(settings.max_parallel, 1))
         self._queues: dict[int, deque[RunScripts]] = {}
-        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._workers: dict[int, asyncio.Task[Any]] = {}
         self._debounce: dict[_Key, _Debounce] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -162,11 +162,9 @@ class ScriptExecutor:
             pending.handle = loop.call_later(remaining, self._debounced, key)
             return
         del self._debounce[key]
-        action = self._resolve(pending.action) if self._resolve else pending.action
-        if action is not None:
-            self._enqueue(action)
-        else:
-            self._check_idle()
+        # The engine completes the run with the picture of this moment and submits it back.
+        self._emit(QuietWindowEnded(pending.action))
+        self._check_idle()
 
     def _enqueue(self, action: RunScripts) -> None:
         link = action.link_index
@@ -183,7 +181,7 @@ class ScriptExecutor:
         queue.append(action)
         self._idle.clear()
         if link not in self._workers:
-            self._workers[link] = asyncio.create_task(self._worker(link), name=f"scripts-{link}")
+            self._workers[link] = self._spawn(self._worker(link), f"scripts-{link}")
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -299,11 +297,11 @@ class ScriptExecutor:
         else:
             log.warning(kv("script.failed", **fields, exit=result.exit_code, duration=duration))
 
-    def _emit(self, event: ScriptFinished | RunDropped) -> None:
+    def _emit(self, event: ScriptFinished | RunDropped | QuietWindowEnded) -> None:
         try:
             self._report(event)
         except Exception:  # a broken consumer must not stop the link's scripts
-            log.exception(kv("script.report.failed", seq=event.seq))
+            log.exception(kv("script.report.failed", event=type(event).__name__))
 
     # -- control ------------------------------------------------------------------------------
 

@@ -28,22 +28,10 @@ from pyroute2.netlink.rtnl import (
     RTMGRP_LINK,
 )
 
-from netevd.api.metrics import Metrics
-from netevd.core.events import (
-    AddressRemoved,
-    Event,
-    KernelSnapshot,
-    LinkChanged,
-    RoutesSnapshot,
-    SourceStatus,
-)
-from netevd.sources.netlink_decode import (
-    decode,
-    decode_addr,
-    decode_link,
-    decode_route,
-    decode_rule,
-)
+from netevd.core.events import AddressRemoved, Event, LinkChanged, SourceStatus
+from netevd.kernel.decode import decode
+from netevd.kernel.dump import dump, dump_routes
+from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.netlink")
 
@@ -61,17 +49,6 @@ HEALTHY_AFTER = 10.0  # seconds of streaming after which a failure counts as the
 QUIET = 0.1  # seconds without messages before routes are re-read after a flush
 BACKOFF_MAX = 30.0
 NAME = "netlink"
-
-
-async def dump(ipr: AsyncIPRoute, reason: str = "startup") -> KernelSnapshot:
-    """A full picture: links, addresses, routes (both families, all tables) and rules."""
-    links = [decode_link(m) async for m in await ipr.link("dump")]
-    addrs = [a async for m in await ipr.addr("dump") if (a := decode_addr(m)) is not None]
-    routes = [
-        r async for m in await ipr.route("dump", family=0) if (r := decode_route(m)) is not None
-    ]
-    rules = [u async for m in await ipr.rule("dump") if (u := decode_rule(m)) is not None]
-    return KernelSnapshot(tuple(links), tuple(addrs), tuple(routes), tuple(rules), reason)
 
 
 class NetlinkSource:
@@ -164,13 +141,6 @@ class NetlinkSource:
 
 async def _batch(ipr: AsyncIPRoute) -> list[Any]:
     return [msg async for msg in ipr.get()]  # get() returns after one datagram batch
-
-
-async def dump_routes(ipr: AsyncIPRoute) -> RoutesSnapshot:
-    routes = [
-        r async for m in await ipr.route("dump", family=0) if (r := decode_route(m)) is not None
-    ]
-    return RoutesSnapshot(tuple(routes))
 
 
 def flushes_routes(event: object) -> bool:

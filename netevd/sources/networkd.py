@@ -27,7 +27,6 @@ from functools import partial
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from netevd.api.metrics import Metrics
 from netevd.core.events import (
     Event,
     ManagerChanged,
@@ -54,6 +53,7 @@ from netevd.sources.networkd_decode import (
     decode_properties,
     decode_properties_changed,
 )
+from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.networkd")
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
-from netevd.api.metrics import Metrics
 from netevd.core.config import Config
 from netevd.core.events import Event
 from netevd.sources.networkd import NAME as NETWORKD
 from netevd.sources.networkd import NetworkdSource
+from netevd.telemetry.metrics import Metrics
 
-SourceRun = Coroutine[Any, Any, None]
+SourceRun = Callable[[], Awaitable[None]]  # a fresh run each call, so a source can be restarted
 
 
 def backend_sources(
@@ -21,10 +20,10 @@ def backend_sources(
     config: Config,
     env: Mapping[str, str],
 ) -> dict[str, SourceRun]:
-    """{source name: its run() coroutine} for *backend* (none yet for ``none``)."""
+    """{source name: its run} for *backend* (none for ``none``)."""
     if backend == NETWORKD:
         source = NetworkdSource(
             emit, env=env, emit_json=config.backends.systemd_networkd.emit_json, metrics=metrics
         )
-        return {NETWORKD: source.run()}
+        return {NETWORKD: source.run}
     return {}

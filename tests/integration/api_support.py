@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
-from netevd.client import parse_sse
+from netevd.client.http import parse_sse
 
 CLONE_NEWNET = 0x40000000
 API_PORT = 9090

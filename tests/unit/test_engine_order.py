@@ -1,10 +1,10 @@
 """The engine holds a manager's replay until the kernel's first picture is in."""
 
-from netevd.api.metrics import Metrics
 from netevd.core.config import Config
 from netevd.core.events import KernelSnapshot, ManagerSnapshot
 from netevd.core.model import IFF_LOWER_UP, IFF_UP, Addr, Link
 from netevd.engine import Engine
+from netevd.telemetry.metrics import Metrics
 
 
 def test_manager_replay_waits_for_the_kernel_dump():

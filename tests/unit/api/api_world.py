@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +13,10 @@ from typing import Any
 import aiohttp
 
 from netevd.api.app import ApiServer
-from netevd.api.metrics import Metrics
-from netevd.api.view import LiveView, ReloadResult
-from netevd.client import parse_sse
+from netevd.api.view import ReloadResult, Tables
+from netevd.client.http import parse_sse
 from netevd.core.config import ApiConfig, Config, SystemConfig
+from netevd.core.directories import Directory
 from netevd.core.events import KernelSnapshot, ScriptFinished, SourceStatus
 from netevd.core.model import (
     AF_INET,
@@ -27,8 +29,12 @@ from netevd.core.model import (
     Route,
     Rule,
 )
+from netevd.core.state import State
+from netevd.core.verdicts import ScriptVerdict
 from netevd.engine import Engine
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
+from netevd.telemetry.eventlog import EventLog
+from netevd.telemetry.metrics import Metrics
 
 UP = IFF_UP | IFF_LOWER_UP | 0x2 | 0x1000  # UP, LOWER_UP, BROADCAST, MULTICAST
 HOSTILE = "x<b>y'\"&"  # a legal Linux interface name
@@ -61,6 +67,47 @@ def snapshot() -> KernelSnapshot:
         Rule(AF_INET6, 32766, 254),
     )
     return KernelSnapshot(links, addrs, routes, rules)
+
+
+@dataclass
+class WorldView:
+    """The API's DaemonView over a real Engine and ScriptExecutor (the daemon's own LiveView
+    needs a whole Daemon; this is the same reading, minus the process)."""
+
+    engine: Engine
+    executor: ScriptExecutor
+    metrics: Metrics
+    reloader: Callable[[], Awaitable[ReloadResult]]
+    started: float = field(default_factory=time.time)
+
+    @property
+    def state(self) -> State:
+        return self.engine.state
+
+    @property
+    def ready(self) -> bool:
+        return self.engine.ready
+
+    @property
+    def events(self) -> EventLog:
+        return self.engine.events
+
+    @property
+    def config(self) -> Config:
+        return self.engine.config
+
+    def script_counts(self) -> tuple[int, int]:
+        stats = self.executor.stats
+        return stats.scripts_started, stats.failures
+
+    def routing_tables(self) -> Tables:
+        return {}
+
+    async def scan_scripts(self) -> list[ScriptVerdict]:
+        return await asyncio.to_thread(self.executor.scan, [d.value for d in Directory])
+
+    async def reload(self) -> ReloadResult:
+        return await self.reloader()
 
 
 @dataclass
@@ -126,7 +173,7 @@ async def api_factory(tmp_path: Path) -> AsyncIterator[ApiFactory]:
             reloads.append(result)
             return result
 
-        view = LiveView(engine, executor, registry, reloader)
+        view = WorldView(engine, executor, registry, reloader)
         registry.bind_state(lambda: engine.state, lambda: engine.config.monitoring)
         server = ApiServer(view, api or ApiConfig(), metrics=metrics, port=0, heartbeat=heartbeat)
         await server.start()

@@ -8,7 +8,7 @@ import pytest
 
 from netevd.cli import build_parser, main
 from netevd.client import run_client
-from netevd.client_format import clean
+from netevd.client.render import clean
 from netevd.core.events import AddressAdded
 from netevd.core.model import AF_INET, Addr
 from netevd.errors import RuntimeFailure
@@ -106,7 +106,7 @@ async def test_events(make_api, capsys):
     assert [e["type"] for e in json.loads(out)] == ["source"]
     code, _, err = await cli(api, capsys, "events", "--type", "nonsense")
     assert code == 2
-    assert err.startswith("netevd: query parameter type='nonsense' must be one of link, ")
+    assert "argument -t/--type: invalid choice: 'nonsense' (choose from 'link', " in err
 
 
 async def test_events_follow(make_api, wait_until):

@@ -2,12 +2,15 @@
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from netevd.api.metrics import INTERFACE_LABELS, Metrics, ScriptLatency, StateCollector
 from netevd.core.config import MonitoringConfig
 from netevd.core.events import AddressAdded, RunDropped, ScriptFinished
+from netevd.core.kinds import EventKind
 from netevd.core.model import AF_INET, IFF_LOWER_UP, IFF_UP, Addr, Link
+from netevd.core.records import Record
 from netevd.core.state import State
-from netevd.eventlog import EventLog, EventRecord
+from netevd.telemetry.eventlog import EventLog
+from netevd.telemetry.latency import ScriptLatency
+from netevd.telemetry.metrics import INTERFACE_LABELS, Metrics, StateCollector
 
 UPSTREAM = {
     "netevd_events",
@@ -95,7 +98,7 @@ def test_interface_labels_are_capped_and_follow_monitoring():
 def test_latency_is_timed_to_the_first_script_of_each_run():
     metrics = Metrics()
     log = EventLog()
-    log.add(EventRecord(7, 100.0, "link", "kernel"))
+    log.add(Record(7, 100.0, EventKind.LINK, "kernel"))
     latency = ScriptLatency(metrics, log, clock=lambda: 100.7)
 
     def finished(script: str, duration: float) -> ScriptFinished:

@@ -8,7 +8,7 @@ from netevd.core.model import AF_INET, AF_INET6
 
 TYPES = (
     "link, link-removed, address-added, address-removed, route-added, route-removed, "
-    "rule-added, rule-removed, replay, resync, source, config, manager, manager-link"
+    "rule-added, rule-removed, replay, resync, manager-link, manager, source, config, routing"
 )
 
 

@@ -141,7 +141,7 @@ def test_routes_fire_only_for_real_route_changes():
     assert actions[0].coalesce is True
     assert actions[0].env == (("EVENT", "del"),)  # completed when the quiet window ends
     (run,) = resolve_routes(after, actions[0], CONFIG)
-    assert run.coalesce is True
+    assert run.coalesce is False  # complete: the executor queues it as it is
     assert run.env_dict()["EVENT"] == "del"
     assert run.env_dict()["ADDRESSES"] == "10.0.0.2 fd00::2"
     doc = json.loads(run.env_dict()["NETEVD_JSON"])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 from netevd.core.actions import RunScripts
-from netevd.core.events import RunDropped, ScriptFinished
+from netevd.core.events import Event, QuietWindowEnded, RunDropped, ScriptFinished
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
 
 UID = os.geteuid()
@@ -79,7 +79,14 @@ class Harness:
     executors: list[ScriptExecutor] = field(default_factory=list)
 
     def executor(self, settings: ScriptSettings, **kwargs: object) -> ScriptExecutor:
-        executor = ScriptExecutor(settings, self.reports.append, **kwargs)  # type: ignore[arg-type]
+        def emit(event: Event) -> None:
+            if isinstance(event, QuietWindowEnded):
+                # What the engine does when a quiet window ends: the run comes back complete.
+                executor.submit(replace(event.run, coalesce=False))
+            elif isinstance(event, ScriptFinished | RunDropped):
+                self.reports.append(event)
+
+        executor = ScriptExecutor(settings, emit, **kwargs)  # type: ignore[arg-type]
         self.executors.append(executor)
         return executor
 

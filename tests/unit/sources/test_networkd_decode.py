@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from dbus_fast import Variant
 
+from netevd.core.directories import directory_for
 from netevd.core.manager_reactions import STATE_VALUES
-from netevd.core.states import directory_for
 from netevd.sources.networkd_decode import (
     Ignored,
     LinkUpdate,

@@ -1,5 +1,4 @@
-"""Helpers of netevd.config: the report of problems, the checks of single values, and the
-older configuration forms, rewritten into the current schema before validation.
+"""The older configuration forms, rewritten into the current schema before validation.
 
 Two predecessors left configuration on hosts (research spec §2.2): the Go network-broker's TOML
 (PascalCase `[System]`/`[Network]`) and the first netevd YAML (`system.generator`, `network.*`).
@@ -10,15 +9,9 @@ forms, while `Report.aliases` lets its messages name the key the user actually w
 from __future__ import annotations
 
 import copy
-import difflib
-import ipaddress
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Final, TypeAlias
+from typing import Final
 
-from netevd.core.filters import ConditionError, parse_condition
+from netevd.config.report import Report, show
 
 GO_GENERATORS: Final = ("systemd-networkd", "NetworkManager", "dhclient")
 
@@ -54,187 +47,6 @@ _EARLY_KEYS: Final = {
 }
 
 _MISSING: Final = object()
-
-_ENV_TRUE: Final = frozenset({"true", "yes", "on", "1"})
-_ENV_FALSE: Final = frozenset({"false", "no", "off", "0"})
-
-_USER: Final = re.compile(r"[a-z_][a-z0-9_-]*[$]?")
-_EVENT_TYPE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_PORT: Final = re.compile(r"[0-9]{1,5}")
-
-
-@dataclass
-class Report:
-    """What reading one configuration found: every error and warning, in the order met."""
-
-    strict: bool = False
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    aliases: dict[str, str] = field(default_factory=dict)  # current key path -> path as written
-
-    def error(self, path: str, message: str) -> None:
-        self.errors.append(f"{self.written(path)}: {message}")
-
-    def written(self, path: str) -> str:
-        base, bracket, rest = path.partition("[")
-        legacy = self.aliases.get(base)
-        return path if legacy is None else legacy + bracket + rest
-
-    def unknown(self, path: str, known: Iterable[str]) -> None:
-        parent, dot, key = path.rpartition(".")
-        spellings = {name.lower(): name for name in known}
-        close = difflib.get_close_matches(key.lower(), spellings, n=1)
-        hint = f"; did you mean {parent}{dot}{spellings[close[0]]}?" if close else ""
-        if self.strict:
-            self.errors.append(f"unknown key {path}{hint}")
-        else:
-            self.warnings.append(f"unknown key {path} (ignored){hint}")
-
-
-def show(value: object) -> str:
-    """A value as the user wrote it in YAML, for messages; containers only by kind."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return str(value)
-
-
-# --- checks of single values: each returns the value to keep or raises Invalid ---
-
-
-class Invalid(Exception):
-    """A value failed its check; the message lacks the key path, which the caller adds."""
-
-
-Scalar: TypeAlias = Callable[[object], object]
-
-
-def one_of(allowed: tuple[str, ...], aliases: Mapping[str, str] | None = None) -> Scalar:
-    def check(value: object) -> object:
-        if isinstance(value, str):
-            chosen = (aliases or {}).get(value, value)
-            if chosen in allowed:
-                return chosen
-        raise Invalid(f"{show(value)} is not allowed; choose one of {', '.join(allowed)}")
-
-    return check
-
-
-def boolean(value: object) -> object:
-    if isinstance(value, bool):
-        return value
-    raise Invalid(f"{show(value)} must be true or false")
-
-
-def integer(low: int, high: int) -> Scalar:
-    def check(value: object) -> object:
-        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
-            return value
-        raise Invalid(f"{show(value)} must be an integer from {low} to {high}")
-
-    return check
-
-
-def seconds(*, zero_allowed: bool) -> Scalar:
-    bound = "greater than or equal to 0" if zero_allowed else "greater than 0"
-
-    def check(value: object) -> object:
-        problem = Invalid(f"{show(value)} must be a number {bound}")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise problem
-        if math.isfinite(value) and (value > 0 or (zero_allowed and value == 0)):
-            return float(value)
-        raise problem
-
-    return check
-
-
-def port_number(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
-        return value
-    raise Invalid(f"{show(value)} is not a port number (1-65535)")
-
-
-def absolute_path(value: object) -> object:
-    if isinstance(value, str) and value.startswith("/") and "\0" not in value:
-        return value
-    raise Invalid(f"{show(value)} is not an absolute path")
-
-
-def user_name(value: object) -> object:
-    if isinstance(value, str) and (value == "" or (len(value) <= 32 and _USER.fullmatch(value))):
-        return value
-    raise Invalid(
-        f"{show(value)} is not a user name (lower-case letters, digits, _ and -, at most 32;"
-        ' "" keeps the starting user)'
-    )
-
-
-def bind_address(value: object) -> object:
-    if value == "localhost":
-        return value
-    if isinstance(value, str):
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            pass
-        else:
-            return value
-    raise Invalid(f"{show(value)} is not an IP address or localhost")
-
-
-def interface_name(value: object) -> object:
-    # The kernel's dev_valid_name(); glob characters are legal there, so globs pass too.
-    if (
-        isinstance(value, str)
-        and 1 <= len(value.encode()) <= 15
-        and value not in (".", "..")
-        and not any(c in "/:\0" or c.isspace() for c in value)
-    ):
-        return value
-    raise Invalid(f"{show(value)} is not an interface name")
-
-
-def event_type(value: object) -> object:
-    if isinstance(value, str) and _EVENT_TYPE.fullmatch(value):
-        return value
-    raise Invalid(f"{show(value)} is not an event type (a state such as routable or carrier)")
-
-
-def condition(value: object) -> object:
-    if not isinstance(value, str):
-        raise Invalid(f"must be a condition string, got {show(value)}")
-    try:
-        parse_condition(value)
-    except ConditionError as exc:
-        raise Invalid(str(exc)) from None
-    return value
-
-
-def env_boolean(value: object) -> object:
-    text = str(value).lower()
-    if text in _ENV_TRUE or text in _ENV_FALSE:
-        return text in _ENV_TRUE
-    raise Invalid(f"{show(value)} must be true or false (or yes/no, on/off, 1/0)")
-
-
-def env_port(value: object) -> object:
-    if isinstance(value, str) and _PORT.fullmatch(value):
-        try:
-            return port_number(int(value))
-        except Invalid:
-            pass
-    raise Invalid(f"{show(value)} is not a port number (1-65535)")
-
-
-# --- the older forms ---
 
 
 def is_go_form(data: dict[object, object]) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from netevd import __version__
 from netevd.config import ConfigError, load_config, render_config
+from netevd.core.kinds import KINDS
 from netevd.errors import RuntimeFailure, UsageError
 
 EXIT_OK = 0
@@ -71,7 +72,13 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     events = sub.add_parser("events", parents=[common], help="recent events; -f to follow")
     events.add_argument("-f", "--follow", action="store_true", help="then print new ones live")
     events.add_argument("-i", "--interface", help="only this interface's events")
-    events.add_argument("-t", "--type", help="only events of this type (e.g. address-added)")
+    events.add_argument(
+        "-t",
+        "--type",
+        choices=KINDS,
+        metavar="TYPE",
+        help="only events of this type: " + ", ".join(KINDS),
+    )
     events.add_argument(
         "-n", type=_event_count, default=10, help="how many recent events (1-1000, default 10)"
     )
@@ -104,7 +111,7 @@ def cmd_validate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def cmd_test(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    from netevd.testrun import run_test
+    from netevd.cli.test_command import run_test
 
     loaded = load_config(_config_path(args), env)
     return asyncio.run(
@@ -114,7 +121,10 @@ def cmd_test(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = dict(os.environ) if env is None else env
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has already explained
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     command = args.command or "run"
     try:
         if command == "version":

@@ -13,15 +13,15 @@ from pathlib import Path
 from pyroute2 import AsyncIPRoute
 
 from netevd.core.config import Config
+from netevd.core.directories import Directory, directory_for
 from netevd.core.environment import link_name_problem
 from netevd.core.events import KERNEL, Context
 from netevd.core.reactions import script_run
 from netevd.core.state import State, apply_all, expand_snapshot
-from netevd.core.states import Directory, directory_for
 from netevd.core.views import view
 from netevd.errors import RuntimeFailure, UsageError
 from netevd.executors.scripts import run_script, script_environment
-from netevd.sources.netlink import dump
+from netevd.kernel.dump import dump
 
 
 def _executable(path: Path) -> bool:

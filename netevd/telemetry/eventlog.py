@@ -12,6 +12,8 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from netevd.core.records import Record
+
 MAX_SCRIPTS_PER_EVENT = 64
 SUBSCRIBER_QUEUE = 1024
 
@@ -31,7 +33,7 @@ class ScriptRecord:
 class EventRecord:
     seq: int
     ts: float
-    type: str  # link, address-added, route-removed, replay, resync, source, config, ...
+    type: str  # a netevd.core.kinds.EventKind value
     source: str  # kernel, systemd-networkd, NetworkManager, dhclient, netevd
     link_index: int | None = None
     link_name: str | None = None
@@ -42,6 +44,19 @@ class EventRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def of(cls, record: Record) -> EventRecord:
+        return cls(
+            record.seq,
+            record.ts,
+            record.kind.value,
+            record.source,
+            record.link_index,
+            record.link_name,
+            dict(record.detail),
+            list(record.directories),
+        )
+
 
 class EventLog:
     def __init__(self, capacity: int = 1000) -> None:
@@ -50,7 +65,8 @@ class EventLog:
         self._subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
         self.total = 0
 
-    def add(self, record: EventRecord) -> None:
+    def add(self, recorded: Record) -> None:
+        record = EventRecord.of(recorded)
         self._records[record.seq] = record
         self.total += 1
         while len(self._records) > self.capacity:

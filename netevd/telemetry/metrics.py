@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -21,28 +20,56 @@ from prometheus_client.registry import Collector
 
 from netevd import __version__
 from netevd.core.config import MonitoringConfig
-from netevd.core.events import RunDropped, ScriptFinished
 from netevd.core.reactions import monitored
+from netevd.core.routing import owned_rules
 from netevd.core.state import State
 from netevd.core.views import kernel_state
-from netevd.eventlog import EventLog
 
 INTERFACE_LABELS = 64  # interface label values at most; the rest count as "other"
-LATENCY_KEYS = 4096  # (event, directory) pairs remembered to time only each run's first script
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
 
 
 class Metrics:
+    """Every metric netevd exports, in one registry; any layer may count into it."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.started = time.monotonic()
-        r = self.registry
+        self._add_event_metrics(self.registry)
+        self._add_script_metrics(self.registry)
+        self._add_netlink_metrics(self.registry)
+        self._add_backend_metrics(self.registry)
+        self.uptime = Gauge("netevd_uptime_seconds", "Seconds since start", registry=self.registry)
+        self.uptime.set_function(lambda: time.monotonic() - self.started)
+        self.info = Info("netevd", "Build and runtime information", registry=self.registry)
+        self.info.info({"version": __version__, "backend": "none"})
+        self._snapshot = StateCollector()
+        self.registry.register(self._snapshot)
+
+    def _add_event_metrics(self, r: CollectorRegistry) -> None:
         self.events = Counter("netevd_events", "Events handled", ["type", "backend"], registry=r)
         self.state_changes = Counter(
             "netevd_interface_state_changes", "Script directories fired", ["state"], registry=r
         )
+        self.unknown_states = Counter(
+            "netevd_unknown_states",
+            "States a backend reported that have no script directory",
+            ["source"],
+            registry=r,
+        )
+        self.rejected_links = Counter(
+            "netevd_rejected_links", "Links whose names failed validation", registry=r
+        )
+        self.dropped_env = Counter(
+            "netevd_env_values_dropped",
+            "Environment values dropped by validation",
+            ["variable"],
+            registry=r,
+        )
+
+    def _add_script_metrics(self, r: CollectorRegistry) -> None:
         self.script_runs = Counter(
             "netevd_script_executions", "Scripts started", ["state"], registry=r
         )
@@ -66,21 +93,8 @@ class Metrics:
         self.superseded = Counter(
             "netevd_script_runs_superseded", "Queued runs replaced by a newer state", registry=r
         )
-        self.unknown_states = Counter(
-            "netevd_unknown_states",
-            "States a backend reported that have no script directory",
-            ["source"],
-            registry=r,
-        )
-        self.rejected_links = Counter(
-            "netevd_rejected_links", "Links whose names failed validation", registry=r
-        )
-        self.dropped_env = Counter(
-            "netevd_env_values_dropped",
-            "Environment values dropped by validation",
-            ["variable"],
-            registry=r,
-        )
+
+    def _add_netlink_metrics(self, r: CollectorRegistry) -> None:
         self.netlink_messages = Counter(
             "netevd_netlink_messages", "Netlink messages received", ["type"], registry=r
         )
@@ -93,20 +107,17 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+
+    def _add_backend_metrics(self, r: CollectorRegistry) -> None:
         self.source_up = Gauge(
             "netevd_source_up", "1 when a source is connected", ["source"], registry=r
         )
-        self.routing_rules = Gauge("netevd_routing_rules", "Policy rules netevd owns", registry=r)
-        self.routes = Gauge("netevd_routes", "Routes netevd owns", registry=r)
-        self.uptime = Gauge("netevd_uptime_seconds", "Seconds since start", registry=r)
-        self.uptime.set_function(lambda: time.monotonic() - self.started)
-        self.info = Info("netevd", "Build and runtime information", registry=r)
-        self.info.info({"version": __version__, "backend": "none"})
-        self._add_backend_metrics(r)
-        self._snapshot = StateCollector()
-        r.register(self._snapshot)
-
-    def _add_backend_metrics(self, r: CollectorRegistry) -> None:
+        self.source_restarts = Counter(
+            "netevd_source_restarts",
+            "Sources restarted after they failed unexpectedly",
+            ["source"],
+            registry=r,
+        )
         self.routing_reconciles = Counter(
             "netevd_routing_reconciles",
             "Policy-routing reconciliations, by result",
@@ -168,6 +179,13 @@ class StateCollector(Collector):
             "Routes in the kernel, all tables",
             value=sum(len(bucket) for bucket in state.routes.values()),
         )
+        # Computed here rather than after every event: a route storm must not pay for them.
+        yield GaugeMetricFamily(
+            "netevd_routing_rules", "Policy rules netevd owns", value=len(owned_rules(state.rules))
+        )
+        yield GaugeMetricFamily(
+            "netevd_routes", "Routes netevd owns", value=len(state.owned_routes)
+        )
         yield self._interface_states(state)
 
     def _interface_states(self, state: State) -> GaugeMetricFamily:
@@ -191,34 +209,3 @@ class StateCollector(Collector):
         for derived, count in sorted(other.items()):
             family.add_metric(["other", derived], count)
         return family
-
-
-class ScriptLatency:
-    """Times each run from its event to the start of its first script.
-
-    Fed the executor's reports on their way to the engine: a ScriptFinished says how long the
-    script ran, so now minus that is when it started; the event's time is in the ring buffer.
-    """
-
-    def __init__(
-        self, metrics: Metrics, events: EventLog, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._metrics = metrics
-        self._events = events
-        self._clock = clock
-        self._seen: OrderedDict[tuple[int, str], None] = OrderedDict()
-
-    def __call__(self, report: ScriptFinished | RunDropped) -> None:
-        if not isinstance(report, ScriptFinished):
-            return
-        key = (report.seq, report.directory)
-        if key in self._seen:
-            return  # later scripts of a run wait for the earlier ones: not latency
-        self._seen[key] = None
-        if len(self._seen) > LATENCY_KEYS:
-            self._seen.popitem(last=False)
-        record = self._events.get(report.seq)
-        if record is None:
-            return
-        started = self._clock() - report.duration
-        self._metrics.latency.labels(report.directory).observe(max(0.0, started - record.ts))

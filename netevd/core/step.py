@@ -1,0 +1,292 @@
+"""The engine's step, pure: ``step(world, event, config, now) -> Step(world, actions, records)``.
+
+Everything the engine decides happens here, as plain function calls: apply the event to the
+state, react to the transition, plan policy routing, number the event and describe it for the
+event log. The asyncio shell around it (netevd.engine) only queues events, calls this and hands
+the actions to the executors, so the whole behaviour is testable without a loop, a kernel or a
+bus (tests/scenarios/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from netevd.core.actions import Action, ConfigApplied, Note, Ready, RunScripts
+from netevd.core.config import Config
+from netevd.core.describe import event_detail
+from netevd.core.events import (
+    KERNEL,
+    ConfigReloaded,
+    Context,
+    Event,
+    KernelEvent,
+    KernelSnapshot,
+    ManagerChanged,
+    ManagerEvent,
+    ManagerLinkChanged,
+    ManagerLinkRemoved,
+    ManagerSnapshot,
+    QuietWindowEnded,
+    RoutesSnapshot,
+    RoutingApplied,
+    RunDropped,
+    ScriptFinished,
+    SourceStatus,
+    TablesAssigned,
+)
+from netevd.core.kinds import EventKind
+from netevd.core.manager_reactions import react_manager, react_manager_links
+from netevd.core.reactions import react, react_links, react_resync_routes, resolve_routes
+from netevd.core.records import NETEVD, Record
+from netevd.core.routing_reactions import routing_actions
+from netevd.core.state import (
+    State,
+    apply,
+    apply_all,
+    expand_manager_snapshot,
+    expand_routes,
+    expand_snapshot,
+)
+
+ManagerInput = ManagerSnapshot | ManagerEvent
+NETLINK = "netlink"
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """What the engine knows: the network's state and its own bookkeeping."""
+
+    state: State = field(default_factory=State)
+    seq: int = 0  # the last sequence number given to an event
+    ready: bool = False  # READY=1 has been decided
+    kernel_seen: bool = False  # the kernel's first picture has been applied
+    held: tuple[ManagerInput, ...] = ()  # manager reports waiting for the kernel's picture
+    replayed: frozenset[str] = frozenset()  # managers whose startup replay is done
+    required: frozenset[str] = frozenset({NETLINK})  # sources READY waits for
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    world: World
+    actions: tuple[Action, ...] = ()
+    records: tuple[Record, ...] = ()
+    # (event type, source) of every event handled, for netevd_events_total
+    tally: tuple[tuple[str, str], ...] = ()
+
+    def then(self, other: Step) -> Step:
+        """This step followed by *other* (taken from this one's world)."""
+        return Step(
+            other.world,
+            self.actions + other.actions,
+            self.records + other.records,
+            self.tally + other.tally,
+        )
+
+
+def step(world: World, event: Event, config: Config, now: float) -> Step:
+    """The world after *event*, the actions it calls for and what to record of it."""
+    match event:
+        case KernelSnapshot():
+            return _kernel_snapshot(world, event, config, now)
+        case ManagerSnapshot() | ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
+            if not world.kernel_seen:
+                # A manager's replay needs the kernel's picture (addresses, gateways) first.
+                return Step(replace(world, held=(*world.held, event)))
+            return _manager(world, event, config, now)
+        case RoutesSnapshot(routes):
+            # Routes the kernel dropped without a message: as ordinary route events.
+            return _fold(world, expand_routes(world.state, routes), config, now)
+        case ConfigReloaded(new):
+            return _config(world, new, now)
+        case TablesAssigned():
+            return _tables(world, event, config)
+        case RoutingApplied():
+            return _routing_applied(world, event, now)
+        case SourceStatus():
+            return _source_status(world, event, now)
+        case QuietWindowEnded(run):
+            return Step(world, tuple(resolve_routes(world.state, run, config)))
+        case ScriptFinished() | RunDropped():
+            return Step(world)  # executors' reports: accounted for by the shell
+        case _:
+            return _kernel_event(world, event, config, now)
+
+
+def _next(
+    world: World, now: float, *, replay: bool = False, resync: bool = False
+) -> tuple[World, Context]:
+    seq = world.seq + 1
+    return replace(world, seq=seq), Context(seq=seq, ts=now, replay=replay, resync=resync)
+
+
+def _fired(actions: Iterable[Action]) -> tuple[str, ...]:
+    return tuple(a.directory for a in actions if isinstance(a, RunScripts))
+
+
+def _fold(world: World, events: Iterable[KernelEvent], config: Config, now: float) -> Step:
+    result = Step(world)
+    for event in events:
+        result = result.then(_kernel_event(result.world, event, config, now))
+    return result
+
+
+def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) -> Step:
+    world, ctx = _next(world, now)
+    before = world.state
+    after = apply(before, event)
+    actions = react(before, after, event, ctx, config)
+    actions += routing_actions(before, after, event, config)
+    kind, index, detail = event_detail(event)
+    link = (after.links.get(index) or before.links.get(index)) if index else None
+    record = Record(
+        ctx.seq,
+        ctx.ts,
+        kind,
+        KERNEL,
+        index,
+        link.name if link else None,
+        detail,
+        _fired(actions),
+    )
+    tally = ((type(event).__name__, KERNEL),)
+    return Step(replace(world, state=after), tuple(actions), (record,), tally)
+
+
+def _kernel_snapshot(world: World, snap: KernelSnapshot, config: Config, now: float) -> Step:
+    """Startup replay or overrun resync: the difference, as events, reacted to as a whole."""
+    replay = snap.reason == "startup" and not world.ready
+    events = expand_snapshot(world.state, snap)
+    world, ctx = _next(world, now, replay=replay, resync=not replay)
+    before = world.state
+    after = apply_all(before, events)
+    kind = EventKind.REPLAY if replay else EventKind.RESYNC
+    indexes = set(before.links) | set(after.links)
+    actions = react_links(before, after, indexes, ctx, config, kind.value)
+    if not replay:
+        actions += react_resync_routes(before, after, ctx, config)
+    actions += routing_actions(before, after, None, config)
+    detail = {
+        "links": len(snap.links),
+        "addresses": len(snap.addrs),
+        "routes": len(snap.routes),
+        "rules": len(snap.rules),
+        "changes": len(events),
+    }
+    record = Record(ctx.seq, ctx.ts, kind, KERNEL, detail=detail, directories=_fired(actions))
+    tally = tuple((type(e).__name__, KERNEL) for e in events)
+    result = Step(replace(world, state=after), tuple(actions), (record,), tally)
+    if world.kernel_seen:
+        return result
+    held = result.world.held
+    result = replace(result, world=replace(result.world, kernel_seen=True, held=()))
+    for waiting in held:
+        result = result.then(step(result.world, waiting, config, now))
+    return result
+
+
+def _manager(world: World, event: ManagerInput, config: Config, now: float) -> Step:
+    if isinstance(event, ManagerSnapshot):
+        return _manager_snapshot(world, event, config, now)
+    world, ctx = _next(world, now)
+    before = world.state
+    after = apply(before, event)
+    actions = react_manager(before, after, event, ctx, config)
+    index = event.index if isinstance(event, ManagerLinkChanged | ManagerLinkRemoved) else None
+    props = dict(event.properties) if isinstance(event, ManagerLinkChanged | ManagerChanged) else {}
+    link = after.links.get(index) if index else None
+    record = Record(
+        ctx.seq,
+        ctx.ts,
+        EventKind.MANAGER_LINK if index else EventKind.MANAGER,
+        event.source,
+        index,
+        link.name if link else None,
+        {"properties": props},
+        _fired(actions),
+    )
+    tally = ((type(event).__name__, event.source),)
+    return Step(replace(world, state=after), tuple(actions), (record,), tally)
+
+
+def _manager_snapshot(world: World, snap: ManagerSnapshot, config: Config, now: float) -> Step:
+    replay = snap.source not in world.replayed
+    world = replace(world, replayed=world.replayed | {snap.source})
+    events = expand_manager_snapshot(world.state, snap)
+    world, ctx = _next(world, now, replay=replay, resync=not replay)
+    before = world.state
+    after = apply_all(before, events)
+    indexes = {i for i, _, _ in snap.links}
+    actions = react_manager_links(before, after, snap.source, indexes, ctx, config)
+    changed = tuple(k for e in events if isinstance(e, ManagerChanged) for k, _ in e.properties)
+    if changed:
+        current = after.manager[snap.source]
+        summary = ManagerChanged(snap.source, tuple((k, current[k]) for k in changed))
+        actions += react_manager(before, after, summary, ctx, config)
+    record = Record(
+        ctx.seq,
+        ctx.ts,
+        EventKind.REPLAY if replay else EventKind.RESYNC,
+        snap.source,
+        detail={"links": len(snap.links), "changes": len(events)},
+        directories=_fired(actions),
+    )
+    tally = tuple((type(e).__name__, snap.source) for e in events)
+    return Step(replace(world, state=after), tuple(actions), (record,), tally)
+
+
+def _config(world: World, config: Config, now: float) -> Step:
+    world, ctx = _next(world, now)
+    record = Record(ctx.seq, ctx.ts, EventKind.CONFIG, NETEVD)
+    actions: list[Action] = [ConfigApplied(config)]
+    actions += routing_actions(world.state, world.state, None, config)
+    return Step(world, tuple(actions), (record,))
+
+
+def _tables(world: World, event: TablesAssigned, config: Config) -> Step:
+    before = world.state
+    after = apply(before, event)
+    listed = " ".join(f"{name}={table}" for name, table in event.tables)
+    actions: list[Action] = [Note(f"routing.tables {listed}")]
+    actions += routing_actions(before, after, None, config)
+    return Step(replace(world, state=after), tuple(actions))
+
+
+def _routing_applied(world: World, event: RoutingApplied, now: float) -> Step:
+    world, ctx = _next(world, now)
+    detail = {
+        "added_rules": event.added_rules,
+        "removed_rules": event.removed_rules,
+        "added_routes": event.added_routes,
+        "removed_routes": event.removed_routes,
+        "readded": event.readded,
+        "errors": list(event.errors),
+    }
+    return Step(world, (), (Record(ctx.seq, ctx.ts, EventKind.ROUTING, NETEVD, detail=detail),))
+
+
+def _source_status(world: World, event: SourceStatus, now: float) -> Step:
+    world = replace(world, state=apply(world.state, event))
+    world, ctx = _next(world, now)
+    detail = {"up": event.up, "detail": event.detail}
+    record = Record(ctx.seq, ctx.ts, EventKind.SOURCE, event.source, detail=detail)
+    return Step(world, (), (record,)).then(_maybe_ready(world))
+
+
+def _maybe_ready(world: World) -> Step:
+    """READY needs the kernel's first picture; a manager only needs to have answered, up or
+    down, so a stopped networkd delays nothing (kernel events flow without it)."""
+    sources = world.state.sources
+    answered = set(sources) if sources.get(NETLINK) and world.kernel_seen else set()
+    if world.ready or not world.required <= answered:
+        return Step(world)
+    return Step(replace(world, ready=True), (Ready(tuple(sorted(world.required))),))
+
+
+def require(world: World, sources: Iterable[str]) -> World:
+    """READY also waits for these sources' first answer."""
+    return replace(world, required=world.required | frozenset(sources))
+
+
+def with_backend(world: World, backend: str) -> World:
+    return replace(world, state=replace(world.state, backend=backend))

@@ -1,0 +1,1 @@
+"""What netevd tells about itself: metrics, the event log, latency. Every layer may use it."""
