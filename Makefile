@@ -24,6 +24,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict netevd lab
+	$(BIN)/lint-imports
 
 unit: venv
 	$(BIN)/pytest -n auto tests/unit

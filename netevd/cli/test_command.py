@@ -18,7 +18,7 @@ from netevd.core.environment import link_name_problem
 from netevd.core.events import KERNEL, Context
 from netevd.core.reactions import script_run
 from netevd.core.state import State, apply_all, expand_snapshot
-from netevd.core.views import view
+from netevd.core.views import LinkView, view
 from netevd.errors import RuntimeFailure, UsageError
 from netevd.executors.scripts import run_script, script_environment
 from netevd.kernel.dump import dump
@@ -33,6 +33,18 @@ async def current_state() -> State:
         snapshot = await dump(ipr)
     state = State()
     return apply_all(state, expand_snapshot(state, snapshot))
+
+
+def _link_view(state: State, interface: str) -> LinkView:
+    link = state.link_by_name(interface)
+    if link is None:
+        raise RuntimeFailure(f"no interface named {interface!r} in this network namespace")
+    if problem := link_name_problem(link.name):
+        raise RuntimeFailure(f"{interface!r}: {problem}; netevd runs no scripts for it")
+    current = view(state, link.index)
+    if current is None:
+        raise RuntimeFailure(f"interface {interface!r} vanished")
+    return current
 
 
 async def run_test(
@@ -53,14 +65,7 @@ async def run_test(
     if not await asyncio.to_thread(_executable, path):
         raise UsageError(f"{script}: not an executable file")
     state = await current_state()
-    link = state.link_by_name(interface)
-    if link is None:
-        raise RuntimeFailure(f"no interface named {interface!r} in this network namespace")
-    if problem := link_name_problem(link.name):
-        raise RuntimeFailure(f"{interface!r}: {problem}; netevd runs no scripts for it")
-    current = view(state, link.index)
-    if current is None:
-        raise RuntimeFailure(f"interface {interface!r} vanished")
+    current = _link_view(state, interface)
     kind = event or ("new" if directory is Directory.ROUTES else "link")
     action = script_run(current, directory, KERNEL, Context(seq=0, ts=time.time()), kind, state)
     full_env = script_environment(action.env_dict(), env)

@@ -231,7 +231,6 @@ def script_run(
     kind: str,
     state: State,
     *,
-    coalesce: bool = False,
     extra: Mapping[str, str] | None = None,
 ) -> RunScripts:
     link = current.link
@@ -259,7 +258,6 @@ def script_run(
         env=env,
         seq=ctx.seq,
         replay=ctx.replay,
-        coalesce=coalesce,
         dropped=dropped,
         event_ts=ctx.ts,
         files=files,

@@ -144,26 +144,21 @@ class RoutingExecutor:
             return
         readded = self._track(added_routes + added_rules, removed_routes + removed_rules)
         self._metrics.routing_reconciles.labels("error" if errors else "applied").inc()
-        log.info(
-            "routing.applied added_rules=%d removed_rules=%d added_routes=%d "
-            "removed_routes=%d readded=%d errors=%d",
+        applied = RoutingApplied(
             len(added_rules),
             len(removed_rules),
             len(added_routes),
             len(removed_routes),
             readded,
-            len(errors),
+            tuple(errors),
         )
-        self._report(
-            RoutingApplied(
-                len(added_rules),
-                len(removed_rules),
-                len(added_routes),
-                len(removed_routes),
-                readded,
-                tuple(errors),
-            )
+        log.info(
+            "routing.applied added_rules=%d removed_rules=%d added_routes=%d "
+            "removed_routes=%d readded=%d errors=%d",
+            *(applied.added_rules, applied.removed_rules, applied.added_routes),
+            *(applied.removed_routes, readded, len(errors)),
         )
+        self._report(applied)
 
     def _track(self, added: list[Rule | Route], removed: list[Rule | Route]) -> int:
         ids = [rule_id(o) if isinstance(o, Rule) else route_id(o) for o in added]
