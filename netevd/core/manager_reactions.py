@@ -22,6 +22,7 @@ from netevd.core.events import (
     ManagerLinkChanged,
     ManagerLinkRemoved,
 )
+from netevd.core.kinds import EventKind
 from netevd.core.model import Link
 from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
 from netevd.core.state import State
@@ -81,7 +82,8 @@ def react_manager(
 ) -> list[Action]:
     match event:
         case ManagerLinkChanged(source, index):
-            return react_manager_links(before, after, source, (index,), ctx, config)
+            kind = EventKind.MANAGER_LINK
+            return react_manager_links(before, after, source, (index,), ctx, config, kind)
         case ManagerChanged(source, properties):
             return manager_run(after, source, tuple(k for k, _ in properties), ctx, config)
         case ManagerLinkRemoved():
@@ -90,13 +92,20 @@ def react_manager(
 
 
 def react_manager_links(
-    before: State, after: State, source: str, indexes: Iterable[int], ctx: Context, config: Config
+    before: State,
+    after: State,
+    source: str,
+    indexes: Iterable[int],
+    ctx: Context,
+    config: Config,
+    kind: EventKind,
 ) -> list[Action]:
+    """The directories the manager's new link states fire; *kind* is what EVENT says."""
     if after.backend != source or (ctx.replay and not config.scripts.run_startup_triggers):
         return []
     actions: list[Action] = []
     for index in sorted(indexes):
-        actions += _link_states(before, after, source, index, ctx, config)
+        actions += _link_states(before, after, source, index, ctx, config, kind)
     return apply_filters(actions, config)
 
 
@@ -110,7 +119,13 @@ def _link_view(state: State, source: str, index: int) -> LinkView | None:
 
 
 def _link_states(
-    before: State, after: State, source: str, index: int, ctx: Context, config: Config
+    before: State,
+    after: State,
+    source: str,
+    index: int,
+    ctx: Context,
+    config: Config,
+    kind: EventKind,
 ) -> list[Action]:
     current = _link_view(after, source, index)
     if current is None:
@@ -130,7 +145,8 @@ def _link_states(
             actions.append(SkipUnknownState(source, index, f"{prop}={value}"))
         elif not (prop == "OperationalState" and value in FIRED_BY_KERNEL):
             extra = _link_env(after, source, index, new, config)
-            actions.append(script_run(current, directory, source, ctx, "state", after, extra=extra))
+            run = script_run(current, directory, source, ctx, kind.value, after, extra=extra)
+            actions.append(run)
     return actions
 
 
@@ -160,7 +176,7 @@ def manager_run(
         "schema": "netevd.event.v1",
         "seq": ctx.seq,
         "ts": round(ctx.ts, 6),
-        "event": "replay" if ctx.replay else "manager",
+        "event": EventKind.REPLAY.value if ctx.replay else EventKind.MANAGER.value,
         "replay": ctx.replay,
         "state": "manager",
         "backend": source,
@@ -171,7 +187,7 @@ def manager_run(
         "STATE": "manager",
         "BACKEND": source,
         "GENERATOR": source,
-        "EVENT": "replay" if ctx.replay else "manager",
+        "EVENT": EventKind.REPLAY.value if ctx.replay else EventKind.MANAGER.value,
         "NETEVD_SEQ": str(ctx.seq),
         "NETEVD_REPLAY": "1" if ctx.replay else "0",
         "NETEVD_JSON": json.dumps(doc, sort_keys=True, separators=(",", ":")),

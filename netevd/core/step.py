@@ -217,7 +217,8 @@ def _manager_snapshot(world: World, snap: ManagerSnapshot, config: Config, now: 
     before = world.state
     after = apply_all(before, events)
     indexes = {i for i, _, _ in snap.links}
-    actions = react_manager_links(before, after, snap.source, indexes, ctx, config)
+    kind = EventKind.REPLAY if replay else EventKind.RESYNC
+    actions = react_manager_links(before, after, snap.source, indexes, ctx, config, kind)
     changed = tuple(k for e in events if isinstance(e, ManagerChanged) for k, _ in e.properties)
     if changed:
         current = after.manager[snap.source]
@@ -226,7 +227,7 @@ def _manager_snapshot(world: World, snap: ManagerSnapshot, config: Config, now: 
     record = Record(
         ctx.seq,
         ctx.ts,
-        EventKind.REPLAY if replay else EventKind.RESYNC,
+        kind,
         snap.source,
         detail={"links": len(snap.links), "changes": len(events)},
         directories=_fired(actions),

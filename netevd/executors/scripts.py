@@ -23,6 +23,7 @@ from typing import Any
 
 from netevd.core.actions import RunScripts
 from netevd.core.events import Event, QuietWindowEnded, RunDropped, ScriptFinished
+from netevd.core.runqueue import enqueue
 from netevd.core.verdicts import ScriptVerdict
 from netevd.executors.script_discovery import (
     ScriptSettings,
@@ -168,9 +169,9 @@ class ScriptExecutor:
 
     def _enqueue(self, action: RunScripts) -> None:
         link = action.link_index
-        queue = self._queues.setdefault(link, deque())
-        for old in [run for run in queue if run.directory == action.directory]:
-            queue.remove(old)
+        queue, superseded = enqueue(tuple(self._queues.get(link, ())), action)
+        self._queues[link] = deque(queue)
+        for old in superseded:
             self._stats.superseded += 1
             # Debug only: the RunDropped report is what gets logged and counted (by the engine).
             fields = {"link": action.link_name, "directory": action.directory}
@@ -178,7 +179,6 @@ class ScriptExecutor:
             self._emit(
                 RunDropped(old.seq, old.directory, old.link_index, old.link_name, action.seq)
             )
-        queue.append(action)
         self._idle.clear()
         if link not in self._workers:
             self._workers[link] = self._spawn(self._worker(link), f"scripts-{link}")

@@ -13,6 +13,7 @@ from netevd.core.events import (
     ManagerLinkRemoved,
     ManagerSnapshot,
 )
+from netevd.core.kinds import EventKind
 from netevd.core.manager_reactions import react_manager, react_manager_links
 from netevd.core.state import State, apply, apply_all, expand_manager_snapshot
 
@@ -120,14 +121,15 @@ def test_snapshot_replay_and_removal():
     )
     events = expand_manager_snapshot(state, snap)
     after = apply_all(state, events)
-    actions = react_manager_links(state, after, ND, {3}, ctx(replay=True), CONFIG)
+    actions = react_manager_links(state, after, ND, {3}, ctx(replay=True), CONFIG, EventKind.REPLAY)
     assert [(a.directory, a.env_dict()["NETEVD_REPLAY"]) for a in actions] == [
         ("routable", "1"),
         ("configured", "1"),
     ]
     assert expand_manager_snapshot(after, snap) == []
     quiet = Config(scripts=ScriptsConfig(run_startup_triggers=False))
-    assert react_manager_links(state, after, ND, {3}, ctx(replay=True), quiet) == []
+    replay = ctx(replay=True)
+    assert react_manager_links(state, after, ND, {3}, replay, quiet, EventKind.REPLAY) == []
     gone = expand_manager_snapshot(after, ManagerSnapshot(ND, ()))
     assert gone == [ManagerLinkRemoved(ND, 3)]
     removed, actions = step(after, ManagerLinkRemoved(ND, 3))
