@@ -11,6 +11,8 @@ from typing import Any
 
 from netevd import __version__
 from netevd.api.params import EVENT_TYPES, FAMILY_VALUES, LIMIT_MAX, SEQ_MAX, TABLE_MAX
+from netevd.core.directories import Directory
+from netevd.core.kinds import KINDS
 
 Schema = dict[str, Any]
 
@@ -39,13 +41,14 @@ STR: Schema = {"type": "string"}
 BOOL: Schema = {"type": "boolean"}
 NUM: Schema = {"type": "number"}
 STRINGS: Schema = {"type": "array", "items": STR}
+DIRECTORY: Schema = {"type": "string", "enum": [d.value for d in Directory]}
 
 
 def _event_schemas() -> dict[str, Schema]:
     script_run = _object(
         {
             "script": STR,
-            "directory": STR,
+            "directory": DIRECTORY,
             "exit_code": _nullable("integer"),
             "duration": NUM,
             "timed_out": BOOL,
@@ -58,12 +61,12 @@ def _event_schemas() -> dict[str, Schema]:
             "seq": {"type": "integer", "minimum": 1},
             "ts": NUM,
             "time": {"type": "string", "format": "date-time"},
-            "type": STR,
+            "type": {"type": "string", "enum": list(KINDS)},
             "source": STR,
             "link_index": _nullable("integer"),
             "link_name": _nullable("string"),
             "detail": {"type": "object"},
-            "directories": STRINGS,
+            "directories": {"type": "array", "items": DIRECTORY},
             "scripts": {"type": "array", "items": _ref("ScriptRun")},
         }
     )
@@ -196,7 +199,7 @@ def _daemon_schemas() -> dict[str, Schema]:
             "directories": {
                 "type": "array",
                 "items": _object(
-                    {"directory": STR, "scripts": {"type": "array", "items": _ref("Verdict")}}
+                    {"directory": DIRECTORY, "scripts": {"type": "array", "items": _ref("Verdict")}}
                 ),
             },
         }

@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping
 from typing import Final, TypeAlias
 
 from netevd.config.report import show
+from netevd.core.directories import Directory, directory_for
 from netevd.core.filters import ConditionError, parse_condition
 
 _ENV_TRUE: Final = frozenset({"true", "yes", "on", "1"})
 _ENV_FALSE: Final = frozenset({"false", "no", "off", "0"})
 
 _USER: Final = re.compile(r"[a-z_][a-z0-9_-]*[$]?")
-_EVENT_TYPE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _PORT: Final = re.compile(r"[0-9]{1,5}")
 
 
@@ -116,9 +116,11 @@ def interface_name(value: object) -> object:
 
 
 def event_type(value: object) -> object:
-    if isinstance(value, str) and _EVENT_TYPE.fullmatch(value):
+    """A script directory's name (without ``.d``): the one vocabulary of netevd.core.directories."""
+    if isinstance(value, str) and directory_for(value) is not None:
         return value
-    raise Invalid(f"{show(value)} is not an event type (a state such as routable or carrier)")
+    names = ", ".join(d.value for d in Directory)
+    raise Invalid(f"{show(value)} is not a script directory; choose one of {names}")
 
 
 def condition(value: object) -> object:

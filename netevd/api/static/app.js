@@ -166,7 +166,9 @@
       scripts,
     ]);
     tr.dataset.seq = String(event.seq);
+    tr.dataset.type = event.type;
     tr.className = `event event-${event.type}`;
+    tr.hidden = !shown(event.type);
     const body = byId("events").tBodies[0];
     body.insertBefore(tr, body.firstChild);
     eventRows.set(event.seq, scripts);
@@ -175,6 +177,24 @@
       eventRows.delete(Number(last.dataset.seq));
       last.remove();
     }
+  }
+
+  // The event types come from the API's own OpenAPI document (netevd.core.kinds, the one
+  // vocabulary), never from a list kept here.
+  async function loadTypes() {
+    const doc = await (await fetch("/api/v1/openapi.json")).json();
+    const params = doc.paths["/api/v1/events"].get.parameters;
+    const types = params.find((p) => p.name === "type").schema.enum;
+    const select = byId("event-type");
+    for (const type of types) select.appendChild(el("option", type));
+    select.addEventListener("change", () => {
+      for (const tr of byId("events").tBodies[0].rows) tr.hidden = !shown(tr.dataset.type);
+    });
+  }
+
+  function shown(type) {
+    const wanted = byId("event-type").value;
+    return !wanted || wanted === type;
   }
 
   function addScript(script) {
@@ -229,6 +249,11 @@
   }
 
   async function start() {
+    try {
+      await loadTypes();
+    } catch (err) {
+      showError(`cannot read the API description: ${err.message}`);
+    }
     await refresh();
     let since = null;
     try {
