@@ -6,6 +6,7 @@ from lab.dhcp import DhclientClient, DnsmasqServer
 from lab.errors import LabError, TopologyError
 from lab.networkd import NetworkdNode
 from lab.process import ManagedProcess, ProcessExited
+from lab.topologies import host_peer
 from lab.topology import ROOT, Topology
 from lab.wait import WaitTimeout, wait_until
 
@@ -22,5 +23,6 @@ __all__ = [
     "Topology",
     "TopologyError",
     "WaitTimeout",
+    "host_peer",
     "wait_until",
 ]

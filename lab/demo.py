@@ -15,19 +15,31 @@ import tempfile
 from pathlib import Path
 
 from lab.build import Lab
-from lab.netevd import NetevdProcess, write_config
+from lab.netevd import NetevdProcess, running_netevd
+from lab.topologies import host_peer
 from lab.topology import Topology
 from lab.wait import wait_until
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "scripts"
 OUTPUT = re.compile(r"script\.output .*?line=(.*)$")
 
+# (namespace, what a user does, what netevd logs once the scripts saw it, the command)
+STEPS = (
+    ("host", "give eth0 an address", "routable:", "addr add 10.231.9.1/24 dev eth0"),
+    ("host", "add a route", "routes: eth0", "route add 10.99.0.0/16 via 10.231.9.2"),
+    ("peer", "pull the cable (the peer's end goes down)", "ALERT: eth0", "link set eth0 down"),
+    ("peer", "plug it back in", "routable: eth0.*replay=0", "link set eth0 up"),
+    (
+        "host",
+        "remove the address",
+        r"routes: eth0 changed \(del\)",
+        "addr del 10.231.9.1/24 dev eth0",
+    ),
+)
+
 
 def topology() -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    t.add_address("peer", "eth0", "10.231.9.2/24")
-    return t
+    return host_peer(peer=["10.231.9.2/24"])
 
 
 def install_examples(target: Path) -> Path:
@@ -69,57 +81,17 @@ class Narrator:
 
 async def demo(workdir: Path) -> None:
     scripts = install_examples(workdir / "scripts")
-    config = write_config(
-        workdir / "netevd.yaml",
-        {
-            "system": {"backend": "none", "script_dirs": [str(scripts)], "user": ""},
-            "monitoring": {"exclude": ["lo"]},
-            "api": {"enabled": False},
-        },
-    )
     async with Lab(topology()) as lab:
         print(f"lab up: namespaces {lab.ns('host')} (netevd runs here) and {lab.ns('peer')}")
-        proc = await lab.start_process(NetevdProcess(lab.ns("host"), config))
-        await proc.wait_ready()
-        narrator = Narrator(proc)
-        print("netevd is running; the startup replay runs the scripts for what already is:")
-        await narrator.expect("carrier: eth0")
-        steps = [
-            (
-                "host",
-                "give eth0 an address",
-                "routable:",
-                ("ip", "addr", "add", "10.231.9.1/24", "dev", "eth0"),
-            ),
-            (
-                "host",
-                "add a route",
-                "routes: eth0",
-                ("ip", "route", "add", "10.99.0.0/16", "via", "10.231.9.2"),
-            ),
-            (
-                "peer",
-                "pull the cable (the peer's end goes down)",
-                "ALERT: eth0",
-                ("ip", "link", "set", "eth0", "down"),
-            ),
-            (
-                "peer",
-                "plug it back in",
-                "routable: eth0.*replay=0",
-                ("ip", "link", "set", "eth0", "up"),
-            ),
-            (
-                "host",
-                "remove the address",
-                r"routes: eth0 changed \(del\)",
-                ("ip", "addr", "del", "10.231.9.1/24", "dev", "eth0"),
-            ),
-        ]
-        for ns, text, expect, argv in steps:
-            await narrator.step(lab, ns, text, expect, *argv)
-        await proc.stop()
-        narrator.show()
+        info = {"log_level": "info"}
+        async with running_netevd(lab, "host", workdir, scripts, system=info) as daemon:
+            narrator = Narrator(daemon.proc)
+            print("netevd is running; the startup replay runs the scripts for what already is:")
+            await narrator.expect("carrier: eth0")
+            for ns, text, expect, command in STEPS:
+                await narrator.step(lab, ns, text, expect, "ip", *command.split())
+            await daemon.proc.stop()
+            narrator.show()
     print("\nlab removed; nothing of it is left on this machine.")
 
 

@@ -2,20 +2,28 @@
 
 A recorder script writes its whole environment (``env -0``) to one file per run, named so that
 the order of runs can be read back; tests then wait on those files with a deadline.
+
+:func:`running_netevd` is the one way to have a daemon for a test or a benchmark: it writes the
+configuration (:func:`netevd_config`), starts :class:`NetevdProcess` in a lab namespace, waits
+for READY and, on the way out, closes the API client and stops the process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lab.build import Lab
+from lab.errors import LabError
+from lab.http import API_PORT, NsApi
 from lab.process import ManagedProcess
 from lab.wait import wait_until
 
@@ -66,6 +74,7 @@ class ScriptDirs:
         return path
 
     def add_raw(self, state: str, name: str, text: str, mode: int = 0o755) -> Path:
+        """A script of your own (*text*, a shebang first) as ``<state>.d/<name>``."""
         directory = self.root / f"{state}.d"
         directory.mkdir(exist_ok=True)
         directory.chmod(0o755)
@@ -75,6 +84,7 @@ class ScriptDirs:
         return path
 
     def runs(self) -> list[Run]:
+        """Every recorded run so far, oldest first."""
         found = []
         for path in sorted(self.out.glob("*.env"), key=lambda p: int(p.name.split("-")[0])):
             items = path.read_bytes().split(b"\0")
@@ -83,6 +93,7 @@ class ScriptDirs:
         return found
 
     def matching(self, **want: str) -> list[Run]:
+        """The recorded runs whose environment has every ``KEY=value`` of *want*."""
         return [r for r in self.runs() if all(r.env.get(k) == v for k, v in want.items())]
 
     async def wait_for(self, count: int = 1, timeout: float = 15.0, **want: str) -> list[Run]:
@@ -97,21 +108,26 @@ class ScriptDirs:
         return found or []
 
     def clear(self) -> None:
+        """Forget the runs recorded so far."""
         for path in self.out.glob("*"):
             path.unlink()
 
 
 def write_config(path: Path, config: Mapping[str, Any]) -> Path:
+    """*config* as YAML at *path*; returns *path*."""
     path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
     return path
 
 
-def netevd_config(dirs: ScriptDirs, **sections: Mapping[str, Any]) -> dict[str, Any]:
-    """A config for tests: kernel-only, scripts from *scripts*, no privilege drop, no API."""
+def netevd_config(dirs: ScriptDirs | Path, **sections: Mapping[str, Any]) -> dict[str, Any]:
+    """A config for tests: kernel-only, scripts from *dirs* (a ScriptDirs or a script tree's
+    root), debug log, no privilege drop, no API. Each of *sections* is merged into its section
+    (``system={"backend": "auto"}`` keeps the other ``system`` keys)."""
+    root = dirs.root if isinstance(dirs, ScriptDirs) else dirs
     config: dict[str, Any] = {
         "system": {
             "backend": "none",
-            "script_dirs": [str(dirs.root)],
+            "script_dirs": [str(root)],
             "user": "",
             "log_level": "debug",
         },
@@ -158,3 +174,70 @@ class NetevdProcess(ManagedProcess):
             return sum(1 for _, line in self.lines if regex.search(line)) >= count
 
         await wait_until(seen, timeout, message=f"{count} log lines matching {pattern!r}")
+
+
+def api_section(api: bool | Mapping[str, Any]) -> dict[str, Any]:
+    """The ``api`` section for *api*: off for False; on 127.0.0.1:API_PORT of the daemon's
+    namespace for True; that updated with a mapping's keys (``{"socket": PATH}``, a port)."""
+    if api is False:
+        return {"enabled": False}
+    section: dict[str, Any] = {"enabled": True, "bind_address": "127.0.0.1", "port": API_PORT}
+    if api is not True:
+        section.update(api)
+    return section
+
+
+@dataclass
+class Daemon:
+    """A running netevd: its process, namespace (real name), configuration file, API client."""
+
+    proc: NetevdProcess
+    netns: str
+    config: Path
+    api: NsApi | None
+
+    @property
+    def http(self) -> NsApi:
+        """The API client; a LabError when the daemon was started without its API."""
+        if self.api is None:
+            raise LabError(f"netevd in {self.netns} was started without its API (api=False)")
+        return self.api
+
+
+@contextlib.asynccontextmanager
+async def running_netevd(
+    lab: Lab,
+    ns: str,
+    workdir: Path,
+    scripts: ScriptDirs | Path,
+    /,
+    *,
+    api: bool | Mapping[str, Any] = False,
+    env: Mapping[str, str] | None = None,
+    args: Iterable[str] = (),
+    ready_timeout: float = 20.0,
+    config_name: str = "netevd.yaml",
+    **sections: Mapping[str, Any],
+) -> AsyncIterator[Daemon]:
+    """The real netevd in lab namespace *ns*, READY; closed and stopped on the way out.
+
+    The configuration is :func:`netevd_config` with *sections* merged in and the ``api``
+    section from *api* (see :func:`api_section`), written to ``workdir/config_name``. *env* is
+    added to the daemon's environment (``NOTIFY_SOCKET``, a private bus's address), *args* to
+    its command line. The first four parameters are positional, so that a configuration
+    section may be called ``scripts``. The process is also the lab's, so a lab teardown stops
+    it too.
+    """
+    config = write_config(
+        workdir / config_name, netevd_config(scripts, api=api_section(api), **sections)
+    )
+    real = lab.ns(ns)
+    proc = await lab.start_process(NetevdProcess(real, config, env=env, args=args))
+    client = NsApi(real, int(api_section(api).get("port", API_PORT))) if api else None
+    try:
+        await proc.wait_ready(ready_timeout)
+        yield Daemon(proc, real, config, client)
+    finally:
+        if client is not None:
+            await client.close()
+        await proc.stop()

@@ -1,4 +1,5 @@
-"""pytest plugin: fixtures ``lab``, ``netns``, ``private_bus``, ``wait_until`` and the markers.
+"""pytest plugin: fixtures ``lab``, ``netevd``, ``netns``, ``private_bus``, ``wait_until`` and
+the markers.
 
 Tests marked ``root`` (every test under an ``integration`` directory is marked automatically)
 are skipped with a reason when not run as root. Everything a fixture creates carries a fresh
@@ -7,15 +8,18 @@ per-test prefix and is removed at teardown, even when the test failed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lab.build import Lab
 from lab.bus import PrivateBus
 from lab.naming import new_prefix
+from lab.netevd import Daemon, ScriptDirs, running_netevd
 from lab.netns import create_netns, remove_netns
 from lab.topology import Topology
 from lab.wait import wait_until as _wait_until
@@ -28,6 +32,7 @@ MARKERS = {
 }
 
 LabFactory = Callable[..., Awaitable[Lab]]
+NetevdFactory = Callable[..., Awaitable[Daemon]]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,6 +73,33 @@ async def lab(lab_prefix: str) -> AsyncIterator[LabFactory]:
     yield factory
     for instance in reversed(built):
         await instance.teardown()
+
+
+@pytest.fixture
+async def netevd(lab: LabFactory, tmp_path: Path) -> AsyncIterator[NetevdFactory]:
+    """``daemon = await netevd(built, scripts, api=True, **sections)``: the real netevd, READY.
+
+    Keywords: ``ns`` (logical namespace, default ``host``), ``workdir`` (where the config is
+    written, default the test's tmp_path) and everything :func:`lab.netevd.running_netevd`
+    takes (``api``, ``env``, ``args``, ``ready_timeout``, configuration sections). Every daemon
+    it started is stopped (and its API client closed) at teardown, even when the test failed,
+    and before the lab's namespaces go (this fixture depends on ``lab``).
+    """
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def factory(
+            built: Lab,
+            scripts: ScriptDirs | Path,
+            /,
+            *,
+            ns: str = "host",
+            workdir: Path | None = None,
+            **kw: Any,
+        ) -> Daemon:
+            running = running_netevd(built, ns, workdir or tmp_path, scripts, **kw)
+            return await stack.enter_async_context(running)
+
+        yield factory
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import json
 import sys
 
 import pytest
-from api_support import API_PORT, sse_messages, start_netevd
 from prometheus_client.parser import text_string_to_metric_families
 
-from lab import Topology
+from lab import Topology, host_peer
+from lab.http import API_PORT, sse_messages
 from lab.netevd import NetevdProcess, ScriptDirs
 
 COMMON_FLAGS = {"UP", "LOWER_UP", "BROADCAST", "MULTICAST", "LOOPBACK", "POINTOPOINT", "NOARP"}
@@ -16,18 +16,12 @@ TABLES = {"main": 254, "local": 255, "default": 253}
 
 
 def topology() -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    t.add_address("host", "eth0", "10.231.9.1/24")
-    t.add_address("host", "eth0", "2001:db8:9::1/64")
-    t.add_address("peer", "eth0", "10.231.9.2/24")
-    t.add_route("host", "default", via="10.231.9.2")
-    t.add_route("host", "10.98.0.0/16", via="10.231.9.2", table=201)
-    return t
+    t = host_peer(["10.231.9.1/24", "2001:db8:9::1/64"], ["10.231.9.2/24"], gateway="10.231.9.2")
+    return t.add_route("host", "10.98.0.0/16", via="10.231.9.2", table=201)
 
 
 @pytest.fixture
-async def world(lab, tmp_path):
+async def world(lab, netevd, tmp_path):
     built = await lab(topology())
     await built.run(
         "host", "ip", "rule", "add", "from", "10.231.9.1", "lookup", "201", "pref", "1000"
@@ -35,9 +29,8 @@ async def world(lab, tmp_path):
     await built.run("host", "ip", "-6", "rule", "add", "to", "2001:db8:9::/64", "table", "201")
     scripts = ScriptDirs(tmp_path / "scripts")
     scripts.add("routable")
-    proc, api = await start_netevd(built, scripts, tmp_path)
-    yield built, proc, api, scripts
-    await api.close()
+    daemon = await netevd(built, scripts, api=True)
+    return built, daemon.proc, daemon.api, scripts
 
 
 # --- what ip -j says, in the API's terms ------------------------------------------------------
@@ -204,12 +197,12 @@ async def test_events_and_their_scripts(world, wait_until):
 
 async def test_stream_delivers_changes_and_resumes(world):
     built, _proc, api, _ = world
-    url = api.base + "/api/v1/events/stream?interface=eth0"
+    url = "/api/v1/events/stream?interface=eth0"
 
     def address(text):
         return lambda kind, data: kind == "event" and data["detail"].get("address") == text
 
-    async with api.session.get(url) as response:
+    async with api.stream(url) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         await built.run("host", "ip", "addr", "add", "10.231.12.1/24", "dev", "eth0")
         ((kind, ident, event),) = await asyncio.wait_for(
@@ -221,7 +214,7 @@ async def test_stream_delivers_changes_and_resumes(world):
     # Missed while disconnected: replayed on reconnect with Last-Event-ID.
     await built.run("host", "ip", "addr", "add", "10.231.13.1/24", "dev", "eth0")
     headers = {"Last-Event-ID": str(ident)}
-    async with api.session.get(url, headers=headers) as response:
+    async with api.stream(url, headers=headers) as response:
         ((_, replayed, again),) = await asyncio.wait_for(
             sse_messages(response, 1, address("10.231.13.1/24")), 10
         )
@@ -320,12 +313,11 @@ async def test_cli_against_the_daemon_and_against_none(world):
     assert "Traceback" not in err
 
 
-async def test_unix_socket(lab, tmp_path):
+async def test_unix_socket(lab, netevd, tmp_path):
     built = await lab(topology())
     scripts = ScriptDirs(tmp_path / "s")
     sock = tmp_path / "api.sock"
-    _proc, api = await start_netevd(built, scripts, tmp_path, api={"socket": str(sock)})
-    await api.close()
+    await netevd(built, scripts, api={"socket": str(sock)})
     # From another namespace: the socket is a file, not a network address.
     result = await built.run(
         "peer", sys.executable, "-m", "netevd", "status", "--endpoint", f"unix:{sock}", check=False

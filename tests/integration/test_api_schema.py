@@ -5,29 +5,18 @@ import os
 import sys
 from pathlib import Path
 
-from api_support import API_PORT, start_netevd
-
-from lab import Topology
+from lab import host_peer
+from lab.http import API_PORT
 from lab.netevd import ScriptDirs
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
-def topology() -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    t.add_address("host", "eth0", "10.231.9.1/24")
-    t.add_address("peer", "eth0", "10.231.9.2/24")
-    t.add_route("host", "default", via="10.231.9.2")
-    return t
-
-
-async def test_schemathesis_finds_nothing(lab, tmp_path):
-    built = await lab(topology())
+async def test_schemathesis_finds_nothing(lab, netevd, tmp_path):
+    built = await lab(host_peer(["10.231.9.1/24"], ["10.231.9.2/24"], gateway="10.231.9.2"))
     scripts = ScriptDirs(tmp_path / "scripts")
     scripts.add("routable")
-    _proc, api = await start_netevd(built, scripts, tmp_path)
-    await api.close()
+    await netevd(built, scripts, api=True)
     report = tmp_path / "report"
     result = await built.run(
         "host",

@@ -4,26 +4,16 @@ import json
 import os
 from pathlib import Path
 
-from lab import Topology, wait_until
-from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
+from lab import host_peer, wait_until
+from lab.netevd import ScriptDirs
 
-
-def host_with_two_links() -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    t.add_veth("eth1", "host", "eth1", "peer", index=12, peer_index=13)
-    t.add_address("host", "eth0", "10.231.9.1/24")
-    t.add_address("host", "eth1", "10.231.10.1/24")
-    t.add_address("peer", "eth0", "10.231.9.2/24")
-    t.add_address("peer", "eth1", "10.231.10.2/24")
-    return t
-
-
-async def start(built, tmp_path, dirs, **sections):
-    config = write_config(tmp_path / "netevd.yaml", netevd_config(dirs, **sections))
-    proc = await built.start_process(NetevdProcess(built.ns("host"), config))
-    await proc.wait_ready()
-    return proc
+TWO_LINKS = host_peer(
+    ["10.231.9.1/24"],
+    ["10.231.9.2/24"],
+    eth1=True,
+    host_eth1=["10.231.10.1/24"],
+    peer_eth1=["10.231.10.2/24"],
+)
 
 
 def alive(pid: int) -> bool:
@@ -33,8 +23,8 @@ def alive(pid: int) -> bool:
         return False
 
 
-async def test_a_runaway_script_and_its_grandchild_are_killed(lab, tmp_path):
-    built = await lab(host_with_two_links())
+async def test_a_runaway_script_and_its_grandchild_are_killed(lab, netevd, tmp_path):
+    built = await lab(TWO_LINKS)
     scripts = ScriptDirs(tmp_path / "scripts")
     pids = tmp_path / "pids"
     scripts.add_raw(
@@ -42,19 +32,19 @@ async def test_a_runaway_script_and_its_grandchild_are_killed(lab, tmp_path):
         "10-hang",
         f"#!/bin/sh\nsleep 300 &\necho $! > {pids}.child\necho $$ > {pids}.self\nsleep 300\n",
     )
-    proc = await start(built, tmp_path, scripts, scripts={"timeout": 1})
+    proc = (await netevd(built, scripts, scripts={"timeout": 1})).proc
     await built.run("peer", "ip", "link", "set", "eth0", "down")
     await proc.wait_for_log(r"script\.timeout ", timeout=15)
     child, script = int(Path(f"{pids}.child").read_text()), int(Path(f"{pids}.self").read_text())
     await wait_until(lambda: not alive(child) and not alive(script), timeout=5)
 
 
-async def test_links_with_shell_metacharacters_run_nothing(lab, tmp_path):
-    built = await lab(host_with_two_links())
+async def test_links_with_shell_metacharacters_run_nothing(lab, netevd, tmp_path):
+    built = await lab(TWO_LINKS)
     scripts = ScriptDirs(tmp_path / "scripts")
     for state in ("carrier", "no-carrier", "routable", "degraded", "off", "routes"):
         scripts.add(state)
-    proc = await start(built, tmp_path, scripts)
+    proc = (await netevd(built, scripts)).proc
     await built.run(
         "host",
         "ip",
@@ -87,11 +77,13 @@ async def test_links_with_shell_metacharacters_run_nothing(lab, tmp_path):
     assert len(rejected) == 2, rejected
 
 
-async def test_a_thousand_routes_run_routes_d_once_per_link_with_the_final_picture(lab, tmp_path):
-    built = await lab(host_with_two_links())
+async def test_a_thousand_routes_run_routes_d_once_per_link_with_the_final_picture(
+    lab, netevd, tmp_path
+):
+    built = await lab(TWO_LINKS)
     scripts = ScriptDirs(tmp_path / "scripts")
     scripts.add("routes")
-    await start(built, tmp_path, scripts)
+    await netevd(built, scripts)
     batch = tmp_path / "routes.batch"
     lines = [
         f"route add 10.{100 + i // 250}.{i % 250}.0/24 via 10.231.9.2 dev eth0" for i in range(500)
@@ -120,11 +112,11 @@ async def test_a_thousand_routes_run_routes_d_once_per_link_with_the_final_pictu
     assert sentinel
 
 
-async def test_an_overrun_is_repaired_by_a_redump(lab, tmp_path):
-    built = await lab(host_with_two_links())
+async def test_an_overrun_is_repaired_by_a_redump(lab, netevd, tmp_path):
+    built = await lab(TWO_LINKS)
     scripts = ScriptDirs(tmp_path / "scripts")
     scripts.add("no-carrier")
-    proc = await start(built, tmp_path, scripts, system={"netlink_rcvbuf": 4096})
+    proc = (await netevd(built, scripts, system={"netlink_rcvbuf": 4096})).proc
     batch = tmp_path / "addrs.batch"
     addrs = [f"10.{200 + i // 60000}.{(i // 250) % 240}.{i % 250 + 1}" for i in range(10_005)]
     lines = [f"addr add {a}/32 dev eth0" for a in addrs]

@@ -7,27 +7,19 @@ import socket
 import subprocess
 import sys
 
-from lab import Topology
-from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
+from lab import host_peer
+from lab.netevd import ScriptDirs
 
-
-def two_hosts() -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    t.add_address("host", "eth0", "10.231.9.1/24")
-    t.add_address("peer", "eth0", "10.231.9.2/24")
-    t.add_route("host", "default", via="10.231.9.2")
-    return t
+TOPOLOGY = host_peer(["10.231.9.1/24"], ["10.231.9.2/24"], gateway="10.231.9.2")
 
 
 async def test_sighup_picks_up_new_scripts_and_keeps_the_old_config_when_the_new_is_bad(
-    lab, tmp_path
+    lab, netevd, tmp_path
 ):
-    built = await lab(two_hosts())
+    built = await lab(TOPOLOGY)
     scripts = ScriptDirs(tmp_path / "scripts")
-    config = write_config(tmp_path / "netevd.yaml", netevd_config(scripts))
-    proc = await built.start_process(NetevdProcess(built.ns("host"), config))
-    await proc.wait_ready()
+    daemon = await netevd(built, scripts)
+    proc, config = daemon.proc, daemon.config
     scripts.add("no-carrier")
     proc.send_signal(signal.SIGHUP)
     await proc.wait_for_log(r"config\.reloaded")
@@ -43,21 +35,18 @@ async def test_sighup_picks_up_new_scripts_and_keeps_the_old_config_when_the_new
     assert proc.running
 
 
-async def test_sd_notify_ready_and_stopping(lab, tmp_path):
-    built = await lab(two_hosts())
+async def test_sd_notify_ready_and_stopping(lab, netevd, tmp_path):
+    built = await lab(TOPOLOGY)
     scripts = ScriptDirs(tmp_path / "scripts")
-    config = write_config(tmp_path / "netevd.yaml", netevd_config(scripts))
     path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     try:
-        proc = await built.start_process(
-            NetevdProcess(
-                built.ns("host"), config, env={"NOTIFY_SOCKET": str(path), "JOURNAL_STREAM": "8:1"}
-            )
-        )
+        # READY=1 waits in the socket's queue while the fixture waits for the ready line
+        env = {"NOTIFY_SOCKET": str(path), "JOURNAL_STREAM": "8:1"}
+        proc = (await netevd(built, scripts, env=env)).proc
         ready = await asyncio.wait_for(loop.sock_recv(sock, 4096), 20)
         assert ready.startswith(b"READY=1")
         await proc.wait_for_log(r"\bready\b")
@@ -106,7 +95,7 @@ def test_validate_reports_errors_with_exit_code_2(tmp_path):
 
 
 async def test_the_test_command_runs_a_script_with_a_real_events_environment(lab, tmp_path):
-    built = await lab(two_hosts())
+    built = await lab(TOPOLOGY)
     script = tmp_path / "show"
     script.write_text('#!/bin/sh\necho "seen $LINK $STATE $ADDRESSES $GATEWAY"\nexit 3\n')
     script.chmod(0o755)

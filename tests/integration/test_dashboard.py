@@ -16,9 +16,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from api_support import API_PORT, ns_session, start_netevd
 
-from lab import Topology
+from lab import Topology, host_peer
+from lab.http import API_PORT, ns_session
 from lab.netevd import ScriptDirs
 from lab.process import ManagedProcess
 
@@ -32,13 +32,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def topology() -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    t.add_address("host", "eth0", "10.231.9.1/24")
-    t.add_address("peer", "eth0", "10.231.9.2/24")
-    t.add_route("host", "default", via="10.231.9.2")
-    t.add_route("host", "default", via="10.231.9.2", table=201)
-    return t
+    t = host_peer(["10.231.9.1/24"], ["10.231.9.2/24"], gateway="10.231.9.2")
+    return t.add_route("host", "default", via="10.231.9.2", table=201)
 
 
 def chromium(netns: str, profile: Path) -> ManagedProcess:
@@ -148,15 +143,14 @@ def cells(table: str, column: int) -> str:
     )
 
 
-async def test_dashboard_shows_links_rules_and_live_events(lab, tmp_path):
+async def test_dashboard_shows_links_rules_and_live_events(lab, netevd, tmp_path):
     built = await lab(topology())
     host = built.ns("host")
     await built.run(
         "host", "ip", "rule", "add", "from", "10.231.9.1", "table", "201", "pref", "900"
     )
     scripts = ScriptDirs(tmp_path / "scripts")
-    _proc, api = await start_netevd(built, scripts, tmp_path)
-    await api.close()
+    await netevd(built, scripts, api=True)
     browser = await built.start_process(chromium(host, tmp_path / "profile"))
     match = await browser.wait_for_log(r"DevTools listening on (ws://\S+)", timeout=30)
     session = ns_session(host)

@@ -6,14 +6,15 @@ address, so while DHCP is away the link is ``degraded`` rather than merely ``car
 """
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from api_support import API_PORT, Api
 
 from lab import Lab, wait_until
-from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
+from lab.http import NsApi
+from lab.netevd import Daemon, NetevdProcess, ScriptDirs
 from lab.networkd import NetworkdNode, dhcp_client_network, dhcp_server_network, networkd_dhcp
 
 pytestmark = pytest.mark.dbus  # each test starts its own dbus-daemon
@@ -30,21 +31,21 @@ class World:
     client: NetworkdNode
     scripts: ScriptDirs
     tmp: Path
+    start: Callable[..., Awaitable[Daemon]]  # the netevd fixture
 
-    async def netevd(self, **sections) -> NetevdProcess:
+    async def netevd(self, **sections) -> Daemon:
+        """netevd in the client namespace, on its networkd's bus."""
         sections["system"] = {"backend": "systemd-networkd", **sections.get("system", {})}
-        config = write_config(self.tmp / "netevd.yaml", netevd_config(self.scripts, **sections))
-        proc = NetevdProcess(self.lab.ns("client"), config, env=self.client.env)
-        await self.lab.start_process(proc)
-        await proc.wait_ready()
-        return proc
+        return await self.start(
+            self.lab, self.scripts, ns="client", env=self.client.env, **sections
+        )
 
     async def server_link(self, state: str) -> None:
         await self.lab.run("server", "ip", "link", "set", "eth0", state)
 
 
 @pytest.fixture
-async def world(lab, tmp_path):
+async def world(lab, netevd, tmp_path):
     built = await lab(networkd_dhcp())
     server = NetworkdNode(built.ns("server"), {"10-eth0.network": SERVER}, name="server")
     client = NetworkdNode(built.ns("client"), {"10-eth0.network": CLIENT}, name="client")
@@ -55,7 +56,7 @@ async def world(lab, tmp_path):
         await server.start()
         await client.start()
         await client.wait_for("eth0", operational="routable", administrative="configured")
-        yield World(built, server, client, scripts, tmp_path)
+        yield World(built, server, client, scripts, tmp_path, netevd)
     finally:
         await client.stop()
         await server.stop()
@@ -84,7 +85,7 @@ def assert_networkd_env(run, state: str, described: tuple[str, dict]) -> None:
 
 
 async def test_started_after_networkd_the_state_is_replayed_once(world):
-    proc = await world.netevd()
+    proc = (await world.netevd()).proc
     status = await describe(world.client)
     (routable,) = await world.scripts.wait_for(STATE="routable", NETEVD_REPLAY="1")
     (configured,) = await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
@@ -128,23 +129,19 @@ async def test_server_side_down_and_up_fires_each_state(world):
     assert seqs == sorted(seqs)
 
 
-async def health(api: Api) -> tuple[int, str]:
+async def health(api: NsApi) -> tuple[int, str]:
     status, body = await api.get("/health")
     return status, body["data"]["checks"]["source:systemd-networkd"]
 
 
 async def test_networkd_and_bus_restarts_are_ordinary_events(world):
-    proc = await world.netevd(api={"enabled": True, "port": API_PORT})
-    api = Api(world.lab.ns("client"))
-    try:
-        await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
-        assert await health(api) == (200, "ok")
-        await restarts(world, proc, api)
-    finally:
-        await api.close()
+    daemon = await world.netevd(api=True)
+    await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
+    assert await health(daemon.api) == (200, "ok")
+    await restarts(world, daemon.proc, daemon.api)
 
 
-async def restarts(world: World, proc: NetevdProcess, api: Api) -> None:
+async def restarts(world: World, proc: NetevdProcess, api: NsApi) -> None:
     # networkd stops: the backend is down, kernel events still run scripts
     await world.client.stop_networkd()
     await proc.wait_for_log(r"source\.down source=systemd-networkd")
@@ -182,10 +179,12 @@ async def test_policy_rules_are_back_after_networkd_restarts_and_reconfigures(wo
     await world.lab.run(
         "client", "ip", "rule", "add", "from", "10.231.72.9", "lookup", "300", "priority", "300"
     )
-    proc = await world.netevd(
-        routing={"policy_rules": ["eth0"], "to_rules": False},
-        system={"state_dir": str(world.tmp / "state")},
-    )
+    proc = (
+        await world.netevd(
+            routing={"policy_rules": ["eth0"], "to_rules": False},
+            system={"state_dir": str(world.tmp / "state")},
+        )
+    ).proc
 
     async def rules() -> list[tuple[str | None, str, str | None]]:
         found = await world.lab.ip_json("client", "rule", "show")
@@ -209,7 +208,7 @@ async def test_policy_rules_are_back_after_networkd_restarts_and_reconfigures(wo
 
 
 async def test_auto_finds_networkd_on_the_bus(world):
-    proc = await world.netevd(system={"backend": "auto"})
+    proc = (await world.netevd(system={"backend": "auto"})).proc
     await proc.wait_for_log(r"starting .*backend=systemd-networkd")
     (run,) = await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
     assert run.env["BACKEND"] == "systemd-networkd"

@@ -13,41 +13,25 @@ import pytest
 from dbus_fast import Message, Variant
 from dbus_fast.aio import MessageBus
 
-from lab import Topology
+from lab import host_peer
 from lab.fakes import FakeNetwork1
-from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
+from lab.netevd import ScriptDirs
 
 pytestmark = pytest.mark.dbus  # each test starts its own dbus-daemon
 
 LINK = "/org/freedesktop/network1/link/_340"
 LINK_IFACE = "org.freedesktop.network1.Link"
 STATES = ("routable", "configured", "degraded", "configuring", "off", "carrier", "manager")
-
-
-def one_link() -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth0", "host", "eth0", "peer", index=40, peer_index=41)
-    return t
+NETWORKD = {"backend": "systemd-networkd"}
 
 
 @pytest.fixture
 async def world(lab, tmp_path, private_bus):
-    built = await lab(one_link())
+    built = await lab(host_peer(index=40, peer_index=41))
     async with FakeNetwork1(private_bus.address) as fake:
         fake.add_link(40, "eth0", OperationalState="carrier", AdministrativeState="configuring")
         fake.manager.states.update(OperationalState="carrier")
         yield built, fake, private_bus
-
-
-async def start(built, bus, tmp_path, scripts, **networkd) -> NetevdProcess:
-    sections = {"system": {"backend": "systemd-networkd"}}
-    if networkd:
-        sections["backends"] = {"systemd_networkd": networkd}
-    config = write_config(tmp_path / "netevd.yaml", netevd_config(scripts, **sections))
-    proc = NetevdProcess(built.ns("host"), config, env=bus.env)
-    await built.start_process(proc)
-    await proc.wait_ready()
-    return proc
 
 
 def props(**values) -> list:
@@ -74,12 +58,12 @@ async def unique_names(address: str) -> list[str]:
         bus.disconnect()
 
 
-async def test_lies_run_nothing_and_are_counted(world, tmp_path):
+async def test_lies_run_nothing_and_are_counted(world, netevd, tmp_path):
     built, fake, bus = world
     scripts = ScriptDirs(tmp_path / "scripts")
     for state in STATES:
         scripts.add(state)
-    proc = await start(built, bus, tmp_path, scripts)
+    proc = (await netevd(built, scripts, env=bus.env, system=NETWORKD)).proc
     await scripts.wait_for(STATE="configuring", NETEVD_REPLAY="1")
     # from the name's owner: the wrong signature, absurd values, a broken path
     await fake.send_raw(LINK, "sa{ss}as", [LINK_IFACE, {"OperationalState": "routable"}, []])
@@ -110,14 +94,14 @@ async def test_lies_run_nothing_and_are_counted(world, tmp_path):
     assert proc.running
 
 
-async def test_a_describe_too_large_for_the_environment_comes_by_file(world, tmp_path):
+async def test_a_describe_too_large_for_the_environment_comes_by_file(world, netevd, tmp_path):
     built, fake, bus = world
     big = json.dumps({"Index": 40, "Name": "eth0", "Pad": "x" * 300_000}, separators=(",", ":"))
     fake.links[40].describe_override = big
     scripts = ScriptDirs(tmp_path / "scripts")
     scripts.add("routable", extra='cp "$NETEVD_JSON_FILE" "$f.json"')
     scripts.add("configured")
-    await start(built, bus, tmp_path, scripts)
+    await netevd(built, scripts, env=bus.env, system=NETWORKD)
     fake.set_link(40, OperationalState="routable")
     (run,) = await scripts.wait_for(STATE="routable", NETEVD_REPLAY="0")
     assert "JSON" not in run.env
@@ -131,11 +115,12 @@ async def test_a_describe_too_large_for_the_environment_comes_by_file(world, tmp
     assert run.env["JSON"] == fake.links[40].describe_text()
 
 
-async def test_emit_json_off_asks_for_no_describe(world, tmp_path):
+async def test_emit_json_off_asks_for_no_describe(world, netevd, tmp_path):
     built, fake, bus = world
     scripts = ScriptDirs(tmp_path / "scripts")
     scripts.add("routable")
-    await start(built, bus, tmp_path, scripts, emit_json=False)
+    off = {"systemd_networkd": {"emit_json": False}}
+    await netevd(built, scripts, env=bus.env, system=NETWORKD, backends=off)
     fake.set_link(40, OperationalState="routable")
     (run,) = await scripts.wait_for(STATE="routable", NETEVD_REPLAY="0")
     assert "JSON" not in run.env

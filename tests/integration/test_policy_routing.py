@@ -3,10 +3,8 @@
 import json
 import signal
 
-from api_support import ns_session
-
-from lab import Topology, wait_until
-from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
+from lab import host_peer, wait_until
+from lab.netevd import ScriptDirs
 from lab.topologies import multihomed
 
 PROTO = 78
@@ -33,23 +31,12 @@ async def table(lab, family="-4", number=TABLE):
     return await lab.ip_json("host", family, "route", "show", "table", str(number))
 
 
-def config_for(tmp_path, *, api=False, **routing):
-    scripts = ScriptDirs(tmp_path / "scripts")
-    return scripts, write_config(
-        tmp_path / "netevd.yaml",
-        netevd_config(
-            scripts,
-            routing={"policy_rules": ["eth1"], **routing},
-            system={"state_dir": str(tmp_path / "state")},
-            api={"enabled": api},
-        ),
-    )
-
-
-async def start(built, config):
-    proc = await built.start_process(NetevdProcess(built.ns("host"), config))
-    await proc.wait_ready()
-    return proc
+def policy(tmp_path, **routing) -> dict:
+    """The configuration sections every test here runs netevd with: eth1 is policy-routed."""
+    return {
+        "routing": {"policy_rules": ["eth1"], **routing},
+        "system": {"state_dir": str(tmp_path / "state")},
+    }
 
 
 def rule_set(entries):
@@ -66,13 +53,13 @@ async def converged(lab, want_rules, family="-4"):
     await wait_until(check, timeout=15, message=f"netevd's {family} rules to be {want_rules}")
 
 
-async def test_replies_leave_by_the_interface_they_came_in_on(lab, tmp_path):
+async def test_replies_leave_by_the_interface_they_came_in_on(lab, netevd, tmp_path):
     built = await lab(multihomed())
     assert not await ping(built, "client", HOST_ETH1_V4)
     assert not await ping(built, "client", HOST_ETH1_V6)
-    scripts, config = config_for(tmp_path, api=True)
+    scripts = ScriptDirs(tmp_path / "scripts")
     scripts.add("carrier")
-    await start(built, config)
+    daemon = await netevd(built, scripts, api=True, **policy(tmp_path))
     await converged(
         built, {(HOST_ETH1_V4, None, str(TABLE), 30000), (None, HOST_ETH1_V4, str(TABLE), 30001)}
     )
@@ -97,20 +84,16 @@ async def test_replies_leave_by_the_interface_they_came_in_on(lab, tmp_path):
     assert "TABLE" not in scripts.matching(STATE="carrier", LINK="eth0")[0].env
     state = json.loads((tmp_path / "state" / "tables.json").read_text())
     assert state == {"version": 1, "tables": {"eth1": TABLE}}
-    async with ns_session(built.ns("host")) as http:
-        async with http.get("http://127.0.0.1:9090/api/v1/interfaces/eth1") as reply:
-            assert (await reply.json())["data"]["table"] == TABLE
-        async with http.get("http://127.0.0.1:9090/api/v1/interfaces/eth0") as reply:
-            assert (await reply.json())["data"]["table"] is None
+    assert (await daemon.api.data("/api/v1/interfaces/eth1"))["table"] == TABLE
+    assert (await daemon.api.data("/api/v1/interfaces/eth0"))["table"] is None
 
 
-async def test_addresses_come_and_go_and_the_users_rule_stays(lab, tmp_path):
+async def test_addresses_come_and_go_and_the_users_rule_stays(lab, netevd, tmp_path):
     built = await lab(multihomed())
     await built.run(
         "host", "ip", "rule", "add", "from", "10.231.2.2", "lookup", "main", "priority", "100"
     )
-    _, config = config_for(tmp_path, to_rules=False)
-    await start(built, config)
+    await netevd(built, ScriptDirs(tmp_path / "scripts"), **policy(tmp_path, to_rules=False))
     await converged(built, {(HOST_ETH1_V4, None, str(TABLE), 30000)})
     await built.run("host", "ip", "addr", "add", "10.231.20.3/24", "dev", "eth1")
     await converged(
@@ -129,10 +112,10 @@ async def test_addresses_come_and_go_and_the_users_rule_stays(lab, tmp_path):
     assert [r["priority"] for r in await rules(built) if r["priority"] == 100] == [100]
 
 
-async def test_crash_restart_reconciles_and_deleted_rules_come_back(lab, tmp_path):
+async def test_crash_restart_reconciles_and_deleted_rules_come_back(lab, netevd, tmp_path):
     built = await lab(multihomed())
-    _, config = config_for(tmp_path, to_rules=False)
-    proc = await start(built, config)
+    scripts, sections = ScriptDirs(tmp_path / "scripts"), policy(tmp_path, to_rules=False)
+    proc = (await netevd(built, scripts, **sections)).proc
     await converged(built, {(HOST_ETH1_V4, None, str(TABLE), 30000)})
     proc.send_signal(signal.SIGKILL)
     await proc.wait_exit(10)
@@ -141,7 +124,7 @@ async def test_crash_restart_reconciles_and_deleted_rules_come_back(lab, tmp_pat
     await built.run(
         "host", "ip", "route", "add", "default", "via", "10.231.2.1", "dev", "eth1", "metric", "200"
     )
-    proc = await start(built, config)
+    proc = (await netevd(built, scripts, **sections)).proc
     await converged(built, {("10.231.2.9", None, str(TABLE), 30000)})
     entries = await ours(built)
     assert len(entries) == len(rule_set(entries))  # nothing duplicated
@@ -158,20 +141,17 @@ async def any_default(built):
     return any(r["dst"] == "default" for r in await table(built))
 
 
-def index54() -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth1", "host", "eth0", "peer", index=54, peer_index=55)
-    t.add_address("host", "eth1", "10.231.5.2/24")
-    t.add_address("peer", "eth0", "10.231.5.1/24")
-    t.add_route("host", "default", via="10.231.5.1")
-    return t
+# eth1 with ifindex 54: table_base 200 + 54 would be main (254)
+INDEX54 = host_peer(
+    ["10.231.5.2/24"], ["10.231.5.1/24"], gateway="10.231.5.1", link="eth1", index=54, peer_index=55
+)
 
 
-async def test_a_table_that_would_be_main_is_moved_and_kept(lab, tmp_path):
-    built = await lab(index54())
+async def test_a_table_that_would_be_main_is_moved_and_kept(lab, netevd, tmp_path):
+    built = await lab(INDEX54)
     main_before = await built.ip_json("host", "route", "show", "table", "main")
-    _, config = config_for(tmp_path, to_rules=False)
-    proc = await start(built, config)
+    scripts, sections = ScriptDirs(tmp_path / "scripts"), policy(tmp_path, to_rules=False)
+    proc = (await netevd(built, scripts, **sections)).proc
     await converged(built, {("10.231.5.2", None, "256", 30000)})
     await proc.wait_for_log(r"routing\.table link=eth1 table=256")
     assert await built.ip_json("host", "route", "show", "table", "main") == main_before
@@ -181,16 +161,16 @@ async def test_a_table_that_would_be_main_is_moved_and_kept(lab, tmp_path):
     await built.run(
         "host", "ip", "route", "add", "10.99.0.0/16", "via", "10.231.5.1", "table", "256"
     )
-    proc = await start(built, config)
+    proc = (await netevd(built, scripts, **sections)).proc
     await proc.wait_for_log(r"routing\.tables eth1=256")
     await converged(built, {("10.231.5.2", None, "256", 30000)})
     assert await built.ip_json("host", "route", "show", "table", "main") == main_before
 
 
-async def test_cleanup_on_exit_removes_everything_netevd_installed(lab, tmp_path):
+async def test_cleanup_on_exit_removes_everything_netevd_installed(lab, netevd, tmp_path):
     built = await lab(multihomed())
-    _, config = config_for(tmp_path, cleanup_on_exit=True)
-    proc = await start(built, config)
+    sections = policy(tmp_path, cleanup_on_exit=True)
+    proc = (await netevd(built, ScriptDirs(tmp_path / "scripts"), **sections)).proc
     await converged(
         built, {(HOST_ETH1_V4, None, str(TABLE), 30000), (None, HOST_ETH1_V4, str(TABLE), 30001)}
     )

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import Topology, wait_until
-from lab.netevd import NetevdProcess, ScriptDirs, netevd_config, write_config
+from lab import host_peer, wait_until
+from lab.netevd import ScriptDirs
 
 CAP_NET_ADMIN = 1 << 12
 
@@ -26,22 +26,18 @@ def open_dir():
     shutil.rmtree(path)
 
 
-async def test_runs_as_the_configured_user_with_only_net_admin(lab, open_dir):
-    topo = Topology().add_netns("host").add_netns("peer")
-    topo.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    topo.add_address("host", "eth0", "10.231.9.1/24")
-    built = await lab(topo)
+async def test_runs_as_the_configured_user_with_only_net_admin(lab, open_dir, netevd):
+    built = await lab(host_peer(["10.231.9.1/24"]))
     scripts = ScriptDirs(open_dir / "scripts")
     scripts.add("no-carrier", extra='grep -E "^(Uid|CapEff|CapPrm|CapAmb)" /proc/$$/status')
-    config = netevd_config(
+    daemon = await netevd(
+        built,
         scripts,
+        workdir=open_dir,
         routing={"policy_rules": ["eth0"], "to_rules": False},
         system={"user": "nobody", "state_dir": str(open_dir / "state")},
     )
-    proc = await built.start_process(
-        NetevdProcess(built.ns("host"), write_config(open_dir / "netevd.yaml", config))
-    )
-    await proc.wait_ready()
+    proc = daemon.proc
     await proc.wait_for_log(r"privileges\.dropped user=nobody")
     daemon = status(proc.pid)
     assert daemon["Uid"].split() == ["65534"] * 4, daemon
