@@ -46,9 +46,7 @@ def _top_level_modules() -> set[str]:
 
 
 def test_every_module_of_netevd_has_a_layer():
-    layered = {
-        name.strip() for layer in CONTRACTS["layers"]["layers"] for name in layer.split("|")
-    }
+    layered = {name.strip() for layer in CONTRACTS["layers"]["layers"] for name in layer.split("|")}
     assert _top_level_modules() == layered
 
 
