@@ -17,7 +17,8 @@ from pathlib import Path
 from types import FrameType
 
 from bench import burst, latency, memory, startup
-from bench.common import RESULTS_DIR, machine, require_root
+from bench.common import require_root
+from bench.results import RESULTS_DIR, machine
 
 BENCHMARKS = {
     "latency": (latency, "carrier change -> carrier.d / no-carrier.d script start"),

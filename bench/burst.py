@@ -21,62 +21,34 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import anchors
+from bench.burst_report import report
 from bench.common import (
-    RESULTS_DIR,
-    Daemon,
     Memory,
-    Metrics,
-    NsApi,
     Quiet,
-    StampLog,
-    cpu_seconds,
-    fmt,
+    Window,
+    World,
+    bench_topology,
+    bench_world,
     ip_batch,
-    new_lab_prefix,
-    running_daemon,
-    stamp_script,
-    table,
     until,
     write_batch,
-    write_results,
 )
-from lab import Lab, Topology
+from bench.results import RESULTS_DIR, write_results
+from bench.stamps import Stamp, StampLog
 from lab.build import run_command
-from lab.netevd import ScriptDirs
+from lab.http import NsApi
 
 GATEWAY = "10.214.1.2"
 KEEP = 10  # addresses the address storm leaves behind
+NO_STARTUP_RUNS = {"run_startup_triggers": False}
 
 
-def topology() -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    t.add_address("host", "eth0", "10.214.1.1/24")
-    t.add_address("peer", "eth0", "10.214.1.2/24")
-    return t
-
-
-def _deltas(before: Metrics, after: Metrics) -> dict[str, float]:
-    def d(name: str, **labels: str) -> float:
-        return after.total(name, **labels) - before.total(name, **labels)
-
-    return {
-        "netlink_messages": d("netevd_netlink_messages_total"),
-        "overrun_resyncs": d("netevd_netlink_resyncs_total", reason="overrun"),
-        "other_resyncs": d("netevd_netlink_resyncs_total", reason="reconnect"),
-        "superseded_runs": d("netevd_script_runs_superseded_total"),
-        "script_executions": d("netevd_script_executions_total"),
-    }
-
-
-def _memory(daemon: Daemon, idle: Memory) -> dict[str, Any]:
-    now = daemon.memory()
+def _memory(world: World, idle: Memory) -> dict[str, Any]:
+    now = world.memory()
     return {
         "idle_rss_mib": idle.rss_mib,
         "after_rss_mib": now.rss_mib,
@@ -87,63 +59,49 @@ def _memory(daemon: Daemon, idle: Memory) -> dict[str, Any]:
 # -- routes -------------------------------------------------------------------------------------
 
 
+async def _routes_before(world: World) -> int:
+    """eth0's route count before the storm, from the routes.d run one route add causes; then
+    until the daemon is quiet."""
+    mark = world.stamps.poll()
+    host = world.lab.ns("host")
+    await run_command(["ip", "-n", host, "route", "add", "10.99.0.0/24", "via", GATEWAY])
+    first = await until(world.stamps.finder(mark, state="routes", link="eth0"), 10, interval=0.01)
+    await until(Quiet(world.api, 0.5), 30, interval=0.1)
+    return first.route_count or 0
+
+
 async def routes(count: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="netevd-bench-") as tmp:
-        work = Path(tmp)
-        dirs = ScriptDirs(work / "scripts")
-        stamps = StampLog(work / "stamps.log")
-        dirs.add_raw("routes", "50-stamp", stamp_script(stamps.path))
-        async with Lab(topology(), prefix=new_lab_prefix()) as lab:
-            host = lab.ns("host")
-            async with running_daemon(
-                lab, "host", work, dirs, scripts={"run_startup_triggers": False}
-            ) as daemon:
-                idle = daemon.memory()
-                # One route first: its routes.d run tells what eth0 has before the storm.
-                mark = stamps.poll()
-                await run_command(
-                    ["ip", "-n", host, "route", "add", "10.99.0.0/24", "via", GATEWAY]
-                )
-                first = await until(
-                    stamps.finder(mark, state="routes", link="eth0"), 10, interval=0.01
-                )
-                base = first.route_count or 0
-                await until(Quiet(daemon.api, 0.5), 30, interval=0.1)
-                lines = [
-                    f"route add 10.{100 + i // 250}.{i % 250}.0/24 via {GATEWAY} dev eth0"
-                    for i in range(count)
-                ]
-                batch = write_batch(work / "routes.batch", lines)
-                before, cpu0 = await daemon.api.metrics(), cpu_seconds(daemon.proc.pid)
-                mark = stamps.poll()
-                t0 = time.time()
-                await ip_batch(host, batch)
-                t_batch = time.time()
-                final = await until(
-                    stamps.finder(mark, state="routes", link="eth0", route_count=base + count),
-                    300,
-                    interval=0.005,
-                    message=f"routes.d run with route_count={base + count}",
-                )
-                last = await daemon.api.last_event()
-                after, cpu1 = await daemon.api.metrics(), cpu_seconds(daemon.proc.pid)
-                runs = stamps.matching(mark, state="routes", link="eth0")
-                caught = float(last["ts"]) if last else float("nan")
-                counts = _deltas(before, after)
-                return {
-                    "scenario": f"routes {count:,}",
-                    "operations": count,
-                    "batch_s": t_batch - t0,
-                    "caught_up_s": caught - t0,
-                    "final_script_s": final.t - t0,
-                    "final_script_after_batch_s": final.t - t_batch,
-                    "routes_d_runs": len(runs),
-                    "routes_d_runs_before_final": sum(1 for r in runs if r.t < final.t),
-                    "events_per_s": counts["netlink_messages"] / (caught - t0),
-                    "daemon_cpu_s": cpu1 - cpu0,
-                    **counts,
-                    **_memory(daemon, idle),
-                }
+    async with bench_world(bench_topology(), stamps=["routes"], scripts=NO_STARTUP_RUNS) as w:
+        idle = w.memory()
+        base = await _routes_before(w)
+        lines = [
+            f"route add 10.{100 + i // 250}.{i % 250}.0/24 via {GATEWAY} dev eth0"
+            for i in range(count)
+        ]
+        batch = write_batch(w.work / "routes.batch", lines)
+        mark = w.stamps.poll()
+        window = await Window.open(w)
+        await ip_batch(w.lab.ns("host"), batch)
+        t_batch = time.time()
+        final: Stamp = await until(
+            w.stamps.finder(mark, state="routes", link="eth0", route_count=base + count),
+            300,
+            interval=0.005,
+            message=f"routes.d run with route_count={base + count}",
+        )
+        measured = await window.close(w)
+        runs = w.stamps.matching(mark, state="routes", link="eth0")
+        return {
+            "scenario": f"routes {count:,}",
+            "operations": count,
+            "batch_s": t_batch - window.t0,
+            "final_script_s": final.t - window.t0,
+            "final_script_after_batch_s": final.t - t_batch,
+            "routes_d_runs": len(runs),
+            "routes_d_runs_before_final": sum(1 for r in runs if r.t < final.t),
+            **measured,
+            **_memory(w, idle),
+        }
 
 
 # -- addresses ----------------------------------------------------------------------------------
@@ -183,58 +141,45 @@ class SameAddresses:
         return time.time() if have == self.expected else None
 
 
+def _address_lines(count: int) -> tuple[list[str], int, int]:
+    """The storm's ``ip -batch`` lines: (lines, adds, deletes)."""
+    adds, dels = count // 2 + KEEP // 2, count - count // 2 - KEEP // 2
+    names = [f"10.200.{i // 250}.{i % 250 + 1}" for i in range(adds)]
+    lines = [f"addr add {a}/32 dev eth0" for a in names]
+    lines += [f"addr del {a}/32 dev eth0" for a in names[:dels]]
+    return lines, adds, dels
+
+
 async def addresses(count: int, rcvbuf: int | None) -> dict[str, Any]:
     system = {"netlink_rcvbuf": rcvbuf} if rcvbuf else {}
-    adds, dels = count // 2 + KEEP // 2, count - count // 2 - KEEP // 2
-    with tempfile.TemporaryDirectory(prefix="netevd-bench-") as tmp:
-        work = Path(tmp)
-        dirs = ScriptDirs(work / "scripts")
-        async with Lab(topology(), prefix=new_lab_prefix()) as lab:
-            host = lab.ns("host")
-            async with running_daemon(lab, "host", work, dirs, system=system) as daemon:
-                idle = daemon.memory()
-                start = await kernel_addresses(host)
-                await until(SameAddresses(daemon.api, start), 10, interval=0.05)
-                await until(Quiet(daemon.api, 0.5), 30, interval=0.1)
-                names = [f"10.200.{i // 250}.{i % 250 + 1}" for i in range(adds)]
-                lines = [f"addr add {a}/32 dev eth0" for a in names]
-                lines += [f"addr del {a}/32 dev eth0" for a in names[:dels]]
-                batch = write_batch(work / "addrs.batch", lines)
-                before, cpu0 = await daemon.api.metrics(), cpu_seconds(daemon.proc.pid)
-                t0 = time.time()
-                await ip_batch(host, batch)
-                t_batch = time.time()
-                expected = await kernel_addresses(host)
-                same = SameAddresses(daemon.api, expected)
-                matched = await until(same, 300, interval=0.02, message="same addresses")
-                last = await daemon.api.last_event()
-                after, cpu1 = await daemon.api.metrics(), cpu_seconds(daemon.proc.pid)
-                caught = float(last["ts"]) if last else float("nan")
-                counts = _deltas(before, after)
-                return {
-                    "scenario": f"addresses {count:,}"
-                    + (f" (rcvbuf {rcvbuf:,} B)" if rcvbuf else ""),
-                    "operations": len(lines),
-                    "adds": adds,
-                    "deletes": dels,
-                    "rcvbuf": rcvbuf,
-                    "batch_s": t_batch - t0,
-                    "caught_up_s": caught - t0,
-                    "state_matched_s": matched - t0,
-                    "state_matched_after_batch_s": matched - t_batch,
-                    "full_compares": same.full_checks,
-                    "events_per_s": counts["netlink_messages"] / (caught - t0),
-                    "daemon_cpu_s": cpu1 - cpu0,
-                    **counts,
-                    **_memory(daemon, idle),
-                }
+    async with bench_world(bench_topology(), system=system) as w:
+        host, idle = w.lab.ns("host"), w.memory()
+        await until(SameAddresses(w.api, await kernel_addresses(host)), 10, interval=0.05)
+        await until(Quiet(w.api, 0.5), 30, interval=0.1)
+        lines, adds, dels = _address_lines(count)
+        batch = write_batch(w.work / "addrs.batch", lines)
+        window = await Window.open(w)
+        await ip_batch(host, batch)
+        t_batch = time.time()
+        same = SameAddresses(w.api, await kernel_addresses(host))
+        matched = await until(same, 300, interval=0.02, message="same addresses")
+        measured = await window.close(w)
+        return {
+            "scenario": f"addresses {count:,}" + (f" (rcvbuf {rcvbuf:,} B)" if rcvbuf else ""),
+            "operations": len(lines),
+            "adds": adds,
+            "deletes": dels,
+            "rcvbuf": rcvbuf,
+            "batch_s": t_batch - window.t0,
+            "state_matched_s": matched - window.t0,
+            "state_matched_after_batch_s": matched - t_batch,
+            "full_compares": same.full_checks,
+            **measured,
+            **_memory(w, idle),
+        }
 
 
 # -- flaps --------------------------------------------------------------------------------------
-
-
-def _link_messages(metrics: Metrics) -> float:
-    return metrics.total("netevd_netlink_messages_total", type="RTM_NEWLINK")
 
 
 class Settled:
@@ -257,125 +202,38 @@ class Settled:
 
 
 async def flaps(count: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="netevd-bench-") as tmp:
-        work = Path(tmp)
-        dirs = ScriptDirs(work / "scripts")
-        stamps = StampLog(work / "stamps.log")
-        for state in ("carrier", "no-carrier"):
-            dirs.add_raw(state, "50-stamp", stamp_script(stamps.path))
-        async with (
-            Lab(topology(), prefix=new_lab_prefix()) as lab,
-            running_daemon(
-                lab, "host", work, dirs, scripts={"run_startup_triggers": False}
-            ) as daemon,
-            lab.ipr("peer") as ipr,
-        ):
-            idle = daemon.memory()
-            index = int((await ipr.link_lookup(ifname="eth0"))[0])
-            before, cpu0 = await daemon.api.metrics(), cpu_seconds(daemon.proc.pid)
-            mark = stamps.poll()
-            t0 = time.time()
-            for _ in range(count):
-                await ipr.link("set", index=index, state="down")
-                await ipr.link("set", index=index, state="up")
-            t_end = time.time()
-            await until(Settled(daemon.api, stamps, 1.0), 120, interval=0.1)
-            after, cpu1 = await daemon.api.metrics(), cpu_seconds(daemon.proc.pid)
-            runs = stamps.matching(mark, link="eth0")
-            last = runs[-1] if runs else None
-            counts = _deltas(before, after)
-            return {
-                "scenario": f"flaps {count} (down+up)",
-                "operations": 2 * count,
-                "trigger_loop_s": t_end - t0,
-                "script_runs": len(runs),
-                "no_carrier_runs": sum(1 for r in runs if r.state == "no-carrier"),
-                "carrier_runs": sum(1 for r in runs if r.state == "carrier"),
-                "last_run_after_last_trigger_s": (last.t - t_end) if last else None,
-                "last_run_state": last.state if last else None,
-                "daemon_cpu_s": cpu1 - cpu0,
-                "link_messages": _link_messages(after) - _link_messages(before),
-                **counts,
-                **_memory(daemon, idle),
-            }
+    states = ["carrier", "no-carrier"]
+    async with (
+        bench_world(bench_topology(), stamps=states, scripts=NO_STARTUP_RUNS) as w,
+        w.lab.ipr("peer") as ipr,
+    ):
+        idle = w.memory()
+        index = int((await ipr.link_lookup(ifname="eth0"))[0])
+        mark = w.stamps.poll()
+        window = await Window.open(w)
+        for _ in range(count):
+            await ipr.link("set", index=index, state="down")
+            await ipr.link("set", index=index, state="up")
+        t_end = time.time()
+        await until(Settled(w.api, w.stamps, 1.0), 120, interval=0.1)
+        measured = await window.close(w, caught_up=False)
+        runs = w.stamps.matching(mark, link="eth0")
+        last = runs[-1] if runs else None
+        return {
+            "scenario": f"flaps {count} (down+up)",
+            "operations": 2 * count,
+            "trigger_loop_s": t_end - window.t0,
+            "script_runs": len(runs),
+            "no_carrier_runs": sum(1 for r in runs if r.state == "no-carrier"),
+            "carrier_runs": sum(1 for r in runs if r.state == "carrier"),
+            "last_run_after_last_trigger_s": (last.t - t_end) if last else None,
+            "last_run_state": last.state if last else None,
+            **measured,
+            **_memory(w, idle),
+        }
 
 
-# -- report -------------------------------------------------------------------------------------
-
-
-def report(results: list[dict[str, Any]]) -> str:
-    storms = [r for r in results if not r["scenario"].startswith("flaps")]
-    flap_runs = [r for r in results if r["scenario"].startswith("flaps")]
-    out = []
-    if storms:
-        head = [
-            "scenario",
-            "ip -batch (s)",
-            "caught up (s)",
-            "final picture (s)",
-            "after batch (s)",
-            "kernel ops/s",
-            "messages handled",
-            "messages/s",
-            "overrun resyncs",
-            "routes.d runs",
-            "daemon CPU (s)",
-            "RSS idle → after / HWM (MiB)",
-        ]
-        rows = []
-        for r in storms:
-            final = r.get("final_script_s", r.get("state_matched_s"))
-            after = r.get("final_script_after_batch_s", r.get("state_matched_after_batch_s"))
-            rows.append(
-                [
-                    r["scenario"],
-                    fmt(r["batch_s"]),
-                    fmt(r["caught_up_s"]),
-                    fmt(final),
-                    fmt(after),
-                    fmt(int(r["operations"] / r["caught_up_s"])),
-                    fmt(int(r["netlink_messages"])),
-                    fmt(int(r["events_per_s"])),
-                    fmt(int(r["overrun_resyncs"])),
-                    fmt(r.get("routes_d_runs")),
-                    fmt(r["daemon_cpu_s"]),
-                    f"{fmt(r['idle_rss_mib'], 1)} → {fmt(r['after_rss_mib'], 1)} / "
-                    f"{fmt(r['after_hwm_mib'], 1)}",
-                ]
-            )
-        out.append(
-            "Storms (times from just before ip -batch started; 'final picture' is the routes.d "
-            "run with the final route_count, or the API matching ip -j addr)\n\n"
-            + table(head, rows)
-        )
-    if flap_runs:
-        head = [
-            "tool",
-            "trigger loop (s)",
-            "script runs (no-carrier / carrier)",
-            "last run after last trigger (ms)",
-            "last state",
-            "superseded",
-            "daemon CPU (s)",
-        ]
-        rows = []
-        for r in flap_runs:
-            rows.append(
-                [
-                    f"**netevd**, {r['scenario']}",
-                    fmt(r["trigger_loop_s"]),
-                    f"{r['script_runs']} ({r['no_carrier_runs']} / {r['carrier_runs']})",
-                    fmt((r["last_run_after_last_trigger_s"] or 0) * 1e3, 0),
-                    r["last_run_state"],
-                    fmt(int(r["superseded_runs"])),
-                    fmt(r["daemon_cpu_s"]),
-                ]
-            )
-        for tool, settle in anchors.FLAP_SETTLE_MS.items():
-            cells = " / ".join(f"{v:,}" for v in settle)
-            rows.append([f"{tool} (anchor, 200 flaps)", "0.18-0.36", "-", cells, "-", "-", "-"])
-        out.append("Carrier flaps back to back\n\n" + table(head, rows))
-    return "\n\n".join(out)
+# -- command line -------------------------------------------------------------------------------
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,31 +17,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyroute2 import AsyncIPRoute
+
 from bench import anchors
-from bench.common import (
-    RESULTS_DIR,
-    NsApi,
-    StampLog,
-    Summary,
-    fmt,
-    new_lab_prefix,
-    running_daemon,
-    stamp_script,
-    table,
-    until,
-    write_results,
-)
-from lab import Lab, Topology, WaitTimeout
+from bench.common import World, bench_topology, bench_world, until
+from bench.results import RESULTS_DIR, write_results
+from bench.stats import Summary, fmt, table
+from lab import Lab, WaitTimeout
 from lab.build import run_command
-from lab.netevd import ScriptDirs
+from lab.http import NsApi
 
 EVENTS = {"down": ("no-carrier", "carrier lost"), "up": ("carrier", "carrier gained")}
+SetPeer = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -67,14 +60,6 @@ class Trial:
         return (self.script - self.engine) * 1e3
 
 
-def topology(same_index: bool) -> Topology:
-    t = Topology().add_netns("host").add_netns("peer")
-    t.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=10 if same_index else 11)
-    t.add_address("host", "eth0", "10.214.1.1/24")
-    t.add_address("peer", "eth0", "10.214.1.2/24")
-    return t
-
-
 async def run(
     *,
     trials: int,
@@ -88,47 +73,58 @@ async def run(
     rng = random.Random(seed)  # noqa: S311 - pacing between trials, not security
     timeout = 5.0 if same_index else 3.0
     done: list[Trial] = []
-    with tempfile.TemporaryDirectory(prefix="netevd-bench-") as tmp:
-        work = Path(tmp)
-        scripts = ScriptDirs(work / "scripts")
-        stamps = StampLog(work / "stamps.log")
-        for state in ("carrier", "no-carrier"):
-            scripts.add_raw(state, "50-stamp", stamp_script(stamps.path, clock))
-        async with Lab(topology(same_index), prefix=new_lab_prefix()) as lab:
-            peer = lab.ns("peer")
-            async with (
-                running_daemon(
-                    lab, "host", work, scripts, scripts={"run_startup_triggers": False}
-                ) as daemon,
-                lab.ipr("peer") as ipr,
-            ):
-                index = int((await ipr.link_lookup(ifname="eth0"))[0])
-                for i in range(2 * trials):
-                    direction = "down" if i % 2 == 0 else "up"
-                    state = EVENTS[direction][0]
-                    mark = stamps.poll()
-                    t0 = time.time()
-                    if trigger == "pyroute2":
-                        await ipr.link("set", index=index, state=direction)
-                    else:
-                        await run_command(["ip", "-n", peer, "link", "set", "eth0", direction])
-                    try:
-                        hit = await until(
-                            stamps.finder(mark, state=state, link="eth0"),
-                            timeout,
-                            interval=0.002,
-                            message=f"{state}.d run for eth0",
-                        )
-                    except WaitTimeout:
-                        done.append(Trial(i, direction, t0, None, None))
-                        continue
-                    engine = await daemon.api.event_ts(hit.seq) if hit.seq is not None else None
-                    done.append(Trial(i, direction, t0, hit.t, engine))
-                    # Pacing between trials, as in the anchor study (an idle gap after the
-                    # script line appeared), not a wait for the system.
-                    await asyncio.sleep(rng.uniform(*gap))
-                histograms = await _daemon_histograms(daemon.api)
+    topology = bench_topology(peer_index=10 if same_index else 11)
+    states = [state for state, _ in EVENTS.values()]
+    async with (
+        bench_world(
+            topology, stamps=states, clock=clock, scripts={"run_startup_triggers": False}
+        ) as world,
+        world.lab.ipr("peer") as ipr,
+    ):
+        set_peer = await _peer_switch(world.lab, ipr, trigger)
+        for i in range(2 * trials):
+            trial = await _trial(world, i, set_peer, timeout)
+            done.append(trial)
+            if trial.script is not None:
+                # Pacing between trials, as in the anchor study (an idle gap after the script
+                # line appeared), not a wait for the system.
+                await asyncio.sleep(rng.uniform(*gap))
+        histograms = await _daemon_histograms(world.api)
     return summarize(done, trigger, same_index, clock, histograms)
+
+
+async def _peer_switch(lab: Lab, ipr: AsyncIPRoute, trigger: str) -> SetPeer:
+    """Sets the peer's eth0 "down" or "up": by one ACKed netlink request, or by forking ip."""
+    index = int((await ipr.link_lookup(ifname="eth0"))[0])
+    peer = lab.ns("peer")
+
+    async def by_pyroute2(direction: str) -> None:
+        await ipr.link("set", index=index, state=direction)
+
+    async def by_ip(direction: str) -> None:
+        await run_command(["ip", "-n", peer, "link", "set", "eth0", direction])
+
+    return by_pyroute2 if trigger == "pyroute2" else by_ip
+
+
+async def _trial(world: World, index: int, set_peer: SetPeer, timeout: float) -> Trial:
+    """One change of the peer (down on even, up on odd *index*) and the script run it caused."""
+    direction = "down" if index % 2 == 0 else "up"
+    state = EVENTS[direction][0]
+    mark = world.stamps.poll()
+    t0 = time.time()
+    await set_peer(direction)
+    try:
+        hit = await until(
+            world.stamps.finder(mark, state=state, link="eth0"),
+            timeout,
+            interval=0.002,
+            message=f"{state}.d run for eth0",
+        )
+    except WaitTimeout:
+        return Trial(index, direction, t0, None, None)
+    engine = await world.api.event_ts(hit.seq) if hit.seq is not None else None
+    return Trial(index, direction, t0, hit.t, engine)
 
 
 async def _daemon_histograms(api: NsApi) -> dict[str, dict[str, float]]:

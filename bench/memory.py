@@ -13,93 +13,96 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 from bench import anchors
 from bench.common import (
-    RESULTS_DIR,
+    Memory,
     Quiet,
+    World,
+    bench_topology,
+    bench_world,
     cpu_seconds,
-    fmt,
     ip_batch,
-    new_lab_prefix,
-    running_daemon,
-    table,
     until,
     veth_batches,
     wait_counts,
     write_batch,
-    write_results,
 )
-from lab import Lab, Topology
-from lab.netevd import ScriptDirs
+from bench.results import RESULTS_DIR, write_results
+from bench.stats import fmt, table
 
 NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
-
-
-def topology() -> Topology:
-    t = Topology().add_netns("host", sysctls=NO_DAD).add_netns("peer", sysctls=NO_DAD)
-    t.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    t.add_address("host", "eth0", "10.214.1.1/24")
-    t.add_address("peer", "eth0", "10.214.1.2/24")
-    return t
+COUNTED = ("interfaces", "addresses", "routes")
 
 
 async def run(links: int, idle_seconds: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="netevd-bench-") as tmp:
-        work = Path(tmp)
-        dirs = ScriptDirs(work / "scripts")
-        async with Lab(topology(), prefix=new_lab_prefix()) as lab:
-            host, peer = lab.ns("host"), lab.ns("peer")
-            async with running_daemon(lab, "host", work, dirs) as daemon:
-                api, pid = daemon.api, daemon.proc.pid
-                started = daemon.memory()
-                await until(Quiet(api, 1.0), 30, interval=0.1)
-                idle = daemon.memory()
-                cpu0 = cpu_seconds(pid)
-                await asyncio.sleep(idle_seconds)  # the idle window being measured
-                idle_cpu = cpu_seconds(pid) - cpu0
-                base = (await api.status())["counts"]
-                create, up_here, up_there = veth_batches(links, peer)
-                batches = [
-                    (host, write_batch(work / "create.batch", create)),
-                    (host, write_batch(work / "up-host.batch", up_here)),
-                    (peer, write_batch(work / "up-peer.batch", up_there)),
-                ]
-                t0, cpu0 = time.time(), cpu_seconds(pid)
-                for netns, path in batches:
-                    await ip_batch(netns, path)
-                batch_s = time.time() - t0
-                await wait_counts(api, host, 300)
-                await until(Quiet(api, 1.0), 120, interval=0.1)
-                last = await api.last_event()
-                absorbed = (float(last["ts"]) if last else float("nan")) - t0
-                absorb_cpu = cpu_seconds(pid) - cpu0
-                loaded = daemon.memory()
-                counts = (await api.status())["counts"]
-                delete = [f"link del vb{i}" for i in range(links)]
-                await ip_batch(host, write_batch(work / "delete.batch", delete))
-                await wait_counts(api, host, 300)
-                await until(Quiet(api, 1.0), 120, interval=0.1)
-                removed = daemon.memory()
+    async with bench_world(bench_topology(sysctls=NO_DAD)) as world:
+        result: dict[str, Any] = {"links": links, **await _idle(world, idle_seconds)}
+        result.update(await _with_links(world, links))
+        result["after_removal"] = await _links_removed(world, links)
+    result["per_link_kib"] = (result["with_links"].rss_kib - result["idle"].rss_kib) / links
+    return result
+
+
+async def _idle(world: World, idle_seconds: float) -> dict[str, Any]:
+    """Memory at READY and after a quiet second, CPU over *idle_seconds* of idling."""
+    started = world.memory()
+    await until(Quiet(world.api, 1.0), 30, interval=0.1)
+    idle = world.memory()
+    cpu0 = cpu_seconds(world.pid)
+    await asyncio.sleep(idle_seconds)  # the idle window being measured
     return {
-        "links": links,
         "started": started,
         "idle": idle,
         "idle_window_s": idle_seconds,
-        "idle_cpu_s": idle_cpu,
+        "idle_cpu_s": cpu_seconds(world.pid) - cpu0,
+    }
+
+
+async def _with_links(world: World, links: int) -> dict[str, Any]:
+    """*links* veth pairs made and set up by ``ip -batch``; memory once the daemon has them
+    all and was quiet for a second, and how long and how much CPU absorbing them took."""
+    host, peer = world.lab.ns("host"), world.lab.ns("peer")
+    base = (await world.api.status())["counts"]
+    create, up_here, up_there = veth_batches(links, peer)
+    batches = [
+        (host, write_batch(world.work / "create.batch", create)),
+        (host, write_batch(world.work / "up-host.batch", up_here)),
+        (peer, write_batch(world.work / "up-peer.batch", up_there)),
+    ]
+    t0, cpu0 = time.time(), cpu_seconds(world.pid)
+    for netns, path in batches:
+        await ip_batch(netns, path)
+    batch_s = time.time() - t0
+    await wait_counts(world.api, host, 300)
+    await until(Quiet(world.api, 1.0), 120, interval=0.1)
+    last = await world.api.last_event()
+    absorbed = (float(last["ts"]) if last else math.nan) - t0
+    absorb_cpu = cpu_seconds(world.pid) - cpu0
+    loaded = world.memory()
+    counts = (await world.api.status())["counts"]
+    return {
         "with_links": loaded,
-        "after_removal": removed,
-        "per_link_kib": (loaded.rss_kib - idle.rss_kib) / links,
         "batch_s": batch_s,
         "absorb_s": absorbed,
         "absorb_cpu_s": absorb_cpu,
-        "counts_before": {k: base[k] for k in ("interfaces", "addresses", "routes")},
-        "counts_with_links": {k: counts[k] for k in ("interfaces", "addresses", "routes")},
+        "counts_before": {k: base[k] for k in COUNTED},
+        "counts_with_links": {k: counts[k] for k in COUNTED},
     }
+
+
+async def _links_removed(world: World, links: int) -> Memory:
+    """Memory once the *links* pairs are deleted and the daemon has caught up."""
+    host = world.lab.ns("host")
+    delete = [f"link del vb{i}" for i in range(links)]
+    await ip_batch(host, write_batch(world.work / "delete.batch", delete))
+    await wait_counts(world.api, host, 300)
+    await until(Quiet(world.api, 1.0), 120, interval=0.1)
+    return world.memory()
 
 
 def report(r: dict[str, Any]) -> str:

@@ -17,19 +17,16 @@ from typing import Any
 
 from bench import anchors
 from bench.common import (
-    RESULTS_DIR,
-    Summary,
     daemon_config,
-    fmt,
     ip_batch,
     memory,
     new_lab_prefix,
-    table,
     veth_batches,
     write_batch,
-    write_results,
 )
 from bench.memory import NO_DAD
+from bench.results import RESULTS_DIR, write_results
+from bench.stats import Summary, fmt, table
 from lab import Lab, Topology
 from lab.netevd import NetevdProcess, ScriptDirs, write_config
 

@@ -23,40 +23,37 @@ def host_peer(
     peer_eth1: Iterable[str] = (),
     sysctls: Mapping[str, str] | None = None,
 ) -> Topology:
-    """Namespaces ``host`` (where netevd runs) and ``peer``, joined by a veth pair.
-
-    ::
+    """Namespaces ``host`` (where netevd runs) and ``peer``, joined by a veth pair::
 
         host: eth0 (ifindex 10) ──── eth0 (ifindex 11) :peer
         host: eth1 (ifindex 12) ──── eth1 (ifindex 13) :peer     (with eth1=True)
 
-    *host* and *peer* are the addresses (``10.0.0.1/24``, ``fd00::1/64``) of each side's end
-    of the first pair, *host_eth1* and *peer_eth1* those of the second pair. *gateway* adds the
-    host's default route (IPv4 or IPv6, by the address). *link* / *peer_link* rename the first
-    pair's ends, *index* / *peer_index* choose their ifindexes: keep them distinct where a test
-    waits for no-carrier (the kernel reports carrier loss at most once a second for a veth
-    whose ifindex equals its peer's). *sysctls* are set in both namespaces.
+    *host* / *peer* are the addresses (``10.0.0.1/24``, ``fd00::1/64``) of the first pair's
+    ends, *host_eth1* / *peer_eth1* the second pair's. *gateway* adds the host's default route
+    (IPv4 or IPv6, by the address). *link* / *peer_link* rename the first pair's ends and
+    *index* / *peer_index* set their ifindexes: keep those distinct where a test waits for
+    no-carrier (the kernel reports carrier loss at most once a second for a veth whose ifindex
+    equals its peer's). *sysctls* are set in both namespaces.
     """
-    host_eth1, peer_eth1 = list(host_eth1), list(peer_eth1)
-    if (host_eth1 or peer_eth1) and not eth1:
-        raise TopologyError("host_eth1/peer_eth1 addresses need the second pair (eth1=True)")
-    t = Topology()
-    t.add_netns("host", sysctls=dict(sysctls or {}))
+    t = Topology().add_netns("host", sysctls=dict(sysctls or {}))
     t.add_netns("peer", sysctls=dict(sysctls or {}))
     t.add_veth(link, "host", peer_link, "peer", index=index, peer_index=peer_index)
+    _add_addresses(t, "host", link, host)
+    _add_addresses(t, "peer", peer_link, peer)
     if eth1:
         t.add_veth("eth1", "host", "eth1", "peer", index=12, peer_index=13)
-    for ns, name, addresses in (
-        ("host", link, host),
-        ("host", "eth1", host_eth1),
-        ("peer", peer_link, peer),
-        ("peer", "eth1", peer_eth1),
-    ):
-        for address in addresses:
-            t.add_address(ns, name, address)
+        _add_addresses(t, "host", "eth1", host_eth1)
+        _add_addresses(t, "peer", "eth1", peer_eth1)
+    elif list(host_eth1) or list(peer_eth1):
+        raise TopologyError("host_eth1/peer_eth1 addresses need the second pair (eth1=True)")
     if gateway is not None:
         t.add_route("host", "default6" if ":" in gateway else "default", via=gateway)
     return t
+
+
+def _add_addresses(t: Topology, ns: str, link: str, addresses: Iterable[str]) -> None:
+    for address in addresses:
+        t.add_address(ns, link, address)
 
 
 def multihomed() -> Topology:
