@@ -253,6 +253,8 @@ async def test_metrics_move_with_real_events(world, wait_until):
             value(after, "netevd_events_total", type="AddressAdded")
             > value(before, "netevd_events_total", type="AddressAdded")
             and value(after, "netevd_interface_state", interface="eth0", state="no-carrier") == 1
+            # the routable script's run is reported after it ends, a moment after the event
+            and value(after, "netevd_script_executions_total", state="routable") >= 1
             and after
         )
 

@@ -20,16 +20,6 @@ CHECKED = ("netevd", "lab", "bench")
 EXCEPTIONS = {
     "lab/dhcp.py:DnsmasqServer.__init__": "one keyword argument per dnsmasq option (being "
     "reworked with the dhclient backend)",
-    # bench/ and lab/demo.py are being moved onto the lab's shared helpers: temporary
-    "lab/demo.py:demo": "temporary",
-    "bench/burst.py": "temporary",
-    "bench/burst.py:routes": "temporary",
-    "bench/burst.py:addresses": "temporary",
-    "bench/burst.py:flaps": "temporary",
-    "bench/burst.py:report": "temporary",
-    "bench/common.py": "temporary",
-    "bench/latency.py:run": "temporary",
-    "bench/memory.py:run": "temporary",
 }
 
 
