@@ -1,7 +1,10 @@
 """Policy routing on the real kernel, proven with real packets (the multihomed lab)."""
 
+import asyncio
 import json
 import signal
+import subprocess
+import sys
 
 from lab import host_peer, wait_until
 from lab.netevd import ScriptDirs
@@ -59,7 +62,8 @@ async def test_replies_leave_by_the_interface_they_came_in_on(lab, netevd, tmp_p
     assert not await ping(built, "client", HOST_ETH1_V6)
     scripts = ScriptDirs(tmp_path / "scripts")
     scripts.add("carrier")
-    daemon = await netevd(built, scripts, api=True, **policy(tmp_path))
+    sock = tmp_path / "api.sock"
+    daemon = await netevd(built, scripts, api={"socket": str(sock)}, **policy(tmp_path))
     await converged(
         built, {(HOST_ETH1_V4, None, str(TABLE), 30000), (None, HOST_ETH1_V4, str(TABLE), 30001)}
     )
@@ -86,6 +90,15 @@ async def test_replies_leave_by_the_interface_they_came_in_on(lab, netevd, tmp_p
     assert state == {"version": 1, "tables": {"eth1": TABLE}}
     assert (await daemon.api.data("/api/v1/interfaces/eth1"))["table"] == TABLE
     assert (await daemon.api.data("/api/v1/interfaces/eth0"))["table"] is None
+    # what the routing executor did is an event of its own kind, for the API and the CLI
+    cli = [sys.executable, "-m", "netevd", "events", "-t", "routing", "--format", "json"]
+    done = await asyncio.to_thread(
+        subprocess.run, [*cli, "--endpoint", f"unix:{sock}"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    applied = json.loads(done.stdout)
+    assert {e["type"] for e in applied} == {"routing"}
+    assert sum(e["detail"]["added_rules"] for e in applied) == 4  # from/to, IPv4 and IPv6
 
 
 async def test_addresses_come_and_go_and_the_users_rule_stays(lab, netevd, tmp_path):
