@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from netevd import __version__
 from netevd.config import ConfigError, load_config, render_config
 from netevd.core.kinds import KINDS
+from netevd.core.online import WAITABLE, Condition
 from netevd.errors import RuntimeFailure, UsageError
 
 EXIT_OK = 0
@@ -39,7 +40,56 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--event", help="EVENT value (default: link, or new for routes)")
     test.add_argument("-c", "--config", dest="sub_config", help="configuration file")
     add_client_commands(sub)
+    add_wait_command(sub)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 86400")
+    return value
+
+
+def add_wait_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    wait = sub.add_parser(
+        "wait",
+        help="exit 0 once interfaces are in a state (at once if they already are), 1 on timeout",
+    )
+    wait.add_argument(
+        "-i",
+        "--interface",
+        action="append",
+        default=[],
+        metavar="NAME|GLOB",
+        help="interfaces to wait for (repeatable; default: every monitored one but loopback)",
+    )
+    wait.add_argument(
+        "-s",
+        "--state",
+        choices=WAITABLE,
+        default="routable",
+        metavar="STATE",
+        help="operational states are levels (degraded is met by routable too); "
+        "administrative and device states must match: " + ", ".join(WAITABLE),
+    )
+    wait.add_argument("--any", action="store_true", help="one interface in the state suffices")
+    wait.add_argument("-t", "--timeout", type=_seconds, default=120.0, help="seconds (default 120)")
+    wait.add_argument(
+        "--endpoint",
+        help="the daemon's API (default $NETEVD_API_ENDPOINT or http://127.0.0.1:9090; "
+        "with neither given and no daemon there, the kernel is watched directly)",
+    )
+
+
+def cmd_wait(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from netevd.cli.wait_command import wait
+
+    condition = Condition(args.state, tuple(args.interface), args.any)
+    return asyncio.run(wait(condition, args.timeout, args.endpoint, env))
 
 
 def _event_count(text: str) -> int:
@@ -134,6 +184,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return cmd_validate(args, env)
         if command == "test":
             return cmd_test(args, env)
+        if command == "wait":
+            return cmd_wait(args, env)
         if command in CLIENT_COMMANDS:
             from netevd.client import run_client
 
