@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
 
@@ -106,6 +106,7 @@ class IpConfigProps:
 class ManagerProps:
     state: str | None = None
     connectivity: str | None = None
+    devices: tuple[str, ...] | None = None  # device paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +169,16 @@ class ObjectAdded:
 
 
 @dataclass(frozen=True, slots=True)
+class ManagerAdded:
+    """ObjectManager.InterfacesAdded of the manager object: NetworkManager is set up.
+
+    NetworkManager owns its bus name a moment before it exports its objects, so a client
+    that asks at once gets UnknownMethod; this is the signal to ask again."""
+
+    props: ManagerProps
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectRemoved:
     path: str
 
@@ -181,6 +192,7 @@ Decoded = (
     | DeviceAdded
     | DeviceRemoved
     | ObjectAdded
+    | ManagerAdded
     | ObjectRemoved
     | Ignored
     | Malformed
@@ -400,8 +412,19 @@ def decode_connection_props(values: object) -> ConnectionProps | Malformed:
 
 def decode_manager_props(values: object) -> ManagerProps | Malformed:
     fields = _fields(values)
-    found = fields if isinstance(fields, Malformed) else _checked(fields, _MANAGER_CHECKS)
-    return found if isinstance(found, Malformed) else ManagerProps(**found)
+    if isinstance(fields, Malformed):
+        return fields
+    found = _checked(fields, _MANAGER_CHECKS)
+    if isinstance(found, Malformed):
+        return found
+    props = ManagerProps(found.get("state"), found.get("connectivity"))
+    if "Devices" not in fields:
+        return props
+    devices = fields["Devices"]
+    if not isinstance(devices, Variant) or devices.signature != "ao":
+        return Malformed(Malformation.TYPE, "Devices is not ao")
+    paths = decode_device_list("ao", [devices.value])
+    return paths if isinstance(paths, Malformed) else replace(props, devices=tuple(paths))
 
 
 def decode_ip_config_props(values: object, version: int) -> IpConfigProps | Malformed:
@@ -556,6 +579,9 @@ def _object_manager(member: str, signature: str, body: Sequence[object]) -> Deco
     path, interfaces = body
     if not isinstance(path, str) or not isinstance(interfaces, Mapping):
         return Malformed(Malformation.SIGNATURE, "InterfacesAdded body is not (o, a{sa{sv}})")
+    if NM_INTERFACE in interfaces:
+        manager = _on_object(path, NM_INTERFACE, interfaces[NM_INTERFACE])
+        return ManagerAdded(manager.props) if isinstance(manager, ManagerChanged) else manager
     for interface in _KINDS:
         if interface in interfaces:
             decoded = _on_object(path, interface, interfaces[interface])
