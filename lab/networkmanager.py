@@ -246,7 +246,6 @@ class NetworkManagerNode:
             f"--config-dir={self.confd}",
             f"--system-config-dir={self.confd}",
             f"--state-file={self.varlib / 'NetworkManager.state'}",
-            "--pid-file=/run/NetworkManager/NetworkManager.pid",
         ]
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **self.env}
         self.nm = self._remember(

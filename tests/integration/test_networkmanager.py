@@ -77,6 +77,7 @@ async def test_snapshot_of_an_activated_device(world):
 
 async def test_dhcp_activation_as_it_happens(world):
     built, nm = world
+    await nm.wait_for_device_state("eth0", "disconnected")  # NM has set eth0 up, no profile
     async with Collected(built.ns("client"), nm.env) as got:
         before = snapshot_links(await got.snapshot())[ETH0]
         assert before["DeviceState"] == "disconnected"  # managed, but no profile yet

@@ -88,8 +88,10 @@ def state_changed(new: int, old: int) -> Callable[[dict[str, Any]], bool]:
 
 def manager_state(state: int) -> Callable[[dict[str, Any]], bool]:
     def test(line: dict[str, Any]) -> bool:
-        return line.get("path") == NM_PATH and line.get("member") == "StateChanged" and (
-            line.get("body") == [state]
+        return (
+            line.get("path") == NM_PATH
+            and line.get("member") == "StateChanged"
+            and (line.get("body") == [state])
         )
 
     return test
@@ -124,7 +126,9 @@ async def replies(bus: MessageBus) -> dict[str, Any]:
     return {
         "GetDevices": await call(bus, NM_PATH, NM, "GetDevices"),
         "GetAll.Manager": await call(bus, NM_PATH, PROPS, "GetAll", NM),
-        "GetAll.Device.lo": await call(bus, NM_PATH + "/Devices/1", PROPS, "GetAll", f"{NM}.Device"),
+        "GetAll.Device.lo": await call(
+            bus, NM_PATH + "/Devices/1", PROPS, "GetAll", f"{NM}.Device"
+        ),
         "GetAll.Device.eth0": await call(bus, DEVICE, PROPS, "GetAll", f"{NM}.Device"),
         "GetAll.ActiveConnection": await call(
             bus, active, PROPS, "GetAll", f"{NM}.Connection.Active"
