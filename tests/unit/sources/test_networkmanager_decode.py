@@ -12,35 +12,39 @@ from hypothesis import strategies as st
 from nm_recording import phases, replies, signals
 
 from netevd.sources.networkmanager_decode import (
-    ConnectionChanged,
     ConnectionProps,
-    DeviceAdded,
-    DeviceChanged,
     DeviceProps,
-    DeviceRemoved,
-    DeviceStateChanged,
-    Ignored,
-    IpConfigChanged,
     IpConfigProps,
-    Malformation,
-    Malformed,
-    ManagerAdded,
-    ManagerChanged,
     ManagerProps,
-    ObjectAdded,
-    ObjectRemoved,
     StateChange,
-    connectivity_name,
     decode_device_list,
     decode_get_all,
     decode_props,
+)
+from netevd.sources.networkmanager_enums import DEVICE_STATE_REASONS
+from netevd.sources.networkmanager_signals import (
+    ConnectionChanged,
+    DeviceAdded,
+    DeviceChanged,
+    DeviceRemoved,
+    DeviceStateChanged,
+    IpConfigChanged,
+    ManagerAdded,
+    ManagerChanged,
+    ObjectAdded,
+    ObjectRemoved,
     decode_signal,
     decode_state_changed,
+)
+from netevd.sources.networkmanager_values import (
+    Ignored,
+    Malformation,
+    Malformed,
+    connectivity_name,
     device_reason_name,
     device_state_name,
     nm_state_name,
 )
-from netevd.sources.networkmanager_enums import DEVICE_STATE_REASONS
 
 NM = "/org/freedesktop/NetworkManager"
 ETH0 = NM + "/Devices/2"

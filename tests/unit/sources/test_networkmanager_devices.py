@@ -10,26 +10,28 @@ from nm_recording import phases
 
 from netevd.core.events import ManagerChanged, ManagerLinkChanged, ManagerLinkRemoved
 from netevd.sources.networkmanager_decode import (
-    ConnectionChanged,
     ConnectionProps,
+    DeviceProps,
+    IpConfigProps,
+    ManagerProps,
+    StateChange,
+)
+from netevd.sources.networkmanager_devices import Tracker
+from netevd.sources.networkmanager_signals import (
+    ConnectionChanged,
     DeviceAdded,
     DeviceChanged,
-    DeviceProps,
     DeviceRemoved,
     DeviceStateChanged,
     IpConfigChanged,
-    IpConfigProps,
     ManagerAdded,
-    ManagerProps,
     ObjectAdded,
     ObjectRemoved,
-    StateChange,
     decode_signal,
 )
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager_signals import (
     ManagerChanged as ManagerSignal,
 )
-from netevd.sources.networkmanager_devices import Tracker
 
 NM = "/org/freedesktop/NetworkManager"
 ETH0 = NM + "/Devices/2"
