@@ -5,6 +5,7 @@ from lab.bus import PrivateBus
 from lab.dhcp import DhclientClient, DnsmasqServer
 from lab.errors import LabError, TopologyError
 from lab.networkd import NetworkdNode
+from lab.networkmanager import NetworkManagerNode
 from lab.process import ManagedProcess, ProcessExited
 from lab.topologies import host_peer
 from lab.topology import ROOT, Topology
@@ -17,6 +18,7 @@ __all__ = [
     "Lab",
     "LabError",
     "ManagedProcess",
+    "NetworkManagerNode",
     "NetworkdNode",
     "PrivateBus",
     "ProcessExited",

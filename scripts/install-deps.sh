@@ -2,7 +2,7 @@
 # Install the Debian packages the test suites need, only those that are missing.
 # Runs as root on Debian 12; `apt-get update` at most once.
 set -eu
-PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd chromium}"
+PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd network-manager chromium}"
 missing=""
 for pkg in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

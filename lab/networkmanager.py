@@ -1,0 +1,345 @@
+"""The real NetworkManager in a lab namespace, with its own system bus (lab-feasibility §4).
+
+NetworkManager runs in the namespace's own mount namespace (``ip netns exec`` makes one) with a
+private ``/run`` and ``/var/lib/NetworkManager`` (binds of ``<workdir>/run`` and
+``<workdir>/varlib``, kept across restarts so a restarted NM finds what the killed one left) and
+``/sys`` read-only, which makes NM treat udev as absent instead of waiting for it forever. Its
+configuration is ours alone (``--config``, ``--config-dir`` and ``--system-config-dir`` point into
+the workdir): the keyfile plugin only, connections in ``<workdir>/conns``, the internal DHCP
+client, no DNS or hostname handling, no connectivity check, and every interface unmanaged but
+the ones named.
+
+The bus is a separate dbus-daemon process whose socket is a path in the workdir (reachable from
+any namespace), so NetworkManager can be SIGKILLed and started again while the bus stays, and the
+bus restarted on its own. ``nmcli`` works from anywhere with ``DBUS_SYSTEM_BUS_ADDRESS`` set.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from lab.build import run_command
+from lab.bus import BUS_CONFIG
+from lab.errors import LabError
+from lab.process import ManagedProcess
+from lab.topology import Topology
+from lab.wait import wait_until
+
+NM_PATHS = ("/usr/sbin/NetworkManager", "/sbin/NetworkManager")
+# Runs inside `ip netns exec NS`, i.e. already in a mount namespace of its own; $1 is the workdir.
+_RUN_NM = """set -eu
+D=$1
+mount --make-rprivate /
+mount --bind "$D/run" /run
+mount --bind "$D/varlib" /var/lib/NetworkManager
+mount -o remount,ro /sys
+mkdir -p /run/NetworkManager
+shift
+exec "$@"
+"""
+OWNED = r"acquired D-Bus service|NetworkManager \(version [^)]*\) is starting"
+BUS_NAME = "org.freedesktop.NetworkManager"
+# NMDeviceState: what `nmcli -g GENERAL.STATE` prints is "100 (connected)".
+DEVICE_STATES = {
+    "unknown": 0,
+    "unmanaged": 10,
+    "unavailable": 20,
+    "disconnected": 30,
+    "prepare": 40,
+    "config": 50,
+    "need-auth": 60,
+    "ip-config": 70,
+    "ip-check": 80,
+    "secondaries": 90,
+    "activated": 100,
+    "deactivating": 110,
+    "failed": 120,
+}
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_IFACE_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+_METHODS = {"auto", "manual", "link-local", "disabled", "shared", "ignore", "dhcp"}
+
+
+def networkmanager_binary() -> str:
+    for path in NM_PATHS:
+        if Path(path).is_file():
+            return path
+    raise LabError("NetworkManager is not installed (Debian: apt-get install network-manager)")
+
+
+def networkmanager_dhcp() -> Topology:
+    """``client`` (NetworkManager) and ``server`` (dnsmasq) joined by a veth, ifindexes 10/11.
+
+    Distinct indexes: the kernel reports carrier loss late for a link whose index equals its
+    peer's. The server side gets ``10.231.80.1/24``.
+    """
+    t = Topology().add_netns("client").add_netns("server")
+    t.add_veth("eth0", "client", "eth0", "server", index=10, peer_index=11)
+    t.add_address("server", "eth0", "10.231.80.1/24")
+    return t
+
+
+def keyfile(
+    conn_id: str,
+    iface: str,
+    *,
+    ipv4: str = "auto",
+    ipv6: str = "disabled",
+    autoconnect: bool = True,
+    uuid: str | None = None,
+    extra: str = "",
+) -> str:
+    """An ethernet connection profile in NetworkManager's keyfile format."""
+    if not _ID_RE.fullmatch(conn_id):
+        raise LabError(f"connection id {conn_id!r}: letters, digits, '_', '.', '-' only")
+    if not _IFACE_RE.fullmatch(iface):
+        raise LabError(f"{iface!r} is not an interface name the lab uses")
+    if ipv4 not in _METHODS or ipv6 not in _METHODS:
+        raise LabError(f"unknown IP method in ipv4={ipv4!r} ipv6={ipv6!r}")
+    lines = [
+        "[connection]",
+        f"id={conn_id}",
+        *([f"uuid={uuid}"] if uuid else []),
+        "type=ethernet",
+        f"interface-name={iface}",
+        f"autoconnect={'true' if autoconnect else 'false'}",
+        "",
+        "[ipv4]",
+        f"method={ipv4}",
+        "",
+        "[ipv6]",
+        f"method={ipv6}",
+        "",
+    ]
+    return "\n".join(lines) + extra
+
+
+def nm_config(conns: Path, managed: Iterable[str], log_level: str) -> str:
+    """NetworkManager.conf: keyfile only, internal DHCP, hands off DNS, hostname and the rest."""
+    names = ";".join(f"except:interface-name:{name}" for name in managed) or "*"
+    return f"""[main]
+plugins=keyfile
+dhcp=internal
+auth-polkit=false
+no-auto-default=*
+dns=none
+rc-manager=unmanaged
+systemd-resolved=false
+hostname-mode=none
+
+[keyfile]
+path={conns}
+unmanaged-devices={names}
+
+[logging]
+level={log_level}
+
+[connectivity]
+enabled=false
+"""
+
+
+class NetworkManagerNode:
+    """``async with NetworkManagerNode(ns, managed=["eth0"]) as nm:`` NetworkManager + its bus."""
+
+    def __init__(
+        self,
+        netns: str,
+        *,
+        managed: Iterable[str] = ("eth0",),
+        name: str = "NetworkManager",
+        log_level: str = "DEBUG",
+    ) -> None:
+        self.netns = netns
+        self.name = name
+        self.managed = tuple(managed)
+        for iface in self.managed:
+            if not _IFACE_RE.fullmatch(iface):
+                raise LabError(f"{iface!r} is not an interface name the lab uses")
+        self.workdir = Path(tempfile.mkdtemp(prefix="netevd-nm-"))
+        self.bus_socket = self.workdir / "bus.sock"
+        self.run_dir = self.workdir / "run"
+        self.varlib = self.workdir / "varlib"
+        self.conns = self.workdir / "conns"
+        self.confd = self.workdir / "confd"
+        for directory in (self.run_dir, self.varlib, self.conns, self.confd):
+            directory.mkdir(mode=0o700)
+        self.config = self.workdir / "NetworkManager.conf"
+        self.config.write_text(nm_config(self.conns, self.managed, log_level))
+        self.bus: ManagedProcess | None = None
+        self.nm: ManagedProcess | None = None
+        self.owner = ""  # NetworkManager's unique name on the bus, once started
+        self.history: list[ManagedProcess] = []  # every process started, for their output
+
+    # -- configuration --------------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        return f"unix:path={self.bus_socket}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a client needs to use this node's bus as its system bus."""
+        return {"DBUS_SYSTEM_BUS_ADDRESS": self.address}
+
+    async def add_connection(
+        self,
+        conn_id: str,
+        iface: str,
+        ipv4: str = "auto",
+        *,
+        ipv6: str = "disabled",
+        autoconnect: bool = True,
+        uuid: str | None = None,
+        extra: str = "",
+    ) -> Path:
+        """Write a keyfile profile; a running NM is told to load it (``nmcli connection load``)."""
+        path = self.conns / f"{conn_id}.nmconnection"
+        text = keyfile(
+            conn_id, iface, ipv4=ipv4, ipv6=ipv6, autoconnect=autoconnect, uuid=uuid, extra=extra
+        )
+        path.write_text(text)
+        path.chmod(0o600)  # NM ignores keyfiles others may read
+        if self.nm is not None and self.nm.running:
+            await self.nmcli("connection", "load", str(path))
+        return path
+
+    # -- life -----------------------------------------------------------------------------------
+
+    async def start(self) -> Self:
+        try:
+            await self.start_bus()
+            await self.start_nm()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def start_bus(self) -> None:
+        if self.bus is not None and self.bus.running:
+            raise LabError(f"{self.name}: the bus is already running")
+        config = self.workdir / "bus.conf"
+        config.write_text(BUS_CONFIG.format(socket=self.bus_socket))
+        argv = ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"]
+        self.bus = self._remember(
+            ManagedProcess([*argv, "--print-address=1"], netns=self.netns, name="dbus-daemon")
+        )
+        await self.bus.start()
+        await self.bus.wait_for_log(r"^unix:", timeout=10, stream="stdout")
+
+    async def start_nm(self, timeout: float = 10.0) -> None:
+        """Start NetworkManager and wait until it owns its name on the bus."""
+        if self.nm is not None and self.nm.running:
+            raise LabError(f"{self.name}: NetworkManager is already running")
+        argv = ["sh", "-c", _RUN_NM, "run-nm", str(self.workdir), networkmanager_binary()]
+        argv += [
+            "--debug",  # foreground, log to stderr
+            f"--config={self.config}",
+            f"--config-dir={self.confd}",
+            f"--system-config-dir={self.confd}",
+            f"--state-file={self.varlib / 'NetworkManager.state'}",
+        ]
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **self.env}
+        self.nm = self._remember(
+            ManagedProcess(argv, netns=self.netns, env=env, name=f"{self.name}[{self.netns}]")
+        )
+        await self.nm.start()
+        owner: str = await wait_until(self._owned, timeout, message=f"{self.name} owns {BUS_NAME}")
+        self.owner = owner
+
+    async def _owned(self) -> str:
+        if self.nm is None or not self.nm.running:
+            tail = self.nm.tail() if self.nm else ""
+            raise LabError(f"{self.name} exited before owning {BUS_NAME}:\n{tail}")
+        return await self.busctl_owner()
+
+    async def busctl_owner(self) -> str:
+        """The unique name owning org.freedesktop.NetworkManager on this bus ("" if none)."""
+        argv = ["dbus-send", f"--bus={self.address}", "--print-reply=literal"]
+        argv += ["--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"]
+        argv += ["org.freedesktop.DBus.GetNameOwner", f"string:{BUS_NAME}"]
+        result = await run_command(argv, check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    async def stop_nm(self) -> None:
+        """SIGTERM: NetworkManager leaves its devices configured as they are."""
+        if self.nm is not None:
+            await self.nm.stop()
+
+    async def kill_nm(self) -> None:
+        """SIGKILL, as a crash would: no cleanup, the bus notices the connection drop."""
+        if self.nm is None or not self.nm.running:
+            raise LabError(f"{self.name}: NetworkManager is not running")
+        self.nm.send_signal(signal.SIGKILL)
+        await self.nm.wait_exit()
+
+    async def restart_nm(self, timeout: float = 10.0) -> None:
+        await self.stop_nm()
+        await self.start_nm(timeout)
+
+    async def stop_bus(self) -> None:
+        if self.bus is not None:
+            await self.bus.stop()
+        self.bus_socket.unlink(missing_ok=True)
+
+    async def stop(self) -> None:
+        """Stop NetworkManager and its bus and remove the workdir (idempotent)."""
+        await self.stop_nm()
+        await self.stop_bus()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _remember(self, proc: ManagedProcess) -> ManagedProcess:
+        self.history.append(proc)
+        return proc
+
+    # -- looking at it --------------------------------------------------------------------------
+
+    async def nmcli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``nmcli ARGS`` on this node's bus (nmcli needs nothing else from NM's namespace)."""
+        argv = ["env", f"DBUS_SYSTEM_BUS_ADDRESS={self.address}", "nmcli", *args]
+        return await run_command(argv, check=check)
+
+    async def device_state(self, iface: str) -> int | None:
+        """The NMDeviceState number of *iface* (None when NM does not know the device)."""
+        result = await self.nmcli("-g", "GENERAL.STATE", "device", "show", iface, check=False)
+        number = result.stdout.split(" ", 1)[0]
+        return int(number) if result.returncode == 0 and number.isdigit() else None
+
+    async def wait_for_device_state(
+        self, iface: str, state: str | int, timeout: float = 10.0
+    ) -> int:
+        """Wait until NM reports *iface* in *state* (a name such as ``activated`` or a number).
+
+        NM has no file or log line to wait on per state: its own view is asked with a deadline.
+        """
+        wanted = DEVICE_STATES[state] if isinstance(state, str) else state
+
+        async def reached() -> bool:
+            return await self.device_state(iface) == wanted
+
+        ok: bool = await wait_until(reached, timeout, message=f"{self.name}: {iface} in {state}")
+        if not ok:  # wait_until returns only a truthy value; this keeps mypy honest
+            raise LabError(f"{self.name}: {iface} never reached {state}")
+        return wanted
+
+    def output(self) -> str:
+        return "\n".join(proc.output() for proc in self.history)

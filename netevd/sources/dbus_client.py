@@ -1,0 +1,132 @@
+"""What a D-Bus source needs of the bus: connecting, counted method calls, a signal inbox.
+
+Used by the NetworkManager source; the same shape as the systemd-networkd source's own
+plumbing. Every call and every rejected message is counted in :attr:`BusCounters.counts`
+(``call.<member>.<ok|error|timeout>``, ``rejected.<reason>``, ``reconnects``) and mirrored into
+the Prometheus metrics when there are any, labelled with the source's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from dbus_fast import BusType, Message, MessageType
+from dbus_fast.aio import MessageBus
+
+from netevd.telemetry.metrics import Metrics
+
+LOG_EVERY = 100  # after the first ten of a kind, one warning per this many rejected messages
+DBUS_NAME = "org.freedesktop.DBus"
+DBUS_PATH = "/org/freedesktop/DBus"
+Inbox = asyncio.Queue[Message | None]
+
+
+class CallFailed(Exception):
+    """A method call was answered with a D-Bus error."""
+
+
+class BusCounters:
+    """Counts of one source's calls and rejections, with their log lines and metrics."""
+
+    def __init__(self, name: str, log: logging.Logger, metrics: Metrics | None) -> None:
+        self.name = name
+        self.counts: Counter[str] = Counter()
+        self._log = log
+        self._metrics = metrics
+
+    def count(self, key: str) -> None:
+        self.counts[key] += 1
+        if self._metrics is None:
+            return
+        kind, _, rest = key.partition(".")
+        if kind == "rejected":
+            self._metrics.dbus_rejected.labels(self.name, rest).inc()
+        elif kind == "reconnects":
+            self._metrics.source_reconnects.labels(self.name).inc()
+        elif kind == "call":
+            member, _, result = rest.rpartition(".")
+            self._metrics.dbus_calls.labels(self.name, member).inc()
+            if result != "ok":
+                self._metrics.dbus_errors.inc()
+
+    def reject(self, reason: str, detail: str) -> None:
+        """Count a message not believed; warn for the first ten of a reason, then sparingly."""
+        key = f"rejected.{reason}"
+        self.count(key)
+        count = self.counts[key]
+        level = logging.WARNING if count <= 10 or count % LOG_EVERY == 0 else logging.DEBUG
+        prefix = self._log.name.rsplit(".", 1)[-1]
+        self._log.log(
+            level, "%s.rejected reason=%s count=%d detail=%r", prefix, reason, count, detail
+        )
+
+
+async def connect(env: Mapping[str, str], timeout: float) -> MessageBus:
+    """The system bus (``DBUS_SYSTEM_BUS_ADDRESS`` when set), connected within *timeout*."""
+    address = env.get("DBUS_SYSTEM_BUS_ADDRESS")
+    bus = MessageBus(bus_address=address) if address else MessageBus(bus_type=BusType.SYSTEM)
+    try:
+        return await asyncio.wait_for(bus.connect(), timeout)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            bus.disconnect()
+        raise
+
+
+async def call(
+    bus: MessageBus,
+    counters: BusCounters,
+    timeout: float,
+    destination: str,
+    path: str,
+    interface: str,
+    member: str,
+    signature: str = "",
+    body: Sequence[object] = (),
+) -> Message:
+    """A method call's reply; CallFailed for an error reply, TimeoutError after *timeout*."""
+    message = Message(
+        destination=destination,
+        path=path,
+        interface=interface,
+        member=member,
+        signature=signature,
+        body=list(body),
+    )
+    try:
+        reply = await asyncio.wait_for(bus.call(message), timeout)
+    except TimeoutError:
+        counters.count(f"call.{member}.timeout")
+        raise
+    if reply.message_type is MessageType.ERROR:
+        counters.count(f"call.{member}.error")
+        raise CallFailed(f"{interface}.{member} on {path}: {reply.error_name}")
+    counters.count(f"call.{member}.ok")
+    return reply
+
+
+def watch(bus: MessageBus, inbox: Inbox) -> asyncio.Future[None]:
+    """Put every signal *bus* receives into *inbox*, and None once the connection is lost."""
+    bus.add_message_handler(lambda message: _enqueue(inbox, message))
+    done = asyncio.ensure_future(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
+    done.add_done_callback(lambda future: _on_disconnect(inbox, future))
+    return done
+
+
+def _enqueue(inbox: Inbox, message: Message) -> None:
+    if message.message_type is MessageType.SIGNAL:
+        inbox.put_nowait(message)
+
+
+def _on_disconnect(inbox: Inbox, done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()  # retrieved: the reason is logged by whoever ends the session
+    inbox.put_nowait(None)
+
+
+def text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,250 @@
+"""NetworkManager's objects' properties and method replies, decoded (pure: no I/O, never raises).
+
+A dict that fails any check (:mod:`netevd.sources.networkmanager_values`) is malformed as a
+whole: a peer that lies about one value is not believed about the others. Properties
+NetworkManager has but netevd does not follow are ignored unchecked; a followed property missing
+from a dict is left ``None`` (PropertiesChanged carries only what changed; NetworkManager 1.42
+sends one property per signal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+
+from dbus_fast import Variant
+
+from netevd.sources.networkmanager_paths import (
+    ACTIVE_PREFIX,
+    DEVICE_PREFIX,
+    IP4_PREFIX,
+    IP6_PREFIX,
+    numbered_path,
+)
+from netevd.sources.networkmanager_values import (
+    Ignored,
+    Malformation,
+    Malformed,
+    address_data_value,
+    connection_id_value,
+    connectivity_name,
+    device_reason_name,
+    device_state_name,
+    gateway_value,
+    iface_value,
+    nm_state_name,
+    object_value,
+    uuid_value,
+)
+
+NM_INTERFACE = "org.freedesktop.NetworkManager"
+DEVICE_INTERFACE = "org.freedesktop.NetworkManager.Device"
+ACTIVE_INTERFACE = "org.freedesktop.NetworkManager.Connection.Active"
+IP4_INTERFACE = "org.freedesktop.NetworkManager.IP4Config"
+IP6_INTERFACE = "org.freedesktop.NetworkManager.IP6Config"
+PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
+OBJECT_MANAGER_INTERFACE = "org.freedesktop.DBus.ObjectManager"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProps:
+    """Followed ``org.freedesktop.NetworkManager.Device`` properties; None = not in the dict.
+
+    Object paths are ``""`` where NetworkManager says ``/`` (no such object)."""
+
+    interface: str | None = None
+    ip_interface: str | None = None
+    state: str | None = None
+    reason: str | None = None  # from StateReason (uu): (state, reason)
+    active_connection: str | None = None
+    ip4_config: str | None = None
+    ip6_config: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionProps:
+    """``org.freedesktop.NetworkManager.Connection.Active``: the profile's id and uuid."""
+
+    id: str | None = None
+    uuid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IpConfigProps:
+    """``IP4Config``/``IP6Config``: the gateway ("" = none) and ``address/prefix`` strings."""
+
+    gateway: str | None = None
+    addresses: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerProps:
+    state: str | None = None
+    connectivity: str | None = None
+    devices: tuple[str, ...] | None = None  # device paths
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """``Device.StateChanged(u new_state, u old_state, u reason)`` as words."""
+
+    new: str
+    old: str
+    reason: str
+
+
+Props = DeviceProps | ConnectionProps | IpConfigProps | ManagerProps
+
+
+# -- property dicts ----------------------------------------------------------------------------
+
+Check = Callable[[object], str | Malformed]
+
+
+def _fields(values: object) -> Mapping[str, object] | Malformed:
+    if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values):
+        return Malformed(Malformation.SIGNATURE, "properties are not a{sv}")
+    return values
+
+
+def _numbered(name: str, namer: Check) -> Check:
+    """A check of a ``u`` variant named through *namer*."""
+
+    def check(value: object) -> str | Malformed:
+        if not isinstance(value, Variant) or value.signature != "u":
+            got = value.signature if isinstance(value, Variant) else type(value).__name__
+            return Malformed(Malformation.TYPE, f"{name} has type {got!r}, not 'u'")
+        return namer(value.value)
+
+    return check
+
+
+def _state_reason(value: object) -> str | Malformed:
+    """``StateReason (uu)``: (state, reason); the state is checked, the reason kept."""
+    if not isinstance(value, Variant) or value.signature != "(uu)":
+        return Malformed(Malformation.TYPE, "StateReason is not (uu)")
+    pair = value.value
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        return Malformed(Malformation.TYPE, "StateReason is not a pair")
+    state = device_state_name(pair[0])
+    return state if isinstance(state, Malformed) else device_reason_name(pair[1])
+
+
+def _checked(
+    fields: Mapping[str, object], checks: Mapping[str, tuple[str, Check]]
+) -> dict[str, str] | Malformed:
+    """{field: checked value} for every property of *checks* present in *fields*."""
+    found: dict[str, str] = {}
+    for field, (name, check) in checks.items():
+        if name in fields:
+            value = check(fields[name])
+            if isinstance(value, Malformed):
+                return value
+            found[field] = value
+    return found
+
+
+_DEVICE_CHECKS: Mapping[str, tuple[str, Check]] = {
+    "interface": ("Interface", partial(iface_value, "Interface")),
+    "ip_interface": ("IpInterface", partial(iface_value, "IpInterface")),
+    "state": ("State", _numbered("State", device_state_name)),
+    "reason": ("StateReason", _state_reason),
+    "active_connection": (
+        "ActiveConnection",
+        partial(object_value, "ActiveConnection", prefix=ACTIVE_PREFIX),
+    ),
+    "ip4_config": ("Ip4Config", partial(object_value, "Ip4Config", prefix=IP4_PREFIX)),
+    "ip6_config": ("Ip6Config", partial(object_value, "Ip6Config", prefix=IP6_PREFIX)),
+}
+_CONNECTION_CHECKS: Mapping[str, tuple[str, Check]] = {
+    "id": ("Id", connection_id_value),
+    "uuid": ("Uuid", uuid_value),
+}
+_MANAGER_CHECKS: Mapping[str, tuple[str, Check]] = {
+    "state": ("State", _numbered("State", nm_state_name)),
+    "connectivity": ("Connectivity", _numbered("Connectivity", connectivity_name)),
+}
+
+
+def decode_device_props(values: object) -> DeviceProps | Malformed:
+    fields = _fields(values)
+    found = fields if isinstance(fields, Malformed) else _checked(fields, _DEVICE_CHECKS)
+    return found if isinstance(found, Malformed) else DeviceProps(**found)
+
+
+def decode_connection_props(values: object) -> ConnectionProps | Malformed:
+    fields = _fields(values)
+    found = fields if isinstance(fields, Malformed) else _checked(fields, _CONNECTION_CHECKS)
+    return found if isinstance(found, Malformed) else ConnectionProps(**found)
+
+
+def decode_manager_props(values: object) -> ManagerProps | Malformed:
+    fields = _fields(values)
+    if isinstance(fields, Malformed):
+        return fields
+    found = _checked(fields, _MANAGER_CHECKS)
+    if isinstance(found, Malformed):
+        return found
+    props = ManagerProps(found.get("state"), found.get("connectivity"))
+    if "Devices" not in fields:
+        return props
+    devices = fields["Devices"]
+    if not isinstance(devices, Variant) or devices.signature != "ao":
+        return Malformed(Malformation.TYPE, "Devices is not ao")
+    paths = decode_device_list("ao", [devices.value])
+    return paths if isinstance(paths, Malformed) else replace(props, devices=tuple(paths))
+
+
+def decode_ip_config_props(values: object, version: int) -> IpConfigProps | Malformed:
+    fields = _fields(values)
+    if isinstance(fields, Malformed):
+        return fields
+    gateway = gateway_value(fields["Gateway"], version) if "Gateway" in fields else None
+    if isinstance(gateway, Malformed):
+        return gateway
+    addresses = (
+        address_data_value(fields["AddressData"], version) if "AddressData" in fields else None
+    )
+    if isinstance(addresses, Malformed):
+        return addresses
+    return IpConfigProps(gateway, addresses)
+
+
+def decode_props(interface: str, values: object) -> Props | Malformed | Ignored:
+    """A GetAll reply or a PropertiesChanged dict of *interface*."""
+    match interface:
+        case "org.freedesktop.NetworkManager.Device":
+            return decode_device_props(values)
+        case "org.freedesktop.NetworkManager.Connection.Active":
+            return decode_connection_props(values)
+        case "org.freedesktop.NetworkManager.IP4Config":
+            return decode_ip_config_props(values, 4)
+        case "org.freedesktop.NetworkManager.IP6Config":
+            return decode_ip_config_props(values, 6)
+        case "org.freedesktop.NetworkManager":
+            return decode_manager_props(values)
+    return Ignored(f"interface {interface!r:.80} is not followed")
+
+
+def decode_get_all(interface: str, signature: str, body: Sequence[object]) -> Props | Malformed:
+    """``Properties.GetAll(interface) -> a{sv}``."""
+    if signature != "a{sv}" or len(body) != 1:
+        return Malformed(Malformation.SIGNATURE, f"GetAll returned {signature!r}")
+    decoded = decode_props(interface, body[0])
+    return (
+        Malformed(Malformation.SIGNATURE, decoded.why) if isinstance(decoded, Ignored) else decoded
+    )
+
+
+def decode_device_list(signature: str, body: Sequence[object]) -> list[str] | Malformed:
+    """``GetDevices() -> ao``: every path a device path, no duplicates."""
+    if signature != "ao" or len(body) != 1 or not isinstance(body[0], list):
+        return Malformed(Malformation.SIGNATURE, f"GetDevices returned {signature!r}")
+    paths = body[0]
+    for path in paths:
+        if not isinstance(path, str) or numbered_path(DEVICE_PREFIX, path) is None:
+            return Malformed(Malformation.PATH, f"{path!r:.80} is not a device path")
+    if len(set(paths)) != len(paths):
+        return Malformed(Malformation.PATH, "GetDevices lists a device twice")
+    return list(paths)

@@ -1,0 +1,134 @@
+"""NetworkManager's D-Bus enums as names (pure data).
+
+Taken from ``src/libnm-core-public/nm-dbus-interface.h`` of NetworkManager 1.42.4 (the version
+Debian 12 ships): each ``NM_..._FOO_BAR`` constant becomes the word ``foo-bar``. Newer releases
+add device state reasons after 67; :func:`reason_name` names those by number instead of
+rejecting the state change they come with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# NMDeviceState
+DEVICE_STATES: Mapping[int, str] = {
+    0: "unknown",
+    10: "unmanaged",
+    20: "unavailable",
+    30: "disconnected",
+    40: "prepare",
+    50: "config",
+    60: "need-auth",
+    70: "ip-config",
+    80: "ip-check",
+    90: "secondaries",
+    100: "activated",
+    110: "deactivating",
+    120: "failed",
+}
+
+# NMState (the Manager's global State)
+NM_STATES: Mapping[int, str] = {
+    0: "unknown",
+    10: "asleep",
+    20: "disconnected",
+    30: "disconnecting",
+    40: "connecting",
+    50: "connected-local",
+    60: "connected-site",
+    70: "connected-global",
+}
+
+# NMConnectivityState
+CONNECTIVITY: Mapping[int, str] = {
+    0: "unknown",
+    1: "none",
+    2: "portal",
+    3: "limited",
+    4: "full",
+}
+
+# NMDeviceStateReason, 0..67 in 1.42
+DEVICE_STATE_REASONS: Mapping[int, str] = dict(
+    enumerate(
+        (
+            "none",
+            "unknown",
+            "now-managed",
+            "now-unmanaged",
+            "config-failed",
+            "ip-config-unavailable",
+            "ip-config-expired",
+            "no-secrets",
+            "supplicant-disconnect",
+            "supplicant-config-failed",
+            "supplicant-failed",
+            "supplicant-timeout",
+            "ppp-start-failed",
+            "ppp-disconnect",
+            "ppp-failed",
+            "dhcp-start-failed",
+            "dhcp-error",
+            "dhcp-failed",
+            "shared-start-failed",
+            "shared-failed",
+            "autoip-start-failed",
+            "autoip-error",
+            "autoip-failed",
+            "modem-busy",
+            "modem-no-dial-tone",
+            "modem-no-carrier",
+            "modem-dial-timeout",
+            "modem-dial-failed",
+            "modem-init-failed",
+            "gsm-apn-failed",
+            "gsm-registration-not-searching",
+            "gsm-registration-denied",
+            "gsm-registration-timeout",
+            "gsm-registration-failed",
+            "gsm-pin-check-failed",
+            "firmware-missing",
+            "removed",
+            "sleeping",
+            "connection-removed",
+            "user-requested",
+            "carrier",
+            "connection-assumed",
+            "supplicant-available",
+            "modem-not-found",
+            "bt-failed",
+            "gsm-sim-not-inserted",
+            "gsm-sim-pin-required",
+            "gsm-sim-puk-required",
+            "gsm-sim-wrong",
+            "infiniband-mode",
+            "dependency-failed",
+            "br2684-failed",
+            "modem-manager-unavailable",
+            "ssid-not-found",
+            "secondary-connection-failed",
+            "dcb-fcoe-failed",
+            "teamd-control-failed",
+            "modem-failed",
+            "modem-available",
+            "sim-pin-incorrect",
+            "new-activation",
+            "parent-changed",
+            "parent-managed-changed",
+            "ovsdb-failed",
+            "ip-address-duplicate",
+            "ip-method-unsupported",
+            "sriov-configuration-failed",
+            "peer-not-found",
+        )
+    )
+)
+# A later NetworkManager's reason is named by number ("reason-68"); beyond this it is absurd.
+MAX_REASON = 0xFFFF
+
+
+def reason_name(number: int) -> str | None:
+    """The reason's word, ``reason-N`` for one newer than 1.42, None when absurd."""
+    if number in DEVICE_STATE_REASONS:
+        return DEVICE_STATE_REASONS[number]
+    return f"reason-{number}" if 0 <= number <= MAX_REASON else None

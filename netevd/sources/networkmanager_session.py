@@ -1,0 +1,183 @@
+"""One bus connection's following of NetworkManager: what each signal does, in order per device.
+
+A decoded signal becomes a :class:`Step` of the device it concerns: learn what the signal says,
+then emit the events the tracker derives. A step runs at once when nothing it needs is unknown;
+otherwise (a device or an object nobody described, a peer that skips InterfacesAdded) it waits
+for the GetAll round trips *and* for that device's earlier steps, so each device's events leave
+in signal order while other devices go on. Signals sent before a reply that already reflects
+them (a snapshot's or a fetch's, compared by the sender's serials) are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+
+from dbus_fast import Message
+from dbus_fast.aio import MessageBus
+
+from netevd.core.events import Event
+from netevd.sources.dbus_client import BusCounters, Inbox, text
+from netevd.sources.networkmanager_decode import DEVICE_INTERFACE, DeviceProps
+from netevd.sources.networkmanager_devices import Tracker
+from netevd.sources.networkmanager_paths import DEVICE_PREFIX, NM_PATH, numbered_path
+from netevd.sources.networkmanager_signals import (
+    ConnectionChanged,
+    Decoded,
+    DeviceAdded,
+    DeviceChanged,
+    DeviceRemoved,
+    DeviceStateChanged,
+    IpConfigChanged,
+    ManagerChanged,
+    ObjectAdded,
+    ObjectRemoved,
+)
+from netevd.sources.networkmanager_values import Ignored, Malformed
+
+log = logging.getLogger("netevd.networkmanager")
+
+DEVICES = "devices"  # the coverage key of GetDevices' reply (DeviceAdded, DeviceRemoved)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one signal does to one device: learn, then emit, once every object is known."""
+
+    device: str
+    serial: int  # 0: nothing to check against a reply's coverage
+    origin: str  # the coverage key of the object the signal is about
+    emit: Callable[[], list[Event]]
+    learn: Callable[[], None] | None = None
+    fetch_device: bool = True  # fetch the device first if nobody has described it
+
+
+Fetch = Callable[["Session", str, str], Awaitable[object]]
+
+
+@dataclass(eq=False)
+class Session:
+    """One bus connection: the owner being followed and what is in flight for it."""
+
+    bus: MessageBus
+    tracker: Tracker
+    emit: Callable[[Event], None]
+    fetch: Fetch  # GetAll of (path, interface), learned by the tracker
+    counters: BusCounters
+    inbox: Inbox = field(default_factory=asyncio.Queue)
+    owner: str = ""
+    covered: dict[str, int] = field(default_factory=dict)  # key -> serial of its reply
+    chains: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # per device path
+    snapshots: int = 0
+    starting: bool = False  # the owner has not exported its manager object yet
+
+    def forget_all(self) -> None:
+        """A new owner (or none): nothing learned or in flight holds any more."""
+        for task in self.chains.values():
+            task.cancel()
+        self.chains.clear()
+        self.covered.clear()
+        self.tracker.reset()
+        self.starting = False
+
+    def is_covered(self, step: Step) -> bool:
+        return bool(step.serial) and step.serial <= self.covered.get(step.origin, 0)
+
+    async def describe(self, path: str) -> None:
+        """Fetch a device and every object it refers to."""
+        await self.fetch(self, path, DEVICE_INTERFACE)
+        for ref, interface in self.tracker.missing(path):
+            await self.fetch(self, ref, interface)
+
+    # -- dispatch -------------------------------------------------------------------------------
+
+    def dispatch(self, message: Message, decoded: Decoded) -> None:
+        """What a decoded signal from the owner does."""
+        tracker, serial = self.tracker, message.serial
+        match decoded:
+            case DeviceStateChanged(path, change):
+                self.submit(Step(path, serial, path, partial(tracker.state_changed, path, change)))
+            case DeviceChanged(path, props):
+                learn = partial(tracker.learn, path, props)
+                self.submit(Step(path, serial, path, partial(tracker.device_changed, path), learn))
+            case ObjectAdded(path, DeviceProps() as props):
+                learn = partial(tracker.learn, path, props)
+                self.submit(Step(path, serial, path, list, learn, fetch_device=False))
+            case (
+                ObjectAdded(path, props)
+                | ConnectionChanged(path, props)
+                | IpConfigChanged(path, props)
+            ) if serial > self.covered.get(path, 0):
+                tracker.learn(path, props)
+                for device in tracker.users(path):
+                    self.submit(Step(device, 0, device, partial(tracker.refresh, device)))
+            case DeviceAdded(path):
+                self.submit(Step(path, serial, DEVICES, partial(tracker.announce, path)))
+            case DeviceRemoved(path):
+                emit = partial(tracker.removed, path)
+                self.submit(Step(path, serial, DEVICES, emit, fetch_device=False))
+            case ObjectRemoved(path):
+                self._removed(path)
+            case ManagerChanged(props) if serial > self.covered.get(NM_PATH, 0):
+                state = message.member == "StateChanged"
+                self._emit_all(tracker.manager_changed(props, state=state))
+            case Malformed(reason, detail):
+                self.counters.reject(reason, detail)
+            case Ignored(why):
+                log.debug("networkmanager.ignored %s", why)
+
+    def _removed(self, path: str) -> None:
+        if numbered_path(DEVICE_PREFIX, path) is None:
+            self.tracker.forget(path)
+            return
+        emit = partial(self.tracker.removed, path)
+        self.submit(Step(path, 0, path, emit, fetch_device=False))
+
+    # -- ordering -------------------------------------------------------------------------------
+
+    def submit(self, step: Step) -> None:
+        """Run *step* now if it needs no round trip, else after the device's earlier steps."""
+        tracker = self.tracker
+        previous = self.chains.get(step.device)
+        if previous is None and not (step.fetch_device and tracker.unknown(step.device)):
+            if self.is_covered(step):
+                return
+            if step.learn is not None:
+                step.learn()
+            if not tracker.missing(step.device):
+                self._emit_all(step.emit())
+                return
+            step = replace(step, serial=0, learn=None, fetch_device=False)  # learned already
+        task = asyncio.create_task(self._run(previous, step))
+        self.chains[step.device] = task
+        task.add_done_callback(partial(_forget, self.chains, step.device))
+
+    async def _run(self, previous: asyncio.Task[None] | None, step: Step) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # only its order matters here, not its outcome
+        tracker = self.tracker
+        try:
+            if step.fetch_device and tracker.unknown(step.device):
+                await self.describe(step.device)
+                self._emit_all(tracker.announce(step.device))
+            if self.is_covered(step):
+                return
+            if step.learn is not None:
+                step.learn()
+            for path, interface in tracker.missing(step.device):
+                await self.fetch(self, path, interface)
+        except Exception as exc:  # the bus went away mid-call: the change itself still holds
+            log.info("networkmanager.fetch.failed device=%s error=%r", step.device, text(exc))
+        self._emit_all(step.emit())
+
+    def _emit_all(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.emit(event)
+
+
+def _forget(chains: dict[str, asyncio.Task[None]], key: str, task: asyncio.Task[None]) -> None:
+    if chains.get(key) is task:
+        del chains[key]

@@ -1,0 +1,179 @@
+"""NetworkManager's values checked one by one (pure: no I/O, never raises).
+
+Everything here is input from a peer on the system bus. A value is believed only after its
+D-Bus type, range and alphabet are checked; what fails is :class:`Malformed`, with a reason from
+a fixed set so it can be counted without unbounded labels. Numbers become words through the
+tables of :mod:`netevd.sources.networkmanager_enums`: a device, global or connectivity state
+outside them is rejected as such (``state``), never passed on as a number.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dbus_fast import Variant
+
+from netevd.sources.networkmanager_enums import CONNECTIVITY, DEVICE_STATES, NM_STATES, reason_name
+from netevd.sources.networkmanager_paths import numbered_path
+
+MAX_NAME_BYTES = 15  # IFNAMSIZ without the NUL
+MAX_TEXT = 256  # a connection id; NetworkManager sets no limit, a liar gets this one
+MAX_ADDRESSES = 4096
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Malformation(StrEnum):
+    """Why a message was not believed (a fixed set: usable as a metric label)."""
+
+    SIGNATURE = "signature"  # wrong D-Bus signature for the member
+    PATH = "path"  # an object path NetworkManager does not use for that kind of object
+    TYPE = "type"  # a property of the wrong D-Bus type
+    VALUE = "value"  # a name, id, uuid or address that is not one
+    STATE = "state"  # a state number outside NetworkManager 1.42's enum
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    reason: Malformation
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """Well-formed, but nothing netevd follows."""
+
+    why: str
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+
+def _u32(value: object) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32
+    return value if ok else None  # type: ignore[return-value]
+
+
+def _enum(table: Mapping[int, str], what: str, value: object) -> str | Malformed:
+    number = _u32(value)
+    if number is None:
+        return Malformed(Malformation.TYPE, f"{what} {value!r:.40} is not a u32")
+    if number not in table:
+        return Malformed(Malformation.STATE, f"{what} {number} is not one NetworkManager has")
+    return table[number]
+
+
+def device_state_name(value: object) -> str | Malformed:
+    return _enum(DEVICE_STATES, "device state", value)
+
+
+def nm_state_name(value: object) -> str | Malformed:
+    return _enum(NM_STATES, "NetworkManager state", value)
+
+
+def connectivity_name(value: object) -> str | Malformed:
+    return _enum(CONNECTIVITY, "connectivity", value)
+
+
+def device_reason_name(value: object) -> str | Malformed:
+    number = _u32(value)
+    if number is None:
+        return Malformed(Malformation.TYPE, f"state reason {value!r:.40} is not a u32")
+    name = reason_name(number)
+    return name if name is not None else Malformed(Malformation.VALUE, f"state reason {number}")
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def interface_name_problem(name: str) -> str | None:
+    """Why *name* cannot be a Linux interface name (the kernel's dev_valid_name), or None."""
+    if name in (".", "..") or len(name.encode()) > MAX_NAME_BYTES:
+        return f"{name[:40]!r} is not an interface name"
+    if any(c in "/:" or c.isspace() or c == "\x00" for c in name):
+        return f"{name[:40]!r} is not an interface name"
+    return None
+
+
+def text_value(name: str, value: object, *, signature: str = "s") -> str | Malformed:
+    if not isinstance(value, Variant) or value.signature != signature:
+        got = value.signature if isinstance(value, Variant) else type(value).__name__
+        return Malformed(Malformation.TYPE, f"{name} has type {got!r}, not {signature!r}")
+    if not isinstance(value.value, str):
+        return Malformed(Malformation.TYPE, f"{name} is not a string")
+    return value.value
+
+
+def iface_value(name: str, value: object) -> str | Malformed:
+    text = text_value(name, value)
+    if isinstance(text, str) and text and (problem := interface_name_problem(text)):
+        return Malformed(Malformation.VALUE, f"{name}: {problem}")
+    return text
+
+
+def object_value(name: str, value: object, *, prefix: str) -> str | Malformed:
+    """An object path under *prefix*, or "" for NetworkManager's "/" (none)."""
+    text = text_value(name, value, signature="o")
+    if isinstance(text, Malformed) or text == "/":
+        return "" if text == "/" else text
+    if numbered_path(prefix, text) is None:
+        return Malformed(Malformation.PATH, f"{name} {text[:80]!r} is not under {prefix}")
+    return text
+
+
+def connection_id_value(value: object) -> str | Malformed:
+    text = text_value("Id", value)
+    if isinstance(text, str) and (len(text) > MAX_TEXT or _CONTROL_RE.search(text)):
+        return Malformed(Malformation.VALUE, f"connection id {text[:40]!r} is not believable")
+    return text
+
+
+def uuid_value(value: object) -> str | Malformed:
+    text = text_value("Uuid", value)
+    if isinstance(text, str) and text and not UUID_RE.fullmatch(text):
+        return Malformed(Malformation.VALUE, f"Uuid {text[:40]!r} is not a uuid")
+    return text
+
+
+def gateway_value(value: object, version: int) -> str | Malformed:
+    text = text_value("Gateway", value)
+    if isinstance(text, Malformed) or not text:
+        return text
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return Malformed(Malformation.VALUE, f"Gateway {text[:60]!r} is not an address")
+    if address.version != version:
+        return Malformed(Malformation.VALUE, f"Gateway {text!r} is not IPv{version}")
+    return text
+
+
+def address_data_value(value: object, version: int) -> tuple[str, ...] | Malformed:
+    """``AddressData aa{sv}``: each entry's ``address`` (s) and ``prefix`` (u), checked."""
+    if not isinstance(value, Variant) or value.signature != "aa{sv}":
+        return Malformed(Malformation.TYPE, "AddressData is not aa{sv}")
+    entries = value.value
+    if not isinstance(entries, list) or len(entries) > MAX_ADDRESSES:
+        return Malformed(Malformation.VALUE, "AddressData is not a list of bounded size")
+    found: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return Malformed(Malformation.TYPE, "an AddressData entry is not a dict")
+        address = text_value("address", entry.get("address"))
+        prefix = entry.get("prefix")
+        if isinstance(address, Malformed):
+            return address
+        if not isinstance(prefix, Variant) or prefix.signature != "u":
+            return Malformed(Malformation.TYPE, "an AddressData prefix is not a u32")
+        try:
+            network = ipaddress.ip_interface(f"{address}/{prefix.value}")
+        except ValueError:
+            return Malformed(Malformation.VALUE, f"{address[:60]!r}/{prefix.value} is no address")
+        if network.version != version:
+            return Malformed(Malformation.VALUE, f"{address!r} is not IPv{version}")
+        found.append(str(network))
+    return tuple(found)
