@@ -19,6 +19,9 @@ HOSTNAME_RE = re.compile(
     r"(?=.{1,253}\Z)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_-]{1,63})*\.?"
 )
 _SAFE_TEXT_RE = re.compile(r"[^\x00-\x1f\x7f$`\\\"';&|<>(){}\[\]!~?*#%]*")
+_UUID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 MAX_VALUE = 128 * 1024 - 1  # MAX_ARG_STRLEN includes "NAME=" and the NUL
 
 
@@ -108,6 +111,18 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     "DHCP_DOMAIN": (_domain_list, "not a list of domain names"),
     "DHCP_HOSTNAME": (lambda v: HOSTNAME_RE.fullmatch(v) is not None, "not a host name"),
     "DHCP_LEASE": (_safe_text, "has characters a shell would interpret"),
+    # NetworkManager's, under its dispatcher's names
+    "DEVICE_IFACE": (lambda v: LINK_NAME_RE.fullmatch(v) is not None, "not a safe interface name"),
+    "DEVICE_IP_IFACE": (
+        lambda v: LINK_NAME_RE.fullmatch(v) is not None,
+        "not a safe interface name",
+    ),
+    "CONNECTION_UUID": (lambda v: _UUID_RE.fullmatch(v) is not None, "not a UUID"),
+    "IP4_GATEWAY": (_ip, "not an IP address"),
+    "IP6_GATEWAY": (_ip, "not an IP address"),
+    "REASON": (_word, "not a reason word"),
+    "NM_STATE_OLD": (_word, "not a state word"),
+    "CONNECTIVITY": (_word, "not a connectivity word"),
     **{
         name: (_word, "not a state word")
         for name in (

@@ -1,7 +1,8 @@
-"""Reactions to what a network manager (systemd-networkd) reports (pure).
+"""Reactions to what a network manager (systemd-networkd, NetworkManager) reports (pure).
 
-Only the effective backend fires scripts. Every OperationalState and AdministrativeState value
-has its directory, looked up in a fixed set; anything else is logged and counted, never run.
+Only the effective backend fires scripts. Every networkd OperationalState and
+AdministrativeState value, and every NetworkManager device state (netevd.core.nm_reactions), has
+its directory, looked up in a fixed set; anything else is logged and counted, never run.
 Carrier changes come from the kernel with every backend, so networkd's ``carrier`` and
 ``no-carrier`` operational states do not fire a second time.
 """
@@ -24,6 +25,13 @@ from netevd.core.events import (
 )
 from netevd.core.kinds import EventKind
 from netevd.core.model import Link
+from netevd.core.nm_reactions import (
+    NETWORKMANAGER,
+    device_directory,
+    device_document,
+    device_env,
+    manager_env,
+)
 from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
 from netevd.core.state import State
 from netevd.core.views import LinkView, view
@@ -67,6 +75,7 @@ LINK_PROPERTIES = (
     "IPv6AddressState",
     "OnlineState",
 )
+NM_MANAGER_PROPERTIES = ("State", "Connectivity")
 MANAGER_PROPERTIES = (
     "OperationalState",
     "CarrierState",
@@ -135,6 +144,8 @@ def _link_states(
     if not monitored(current.link.name, config.monitoring):
         return []
     old, new = before.managed_props(source, index), after.managed_props(source, index)
+    if source == NETWORKMANAGER:
+        return _device_state(after, current, old, new, ctx, config, kind)
     actions: list[Action] = []
     for prop, allowed in STATE_VALUES.items():
         value = new.get(prop)
@@ -148,6 +159,30 @@ def _link_states(
             run = script_run(current, directory, source, ctx, kind.value, after, extra=extra)
             actions.append(run)
     return actions
+
+
+def _device_state(
+    state: State,
+    current: LinkView,
+    old: Mapping[str, str],
+    new: Mapping[str, str],
+    ctx: Context,
+    config: Config,
+    kind: EventKind,
+) -> list[Action]:
+    """NetworkManager: the device's new state fires its directory, once."""
+    directory = device_directory(old, new)
+    if directory is None:
+        return []
+    if not isinstance(directory, Directory):  # the unknown value, named
+        return [SkipUnknownState(NETWORKMANAGER, current.link.index, directory)]
+    env = device_env(new, current)
+    extra = {**env, **policy_env(state, current.link.name, config)}
+    sections = {"networkmanager": device_document(new)}
+    run = script_run(
+        current, directory, NETWORKMANAGER, ctx, kind.value, state, extra=extra, document=sections
+    )
+    return [run]
 
 
 def _link_env(
@@ -166,12 +201,13 @@ def manager_run(
     state: State, source: str, changed: tuple[str, ...], ctx: Context, config: Config
 ) -> list[Action]:
     """``manager.d`` once for a manager-level change, with every known property."""
-    if state.backend != source or not any(name in MANAGER_PROPERTIES for name in changed):
+    names = NM_MANAGER_PROPERTIES if source == NETWORKMANAGER else MANAGER_PROPERTIES
+    if state.backend != source or not any(name in names for name in changed):
         return []
     if ctx.replay and not config.scripts.run_startup_triggers:
         return []
     props = state.manager.get(source, {})
-    known = {name: props[name] for name in MANAGER_PROPERTIES if name in props}
+    known = {name: props[name] for name in names if name in props}
     doc = {
         "schema": "netevd.event.v1",
         "seq": ctx.seq,
@@ -181,7 +217,7 @@ def manager_run(
         "state": "manager",
         "backend": source,
         "manager": known,
-        "changed": [c for c in changed if c in MANAGER_PROPERTIES],
+        "changed": [c for c in changed if c in names],
     }
     values = {
         "STATE": "manager",
@@ -191,7 +227,7 @@ def manager_run(
         "NETEVD_SEQ": str(ctx.seq),
         "NETEVD_REPLAY": "1" if ctx.replay else "0",
         "NETEVD_JSON": json.dumps(doc, sort_keys=True, separators=(",", ":")),
-        **known,
+        **(manager_env(known) if source == NETWORKMANAGER else known),
     }
     env, dropped = validated(values)
     run = RunScripts(

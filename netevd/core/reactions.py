@@ -232,7 +232,10 @@ def script_run(
     state: State,
     *,
     extra: Mapping[str, str] | None = None,
+    document: Mapping[str, object] | None = None,
 ) -> RunScripts:
+    """The run of *directory* for the link in *current*: the environment of design.md §3 plus
+    *extra*, and NETEVD_JSON with the backend's own *document* sections (validated)."""
     link = current.link
     values: dict[str, str] = {
         "LINK": link.name,
@@ -246,7 +249,7 @@ def script_run(
         "EVENT": "replay" if ctx.replay else kind,
         "NETEVD_SEQ": str(ctx.seq),
         "NETEVD_REPLAY": "1" if ctx.replay else "0",
-        "NETEVD_JSON": event_document(current, directory, backend, ctx, kind, state),
+        "NETEVD_JSON": event_document(current, directory, backend, ctx, kind, state, document),
         **(extra or {}),
     }
     files = tuple(large_values(values))
@@ -282,7 +285,13 @@ def _is_json(value: str) -> bool:
 
 
 def event_document(
-    current: LinkView, directory: Directory, backend: str, ctx: Context, kind: str, state: State
+    current: LinkView,
+    directory: Directory,
+    backend: str,
+    ctx: Context,
+    kind: str,
+    state: State,
+    sections: Mapping[str, object] | None = None,
 ) -> str:
     """``NETEVD_JSON``: the versioned netevd event document (schema netevd.event.v1)."""
     link = current.link
@@ -313,6 +322,7 @@ def event_document(
         routes = _routes_doc(state, link.index)
         doc["route_count"] = len(routes)
         doc["routes"] = routes[:MAX_JSON_ROUTES]
+    doc.update(sections or {})
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 

@@ -47,7 +47,7 @@ async def _probe(env: Mapping[str, str]) -> str:
 
 # Backends with a source in this release; the others are accepted in the configuration (the
 # earlier releases' files name them) and run kernel-only until their source lands.
-IMPLEMENTED = ("systemd-networkd", "none")
+IMPLEMENTED = ("systemd-networkd", "NetworkManager", "none")
 
 
 async def resolve_backend(configured: str, env: Mapping[str, str]) -> str:
@@ -62,6 +62,13 @@ async def resolve_backend(configured: str, env: Mapping[str, str]) -> str:
                 "backend.auto no system bus (%s); running kernel-only", exc or type(exc).__name__
             )
             return "none"
+        log.info(
+            "backend.auto chose %s (%s)",
+            chosen,
+            "no network manager on the system bus"
+            if chosen == "none"
+            else "its bus name has an owner",
+        )
     if chosen not in IMPLEMENTED:
         log.warning(
             "backend.unavailable backend=%s (no source for it in this release; running "

@@ -17,6 +17,7 @@ What a device event carries (strings; "" = NetworkManager reports none):
   NetworkManager drops the active connection *before* it signals ``disconnected`` (30), so these
   are then simply absent: the engine's state keeps the earlier values.
 - ``Ip4Gateway``, ``Ip6Gateway``: of the device's IP4Config/IP6Config objects, when known.
+- ``Ip4Addresses``, ``Ip6Addresses``: their ``AddressData``, space-separated ``address/prefix``.
 
 A state change carries all of them; any other change carries only what it changed.
 """
@@ -60,6 +61,8 @@ DEVICE_PROPERTIES = (
     "ConnectionUuid",
     "Ip4Gateway",
     "Ip6Gateway",
+    "Ip4Addresses",
+    "Ip6Addresses",
 )
 MANAGER_PROPERTIES = ("State", "Connectivity")
 _STATE_KEYS = frozenset({"DeviceState", "DeviceStateOld", "Reason"})
@@ -246,12 +249,25 @@ class Tracker:
             ):
                 if value:
                     found[key] = value
-        for key, ref in (("Ip4Gateway", props.ip4_config), ("Ip6Gateway", props.ip6_config)):
-            if ref == "":
-                found[key] = ""
-            elif ref in self.ip_configs and self.ip_configs[ref].gateway is not None:
-                found[key] = self.ip_configs[ref].gateway or ""
+        for family, ref in (("4", props.ip4_config), ("6", props.ip6_config)):
+            found.update(self._ip_config(family, ref))
         return _ordered(found.items())
+
+    def _ip_config(self, family: str, ref: str | None) -> dict[str, str]:
+        """``IpNGateway`` and ``IpNAddresses`` (space-separated ``address/prefix``) of the
+        device's IP configuration object; "" once it has none ("/")."""
+        gateway, addresses = f"Ip{family}Gateway", f"Ip{family}Addresses"
+        if ref == "":
+            return {gateway: "", addresses: ""}
+        config = self.ip_configs.get(ref or "")
+        if config is None:
+            return {}
+        found: dict[str, str] = {}
+        if config.gateway is not None:
+            found[gateway] = config.gateway or ""
+        if config.addresses is not None:
+            found[addresses] = " ".join(config.addresses)
+        return found
 
     def _changed(self, device: Device) -> Properties:
         return tuple(

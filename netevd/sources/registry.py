@@ -8,8 +8,10 @@ from netevd.core.config import Config
 from netevd.core.events import Event
 from netevd.sources.networkd import NAME as NETWORKD
 from netevd.sources.networkd import NetworkdSource
+from netevd.sources.networkmanager import NetworkManagerSource
 from netevd.telemetry.metrics import Metrics
 
+NETWORKMANAGER = "NetworkManager"
 SourceRun = Callable[[], Awaitable[None]]  # a fresh run each call, so a source can be restarted
 
 
@@ -26,4 +28,7 @@ def backend_sources(
             emit, env=env, emit_json=config.backends.systemd_networkd.emit_json, metrics=metrics
         )
         return {NETWORKD: source.run}
+    if backend == NETWORKMANAGER:
+        nm = NetworkManagerSource(emit, env=env, metrics=metrics)
+        return {NETWORKMANAGER: nm.run}
     return {}

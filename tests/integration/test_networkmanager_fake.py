@@ -83,6 +83,8 @@ async def test_snapshot_through_round_trips(world):
             "ConnectionUuid": UUID,
             "Ip4Gateway": "192.0.2.1",  # GetAll of the IP4Config object
             "Ip6Gateway": "",
+            "Ip4Addresses": "",  # the fake's IP4Config has no AddressData
+            "Ip6Addresses": "",
         }
     }
     assert snapshot.manager == (("State", "connected-global"), ("Connectivity", "full"))

@@ -124,6 +124,8 @@ def test_activation_via_dhcp():
         "ConnectionUuid": UUID,
         "Ip4Gateway": "10.231.80.1",  # dnsmasq's router option, through IP4Config
         "Ip6Gateway": "",
+        "Ip4Addresses": "10.231.80.147/24",  # the lease, through IP4Config's AddressData
+        "Ip6Addresses": "",
     }
     lo = [e for e in first if isinstance(e, ManagerLinkChanged) and e.index == 1]
     assert [dict(e.properties)["DeviceState"] for e in lo] == ["unmanaged"]
@@ -143,7 +145,7 @@ def test_changes_between_states_carry_only_what_changed():
     assert between == [
         {"IpInterface": ""},  # NM clears it when the device becomes managed
         {"ConnectionId": "wired", "ConnectionUuid": UUID},  # before prepare
-        {"Ip4Gateway": "10.231.80.1"},  # the lease, before ip-check
+        {"Ip4Gateway": "10.231.80.1", "Ip4Addresses": "10.231.80.147/24"},  # the lease
         {"IpInterface": "eth0"},
     ]
 
@@ -166,7 +168,7 @@ def test_connection_down_then_disconnected_without_the_connection():
     assert "ConnectionId" not in disconnected
     assert "ConnectionUuid" not in disconnected
     assert disconnected["Ip4Gateway"] == "10.231.80.1"
-    assert rest == [{"IpInterface": ""}, {"Ip4Gateway": ""}]
+    assert rest == [{"IpInterface": ""}, {"Ip4Gateway": "", "Ip4Addresses": ""}]
 
 
 def test_connection_up_brings_activated_back():
@@ -199,7 +201,7 @@ def test_carrier_lost_and_back():
         "carrier",
     )
     assert "ConnectionId" not in lost
-    assert rest == [{"IpInterface": ""}, {"Ip4Gateway": ""}]
+    assert rest == [{"IpInterface": ""}, {"Ip4Gateway": "", "Ip4Addresses": ""}]
     back = states(events["carrier-back"])
     assert back == [("disconnected", "unavailable", "carrier"), *ACTIVATION]
 
@@ -227,6 +229,8 @@ def test_snapshot_entry_and_removal():
             ("Name", "eth0"),
             ("Ip4Gateway", ""),
             ("Ip6Gateway", ""),
+            ("Ip4Addresses", ""),
+            ("Ip6Addresses", ""),
         ),
         "",
     )
