@@ -194,3 +194,19 @@ async def test_a_lying_peer_runs_nothing_and_is_counted(lab, netevd, tmp_path, p
         assert [r.state for r in scripts.runs()[before:]] == ["deactivating"]
         daemon.proc.send_signal(signal.SIGTERM)
         assert await daemon.proc.wait_exit(15) == 0
+
+
+async def test_auto_picks_networkmanager_when_networkd_is_absent(
+    lab, netevd, tmp_path, private_bus
+):
+    built = await lab(two_links())
+    async with FakeNetworkManager(private_bus.address) as fake:
+        fake.add_device(3, "eth0", state=100)
+        daemon = await netevd(
+            built, ScriptDirs(tmp_path / "scripts"), env=private_bus.env, api=True,
+            system={"backend": "auto"},
+        )  # fmt: skip
+        await daemon.proc.wait_for_log(r"backend\.auto chose NetworkManager")
+        status = await daemon.http.data("/api/v1/status")
+        assert status["backend"] == "NetworkManager"
+        assert status["sources"] == {"netlink": True, "NetworkManager": True}
