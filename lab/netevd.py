@@ -11,11 +11,14 @@ for READY and, on the way out, closes the API client and stops the process.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
 import re
 import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,26 @@ class Run:
     @property
     def link(self) -> str:
         return self.env.get("LINK", "")
+
+
+EVENT_SCHEMA = "netevd.event.v1.schema.json"
+
+
+@functools.cache
+def _event_validator() -> Any:
+    import jsonschema_rs  # a test dependency: imported only where documents are checked
+
+    text = resources.files("netevd").joinpath("schemas", EVENT_SCHEMA).read_text()
+    return jsonschema_rs.validator_for(json.loads(text))
+
+
+def check_document(text: str) -> dict[str, Any]:
+    """A NETEVD_JSON value parsed, after checking it against the schema netevd ships."""
+    document = json.loads(text)
+    errors = [str(e) for e in _event_validator().iter_errors(document)]
+    if errors:
+        raise LabError(f"NETEVD_JSON does not match {EVENT_SCHEMA}: {errors}: {text[:500]}")
+    return dict(document)
 
 
 class ScriptDirs:

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from lab.netevd import check_document
 from netevd.config import parse_config
 from netevd.core.actions import (
     Action,
@@ -357,7 +358,9 @@ def _rule_text(r: Rule) -> str:
 
 def check(runner: Runner, replay: Outcome, expect: dict[str, Any]) -> None:
     """The events phase against *expect*; ``expect.replay`` (runs, or a mapping of the same
-    keys) against the start-up replay."""
+    keys) against the start-up replay. Every run's NETEVD_JSON must match the shipped schema."""
+    for run_ in replay.runs + runner.outcome.runs:
+        check_document(run_.env_dict()["NETEVD_JSON"])
     phase = expect.get("replay")
     if isinstance(phase, list):
         check_runs(replay.runs, phase, "replay")
