@@ -41,6 +41,11 @@ lab: deps venv
 lab-down: venv
 	$(BIN)/python -m lab down
 
+# The man pages are generated from the CLI's parser and the configuration schema.
+.PHONY: man
+man: venv
+	$(BIN)/python -m netevd.cli.manpage man
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info
 

@@ -24,13 +24,18 @@ CLIENT_COMMANDS = frozenset({"status", "list", "show", "events", "reload"})
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netevd", description="Network event daemon")
     parser.add_argument(
-        "-c", "--config", help="configuration file (default /etc/netevd/netevd.yaml)"
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="configuration file (default /etc/netevd/netevd.yaml)",
     )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the daemon in the foreground (the default)")
-    run.add_argument("-c", "--config", dest="sub_config", help="configuration file")
+    run.add_argument("-c", "--config", dest="sub_config", metavar="FILE", help="configuration file")
     validate = sub.add_parser("validate", help="check the configuration and print it")
-    validate.add_argument("-c", "--config", dest="sub_config", help="configuration file")
+    validate.add_argument(
+        "-c", "--config", dest="sub_config", metavar="FILE", help="configuration file"
+    )
     validate.add_argument("--strict", action="store_true", help="unknown keys are errors")
     sub.add_parser("version", help="print the version")
     test = sub.add_parser("test", help="run one script with the environment a real event gives")
@@ -38,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("-i", "--interface", required=True, help="interface name")
     test.add_argument("-s", "--state", required=True, help="state directory, e.g. routable")
     test.add_argument("--event", help="EVENT value (default: link, or new for routes)")
-    test.add_argument("-c", "--config", dest="sub_config", help="configuration file")
+    test.add_argument(
+        "-c", "--config", dest="sub_config", metavar="FILE", help="configuration file"
+    )
     add_client_commands(sub)
     add_wait_command(sub)
     return parser
@@ -115,9 +122,11 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     sub.add_parser("status", parents=[common], help="the daemon's status and counts")
     listing = sub.add_parser("list", parents=[common], help="list what the daemon sees")
-    listing.add_argument("what", choices=("interfaces", "routes", "rules", "scripts"))
+    listing.add_argument(
+        "what", choices=("interfaces", "routes", "rules", "scripts"), help="what to list"
+    )
     show = sub.add_parser("show", parents=[common], help="one interface in detail")
-    show.add_argument("kind", choices=("interface",))
+    show.add_argument("kind", choices=("interface",), help="what to show")
     show.add_argument("name", help="interface name")
     events = sub.add_parser("events", parents=[common], help="recent events; -f to follow")
     events.add_argument("-f", "--follow", action="store_true", help="then print new ones live")

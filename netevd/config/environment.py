@@ -20,6 +20,11 @@ _ENV: Final[tuple[tuple[str, str, str, Scalar], ...]] = (
     ("NETEVD_METRICS_ENABLED", "metrics", "enabled", env_boolean),
 )
 ENV_VARIABLES: Final = tuple(name for name, *_ in _ENV)
+# (variable, what it does), for netevd(8) and netevd.yaml(5)
+ENV_HELP: Final = tuple(
+    (name, f"Overrides {section}.{key} (an empty value counts as unset); allowed: {check.allowed}.")
+    for name, section, key, check in _ENV
+)
 
 
 def apply_env(report: Report, config: Config, env: Mapping[str, str]) -> Config:

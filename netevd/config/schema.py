@@ -39,24 +39,32 @@ FILTER_BACKENDS: Final = ("systemd-networkd", "NetworkManager", "dhclient", "ker
 
 
 @dataclass(frozen=True)
-class _List:
+class ListOf:
     item: Scalar
     expected: str  # completes "must be a list of ..."
 
 
 @dataclass(frozen=True)
-class _Custom:
+class Custom:
+    """A key with its own parser; *kind*, *allowed* and *items* (the section each list item
+    is) describe it for the reference; a *hidden* key is accepted but not documented."""
+
     parse: Callable[[Report, str, object], object]
+    kind: str = "mapping"
+    allowed: str = ""
+    items: Section | None = None
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
-class _Section:
+class Section:
     cls: Callable[..., object]
     fields: Mapping[str, Field]
     rename: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    aliases: frozenset[str] = frozenset()  # other names of documented keys
 
 
-Field: TypeAlias = Scalar | _List | _Custom | _Section
+Field: TypeAlias = Scalar | ListOf | Custom | Section
 
 _OMIT: Final = object()  # a key whose value is bad or ignored: the dataclass default stands
 
@@ -70,9 +78,9 @@ def _ignored_scripts(report: Report, path: str, value: object) -> object:
 
 # --- the schema --------------------------------------------------------------------------------
 
-_INTERFACES: Final = _List(interface_name, "interface names or globs")
-_PATHS: Final = _List(absolute_path, "absolute paths")
-_MATCH: Final = _Section(
+_INTERFACES: Final = ListOf(interface_name, "interface names or globs")
+_PATHS: Final = ListOf(absolute_path, "absolute paths")
+_MATCH: Final = Section(
     core.FilterMatch,
     {
         "interface": interface_name,
@@ -83,15 +91,16 @@ _MATCH: Final = _Section(
         "condition": condition,
     },
 )
-_FILTER: Final = _Section(
+_FILTER: Final = Section(
     core.Filter,
     {
         "match_rule": _MATCH,
         "match": _MATCH,
         "action": one_of(("execute", "ignore", "log")),
-        "scripts": _Custom(_ignored_scripts),
+        "scripts": Custom(_ignored_scripts, hidden=True),
     },
     rename={"match_rule": "match"},
+    aliases=frozenset({"match"}),
 )
 
 
@@ -119,10 +128,10 @@ def _pinned_tables(report: Report, path: str, value: object) -> object:
     return _OMIT if pinned is None else pinned
 
 
-_SCHEMA: Final = _Section(
+SCHEMA: Final = Section(
     Config,
     {
-        "system": _Section(
+        "system": Section(
             core.SystemConfig,
             {
                 "log_level": one_of(core.LOG_LEVELS, {"warning": "warn"}),
@@ -133,7 +142,7 @@ _SCHEMA: Final = _Section(
                 "netlink_rcvbuf": integer(4096, 1 << 30),
             },
         ),
-        "scripts": _Section(
+        "scripts": Section(
             core.ScriptsConfig,
             {
                 "timeout": seconds(zero_allowed=False),
@@ -143,26 +152,29 @@ _SCHEMA: Final = _Section(
                 "shutdown_grace": seconds(zero_allowed=True),
             },
         ),
-        "monitoring": _Section(
+        "monitoring": Section(
             core.MonitoringConfig, {"interfaces": _INTERFACES, "exclude": _INTERFACES}
         ),
-        "routing": _Section(
+        "routing": Section(
             core.RoutingConfig,
             {
                 "policy_rules": _INTERFACES,
                 "table_base": integer(1, TABLE_BASE_MAX),
                 "to_rules": boolean,
-                "tables": _Custom(_pinned_tables),
+                "tables": Custom(
+                    _pinned_tables,
+                    allowed="interface name: table (1-252 or 256-4294967295), each table once",
+                ),
                 # `to` rules take priority + 1, and both must stay in front of main (32766)
                 "priority": integer(1, 32764),
                 "cleanup_on_exit": boolean,
             },
         ),
-        "backends": _Section(
+        "backends": Section(
             core.BackendsConfig,
             {
-                "systemd_networkd": _Section(core.NetworkdConfig, {"emit_json": boolean}),
-                "dhclient": _Section(
+                "systemd_networkd": Section(core.NetworkdConfig, {"emit_json": boolean}),
+                "dhclient": Section(
                     core.DhclientConfig,
                     {
                         "use_dns": boolean,
@@ -171,10 +183,10 @@ _SCHEMA: Final = _Section(
                         "lease_paths": _PATHS,
                     },
                 ),
-                "networkmanager": _Section(core.NetworkManagerConfig, {}),
+                "networkmanager": Section(core.NetworkManagerConfig, {}),
             },
         ),
-        "api": _Section(
+        "api": Section(
             core.ApiConfig,
             {
                 "enabled": boolean,
@@ -185,8 +197,10 @@ _SCHEMA: Final = _Section(
                 "socket": optional_path,
             },
         ),
-        "metrics": _Section(core.MetricsConfig, {"enabled": boolean}),
-        "filters": _Custom(_filters),
+        "metrics": Section(core.MetricsConfig, {"enabled": boolean}),
+        "filters": Custom(
+            _filters, kind="list of filters", allowed="filters (below)", items=_FILTER
+        ),
     },
 )
 
@@ -194,7 +208,7 @@ _SCHEMA: Final = _Section(
 # --- walking the data against the schema -----------------------------------------------------
 
 
-def _section(report: Report, path: str, value: object, section: _Section) -> object:
+def _section(report: Report, path: str, value: object, section: Section) -> object:
     if value is None:
         value = {}
     if not isinstance(value, dict):
@@ -214,11 +228,11 @@ def _section(report: Report, path: str, value: object, section: _Section) -> obj
 
 
 def _field(report: Report, path: str, value: object, spec: Field) -> object:
-    if isinstance(spec, _Section):
+    if isinstance(spec, Section):
         return _section(report, path, value, spec)
-    if isinstance(spec, _Custom):
+    if isinstance(spec, Custom):
         return spec.parse(report, path, value)
-    if isinstance(spec, _List):
+    if isinstance(spec, ListOf):
         return _list(report, path, value, spec)
     try:
         return spec(value)
@@ -227,7 +241,7 @@ def _field(report: Report, path: str, value: object, spec: Field) -> object:
         return _OMIT
 
 
-def _list(report: Report, path: str, value: object, spec: _List) -> object:
+def _list(report: Report, path: str, value: object, spec: ListOf) -> object:
     if not isinstance(value, list):
         report.error(path, f"must be a list of {spec.expected}, got {show(value)}")
         return _OMIT
@@ -242,5 +256,5 @@ def _list(report: Report, path: str, value: object, spec: _List) -> object:
 
 def read_schema(report: Report, data: dict[object, object]) -> Config:
     """The Config *data* describes (defaults where a value was bad; *report* says which)."""
-    config = _section(report, "", data, _SCHEMA)
+    config = _section(report, "", data, SCHEMA)
     return config if isinstance(config, Config) else Config()

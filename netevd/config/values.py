@@ -9,6 +9,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from netevd.config.report import show
@@ -26,7 +27,27 @@ class Invalid(Exception):
     """A value failed its check; the message lacks the key path, which the caller adds."""
 
 
-Scalar: TypeAlias = Callable[[object], object]
+@dataclass(frozen=True)
+class Check:
+    """A check of one value: returns the value to keep or raises Invalid. *kind* and *allowed*
+    say what it accepts, for the key reference (netevd.yaml(5), docs/configuration.md)."""
+
+    run: Callable[[object], object]
+    kind: str  # boolean | integer | number | string
+    allowed: str
+
+    def __call__(self, value: object) -> object:
+        return self.run(value)
+
+
+Scalar: TypeAlias = Check
+
+
+def described(kind: str, allowed: str) -> Callable[[Callable[[object], object]], Check]:
+    def wrap(run: Callable[[object], object]) -> Check:
+        return Check(run, kind, allowed)
+
+    return wrap
 
 
 def one_of(allowed: tuple[str, ...], aliases: Mapping[str, str] | None = None) -> Scalar:
@@ -37,9 +58,11 @@ def one_of(allowed: tuple[str, ...], aliases: Mapping[str, str] | None = None) -
                 return chosen
         raise Invalid(f"{show(value)} is not allowed; choose one of {', '.join(allowed)}")
 
-    return check
+    also = f" ({', '.join(f'{a} is read as {b}' for a, b in (aliases or {}).items())})"
+    return Check(check, "string", ", ".join(allowed) + (also if aliases else ""))
 
 
+@described("boolean", "true, false")
 def boolean(value: object) -> object:
     if isinstance(value, bool):
         return value
@@ -52,7 +75,7 @@ def integer(low: int, high: int) -> Scalar:
             return value
         raise Invalid(f"{show(value)} must be an integer from {low} to {high}")
 
-    return check
+    return Check(check, "integer", f"{low} to {high}")
 
 
 def seconds(*, zero_allowed: bool) -> Scalar:
@@ -66,21 +89,28 @@ def seconds(*, zero_allowed: bool) -> Scalar:
             return float(value)
         raise problem
 
-    return check
+    return Check(check, "number", "0 or more" if zero_allowed else "greater than 0")
 
 
+@described("integer", "1 to 65535")
 def port_number(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
         return value
     raise Invalid(f"{show(value)} is not a port number (1-65535)")
 
 
+@described("string", "an absolute path")
 def absolute_path(value: object) -> object:
     if isinstance(value, str) and value.startswith("/") and "\0" not in value:
         return value
     raise Invalid(f"{show(value)} is not an absolute path")
 
 
+@described(
+    "string",
+    '"" (keep the starting user), root, or a user name: lower-case letters, digits, _ and -, '
+    "at most 32 characters",
+)
 def user_name(value: object) -> object:
     if isinstance(value, str) and (value == "" or (len(value) <= 32 and _USER.fullmatch(value))):
         return value
@@ -90,6 +120,7 @@ def user_name(value: object) -> object:
     )
 
 
+@described("string", "an IPv4 or IPv6 address, or localhost")
 def bind_address(value: object) -> object:
     if value == "localhost":
         return value
@@ -103,6 +134,7 @@ def bind_address(value: object) -> object:
     raise Invalid(f"{show(value)} is not an IP address or localhost")
 
 
+@described("string", "an interface name or glob (at most 15 bytes; no /, :, whitespace)")
 def interface_name(value: object) -> object:
     # The kernel's dev_valid_name(); glob characters are legal there, so globs pass too.
     if (
@@ -115,6 +147,7 @@ def interface_name(value: object) -> object:
     raise Invalid(f"{show(value)} is not an interface name")
 
 
+@described("string", "a script directory's name without .d (routable, carrier, activated, ...)")
 def event_type(value: object) -> object:
     """A script directory's name (without ``.d``): the one vocabulary of netevd.core.directories."""
     if isinstance(value, str) and directory_for(value) is not None:
@@ -123,6 +156,7 @@ def event_type(value: object) -> object:
     raise Invalid(f"{show(value)} is not a script directory; choose one of {names}")
 
 
+@described("string", "a condition (see CONDITIONS)")
 def condition(value: object) -> object:
     if not isinstance(value, str):
         raise Invalid(f"must be a condition string, got {show(value)}")
@@ -133,6 +167,7 @@ def condition(value: object) -> object:
     return value
 
 
+@described("boolean", "true/false, yes/no, on/off, 1/0, any case")
 def env_boolean(value: object) -> object:
     text = str(value).lower()
     if text in _ENV_TRUE or text in _ENV_FALSE:
@@ -140,6 +175,7 @@ def env_boolean(value: object) -> object:
     raise Invalid(f"{show(value)} must be true or false (or yes/no, on/off, 1/0)")
 
 
+@described("integer", "a decimal number from 1 to 65535")
 def env_port(value: object) -> object:
     if isinstance(value, str) and _PORT.fullmatch(value):
         try:
@@ -154,6 +190,7 @@ _TOKEN: Final = re.compile(r"[\x21-\x7e]+")  # printable ASCII: it travels in an
 Problem = tuple[str, str]
 
 
+@described("string", '"" or at least 16 printable ASCII characters, no spaces')
 def api_token(value: object) -> object:
     if value == "":
         return value
@@ -167,6 +204,7 @@ def api_token(value: object) -> object:
     return value
 
 
+@described("string", '"" or an absolute path')
 def optional_path(value: object) -> object:
     if value == "":
         return value

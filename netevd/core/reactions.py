@@ -234,24 +234,12 @@ def script_run(
     extra: Mapping[str, str] | None = None,
     document: Mapping[str, object] | None = None,
 ) -> RunScripts:
-    """The run of *directory* for the link in *current*: the environment of design.md §3 plus
-    *extra*, and NETEVD_JSON with the backend's own *document* sections (validated)."""
+    """The run of *directory* for the link of *current*: design.md §3's environment plus
+    *extra*, NETEVD_JSON with the backend's *document* sections; every value validated."""
     link = current.link
-    values: dict[str, str] = {
-        "LINK": link.name,
-        "LINKINDEX": str(link.index),
-        "STATE": directory.value,
-        "BACKEND": backend,
-        "GENERATOR": backend,
-        "ADDRESSES": " ".join(a.split("/")[0] for a in current.addresses),
-        "GATEWAY": current.gateway,
-        "GATEWAY6": current.gateway6,
-        "EVENT": "replay" if ctx.replay else kind,
-        "NETEVD_SEQ": str(ctx.seq),
-        "NETEVD_REPLAY": "1" if ctx.replay else "0",
-        "NETEVD_JSON": event_document(current, directory, backend, ctx, kind, state, document),
-        **(extra or {}),
-    }
+    values = _common_env(current, directory, backend, ctx, kind)
+    values["NETEVD_JSON"] = event_document(current, directory, backend, ctx, kind, state, document)
+    values.update(extra or {})
     files = tuple(large_values(values))
     env, dropped = validated(values)
     return RunScripts(
@@ -265,6 +253,25 @@ def script_run(
         event_ts=ctx.ts,
         files=files,
     )
+
+
+def _common_env(
+    current: LinkView, directory: Directory, backend: str, ctx: Context, kind: str
+) -> dict[str, str]:
+    link = current.link
+    return {
+        "LINK": link.name,
+        "LINKINDEX": str(link.index),
+        "STATE": directory.value,
+        "BACKEND": backend,
+        "GENERATOR": backend,
+        "ADDRESSES": " ".join(a.split("/")[0] for a in current.addresses),
+        "GATEWAY": current.gateway,
+        "GATEWAY6": current.gateway6,
+        "EVENT": "replay" if ctx.replay else kind,
+        "NETEVD_SEQ": str(ctx.seq),
+        "NETEVD_REPLAY": "1" if ctx.replay else "0",
+    }
 
 
 def large_values(values: dict[str, str]) -> list[tuple[str, str]]:

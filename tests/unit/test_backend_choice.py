@@ -7,12 +7,9 @@ async def test_explicit_backends_without_a_source_run_kernel_only(caplog):
     caplog.set_level(logging.WARNING)
     assert await resolve_backend("systemd-networkd", {}) == "systemd-networkd"
     assert await resolve_backend("none", {}) == "none"
-    assert await resolve_backend("NetworkManager", {}) == "none"
+    assert await resolve_backend("NetworkManager", {}) == "NetworkManager"
     assert await resolve_backend("dhclient", {}) == "none"
-    assert [r.getMessage().split()[1] for r in caplog.records] == [
-        "backend=NetworkManager",
-        "backend=dhclient",
-    ]
+    assert [r.getMessage().split()[1] for r in caplog.records] == ["backend=dhclient"]
 
 
 async def test_auto_without_a_bus_is_kernel_only(tmp_path):
