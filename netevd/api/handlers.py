@@ -227,6 +227,9 @@ async def reload(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     checks = docs.health_checks(view.state, view.ready)
+    if view.config.routing.policy_rules:
+        conflicts = view.routing_conflicts()
+        checks["routing"] = "ok" if not conflicts else "; ".join(conflicts)
     failing = [name for name, value in checks.items() if value != "ok"]
     data = {"status": "unhealthy" if failing else "healthy", "checks": checks, "failing": failing}
     if failing:

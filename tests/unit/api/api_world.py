@@ -103,6 +103,9 @@ class WorldView:
     def routing_tables(self) -> Tables:
         return {}
 
+    def routing_conflicts(self) -> tuple[str, ...]:
+        return ()
+
     async def scan_scripts(self) -> list[ScriptVerdict]:
         return await asyncio.to_thread(self.executor.scan, [d.value for d in Directory])
 
