@@ -128,8 +128,10 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
 
 def env_bytes(name: str, value: str) -> int:
     """What ``NAME=value`` costs execve in bytes (the limits count bytes, not characters)."""
-    return len(name.encode("utf-8", "surrogateescape")) + 1 + len(
-        value.encode("utf-8", "surrogateescape")
+    return (
+        len(name.encode("utf-8", "surrogateescape"))
+        + 1
+        + len(value.encode("utf-8", "surrogateescape"))
     )
 
 
