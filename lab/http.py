@@ -139,6 +139,10 @@ class NsApi:
             return response.status, await response.json()
 
     async def post(self, path: str, **kw: Any) -> tuple[int, Any]:
+        """``POST`` *path* as netevd's own client does (with the ``X-Netevd-Request`` header
+        that marks a change as no web page's; ``X-Netevd-Request: None`` leaves it out)."""
+        headers = {"X-Netevd-Request": "1", **kw.pop("headers", {})}
+        kw["headers"] = {k: v for k, v in headers.items() if v is not None}
         async with self.session.post(self.base + path, **kw) as response:
             return response.status, await response.json()
 

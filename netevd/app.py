@@ -20,6 +20,7 @@ from pathlib import Path
 
 from netevd import __version__
 from netevd.api.app import ApiServer
+from netevd.api.connections import AcceptErrors
 from netevd.api.view import ReloadResult, Tables
 from netevd.config import ConfigError, LoadResult, load_config
 from netevd.core.actions import (
@@ -45,7 +46,13 @@ from netevd.sources.netlink import NetlinkSource
 from netevd.sources.registry import SourceRun, backend_sources
 from netevd.supervisor import Supervisor
 from netevd.system.logging import set_level, setup_logging
-from netevd.system.privileges import clear_ambient, drop_privileges
+from netevd.system.privileges import (
+    clear_ambient,
+    drop_privileges,
+    no_new_privileges,
+    raise_nofile,
+)
+from netevd.system.reaper import Reaper, become_subreaper
 from netevd.system.sdnotify import notify
 from netevd.telemetry.eventlog import EventLog
 from netevd.telemetry.latency import ScriptLatency
@@ -108,6 +115,9 @@ class LiveView:
             if link.name in state.tables
         }
 
+    def routing_conflicts(self) -> tuple[str, ...]:
+        return self.daemon.routing.conflicts
+
     async def scan_scripts(self) -> list[ScriptVerdict]:
         # Stats every script file: off the event loop.
         directories = [d.value for d in Directory]
@@ -127,8 +137,13 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.supervisor = Supervisor(self._emit, self.metrics, on_fatal=self.stopping.set)
         self.engine = Engine(loaded.config, self._dispatch, self.metrics, events=self.events)
+        self.reaper = Reaper()
         self.scripts = ScriptExecutor(
-            script_settings(loaded.config), self._report, base_env=env, spawn=self.supervisor.spawn
+            script_settings(loaded.config),
+            self._report,
+            base_env=env,
+            spawn=self.supervisor.spawn,
+            reaper=self.reaper,
         )
         self.routing = RoutingExecutor(
             self._emit, self.metrics, loaded.config.system.state_dir, spawn=self.supervisor.spawn
@@ -190,6 +205,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        self._harden(loop)
         backend = await resolve_backend(self.config.system.backend, self.env)
         self.engine.set_backend(backend)
         log.info(
@@ -213,6 +229,14 @@ class Daemon:
         await self.stopping.wait()
         await self._stop(api)
         return EXIT_FAILED if self.supervisor.failed else EXIT_OK
+
+    def _harden(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Process-wide protections (docs/security.md), before anything is started."""
+        soft, hard = raise_nofile()
+        no_new_privileges()
+        subreaper = become_subreaper()
+        loop.set_exception_handler(AcceptErrors())
+        log.info("limits nofile=%d/%d subreaper=%s no_new_privs=1", soft, hard, subreaper)
 
     def _sources(self, backend: str) -> dict[str, SourceRun]:
         """Every source this backend needs, the kernel's first (wrapped by a test fault)."""

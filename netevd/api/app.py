@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import stat
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -23,6 +24,13 @@ from aiohttp.web_response import StreamResponse
 
 from netevd.api import handlers as h
 from netevd.api import openapi
+from netevd.api.connections import (
+    ConnectionLimiter,
+    GuardedTCPSite,
+    GuardedUnixSite,
+    connection_limit,
+)
+from netevd.api.guard import allowed_hosts, request_problem
 from netevd.api.handlers import OPENAPI, SETTINGS, VIEW, ApiSettings, failure
 from netevd.api.params import ParamError
 from netevd.api.sse import STREAMS, stop_streams, stream
@@ -33,6 +41,7 @@ from netevd.errors import RuntimeFailure
 log = logging.getLogger("netevd.api")
 
 SHUTDOWN_TIMEOUT = 3.0  # seconds requests in flight get when the daemon stops
+KEEPALIVE_TIMEOUT = 15.0  # seconds an idle keep-alive connection is kept
 SOCKET_MODE = 0o660
 STATIC = {  # URL path -> (package file, content type); nothing else is served from disk
     "/": ("index.html", "text/html"),
@@ -88,6 +97,16 @@ async def json_errors(request: web.Request, handler: Handler) -> StreamResponse:
         return failure(500, "internal error; the daemon's log has the details")
 
 
+@web.middleware
+async def refuse_foreign(request: web.Request, handler: Handler) -> StreamResponse:
+    """Host allow-list, same-origin only, and changes only as JSON (netevd.api.guard)."""
+    problem = request_problem(request, request.app[SETTINGS].allowed_hosts)
+    if problem:
+        log.debug("api.refused method=%s path=%r reason=%r", request.method, request.path, problem)
+        return failure(403, problem)
+    return await handler(request)
+
+
 async def _security_headers(request: web.Request, response: StreamResponse) -> None:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -110,8 +129,16 @@ def read_static() -> dict[str, bytes]:
     return {name: (base / name).read_bytes() for name, _ in STATIC.values()}
 
 
-def build_app(view: DaemonView, settings: ApiSettings, static: dict[str, bytes]) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=64 * 1024)
+def build_app(
+    view: DaemonView,
+    settings: ApiSettings,
+    static: dict[str, bytes],
+    limiter: ConnectionLimiter | None = None,
+) -> web.Application:
+    middlewares = [json_errors, refuse_foreign]
+    if limiter is not None:
+        middlewares.insert(0, limiter.middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=64 * 1024)
     app[VIEW] = view
     app[SETTINGS] = settings
     app[OPENAPI] = json.dumps(openapi.build(), indent=1).encode()
@@ -152,6 +179,8 @@ async def settings_from(config: ApiConfig, *, metrics: bool, heartbeat: float) -
         token_problem=problem,
         metrics=metrics,
         heartbeat=heartbeat,
+        allowed_hosts=allowed_hosts(config.bind_address, config.allowed_hosts),
+        max_streams=config.max_streams,
     )
 
 
@@ -192,15 +221,19 @@ class ApiServer:
         self._heartbeat = heartbeat
         self._runner: web.AppRunner | None = None
         self.addresses: list[str] = []  # what it listens on, for logs and tests
+        self.limiter = ConnectionLimiter(
+            connection_limit(config.max_connections, soft_nofile()), config.header_timeout
+        )
 
     async def start(self) -> None:
         settings = await settings_from(
             self._config, metrics=self._metrics, heartbeat=self._heartbeat
         )
         static = await asyncio.to_thread(read_static)
-        app = build_app(self._view, settings, static)
+        app = build_app(self._view, settings, static, self.limiter)
         runner = web.AppRunner(
             app,
+            keepalive_timeout=KEEPALIVE_TIMEOUT,
             access_log_class=_AccessLog,
             access_log=log,
             handler_cancellation=True,  # a client that hangs up ends its stream at once
@@ -215,11 +248,15 @@ class ApiServer:
         except BaseException:
             await self.stop()
             raise
-        log.info("api.listening on=%s", ",".join(self.addresses))
+        log.info(
+            "api.listening on=%s max_connections=%d",
+            ",".join(self.addresses),
+            self.limiter.limit,
+        )
 
     async def _listen_tcp(self, runner: web.AppRunner, settings: ApiSettings) -> None:
         host = settings.bind_address
-        site = web.TCPSite(runner, host, self._port, reuse_address=True)
+        site = GuardedTCPSite(runner, self.limiter, host=host, port=self._port, reuse_address=True)
         try:
             await site.start()
         except OSError as exc:
@@ -236,7 +273,7 @@ class ApiServer:
 
     async def _listen_unix(self, runner: web.AppRunner, path: str) -> None:
         await asyncio.to_thread(_clear_stale_socket, path)
-        site = web.UnixSite(runner, path)
+        site = GuardedUnixSite(runner, path, self.limiter)
         try:
             await site.start()
             await asyncio.to_thread(os.chmod, path, SOCKET_MODE)
@@ -263,6 +300,10 @@ class ApiServer:
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(os.unlink, self._config.socket)
         log.info("api.stopped")
+
+
+def soft_nofile() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def _reason(exc: OSError) -> str:

@@ -37,6 +37,8 @@ class ApiSettings:
     token_problem: str = ""  # why api.token_file could not be used ("" when fine)
     metrics: bool = True
     heartbeat: float = 15.0  # seconds between SSE comment lines on a quiet stream
+    allowed_hosts: frozenset[str] = frozenset()  # Host names answered (netevd.api.guard)
+    max_streams: int = 32  # SSE clients at a time
 
     @property
     def loopback(self) -> bool:
@@ -100,7 +102,10 @@ def write_refusal(request: web.Request, settings: ApiSettings) -> web.Response |
             "beyond loopback, and no token is configured; set api.token or api.token_file",
         )
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), settings.token):
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a 500 would tell an attacker
+    # more than a 401 does.
+    offered = given.strip().encode("utf-8", "surrogateescape")
+    if scheme.lower() == "bearer" and hmac.compare_digest(offered, settings.token.encode()):
         return None
     return failure(
         401,
@@ -222,6 +227,9 @@ async def reload(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     checks = docs.health_checks(view.state, view.ready)
+    if view.config.routing.policy_rules:
+        conflicts = view.routing_conflicts()
+        checks["routing"] = "ok" if not conflicts else "; ".join(conflicts)
     failing = [name for name, value in checks.items() if value != "ok"]
     data = {"status": "unhealthy" if failing else "healthy", "checks": checks, "failing": failing}
     if failing:

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from netevd.api import documents as docs
-from netevd.api.handlers import SETTINGS, VIEW
+from netevd.api.handlers import SETTINGS, VIEW, failure
 from netevd.api.params import EventQuery, last_event_id
 from netevd.telemetry.eventlog import EventLog, EventRecord
 
@@ -64,6 +64,13 @@ def _wanted(events: EventLog, query: EventQuery, kind: str, document: Mapping[st
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
+    streams = request.app[STREAMS]
+    limit = request.app[SETTINGS].max_streams
+    if len(streams) >= limit:
+        # Each stream holds a connection and a queue for as long as the client likes.
+        return failure(
+            503, f"too many event streams open ({limit}, api.max_streams); try again later"
+        )
     query = EventQuery.parse(request.query)
     since = last_event_id(request.headers.get("Last-Event-ID"), query.since)
     view = request.app[VIEW]
@@ -71,7 +78,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
     queue = events.subscribe()
     missed = backlog(events, since, query)
     task = asyncio.current_task()
-    streams = request.app[STREAMS]
     if task is not None:
         streams.add(task)
     response = web.StreamResponse(headers=HEADERS)

@@ -81,7 +81,8 @@ class ApiClient:
         return self._session
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
+        # X-Netevd-Request: a change no web page can make cross-site (netevd.api.guard).
+        headers = {"Accept": "application/json", "X-Netevd-Request": "1"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers

@@ -93,6 +93,17 @@ MEANINGS: Final[dict[str, str]] = {
     "api.socket": (
         "Also serve the API on this unix socket (mode 0660); the file mode is the access control."
     ),
+    "api.allowed_hosts": (
+        "Host names, besides the bound address, localhost, 127.0.0.1 and [::1], that requests "
+        "may name in their Host header; any other Host, and any foreign Origin, is refused "
+        "(DNS rebinding, cross-site requests)."
+    ),
+    "api.max_connections": (
+        "Connections the API holds at most (fewer when the descriptor limit is lower, keeping a "
+        "reserve for scripts, netlink and D-Bus); past it the oldest idle one is closed."
+    ),
+    "api.max_streams": "Event streams (GET /api/v1/events/stream) open at once; past it 503.",
+    "api.header_timeout": "Seconds a connection may take to send a request; then it is closed.",
     "metrics.enabled": "Expose Prometheus metrics at GET /metrics on the API.",
     "filters": "Event filters, applied to every script run in order.",
     "filters[].match_rule": (

@@ -22,6 +22,7 @@ from netevd.config.values import (
     boolean,
     condition,
     event_type,
+    host_name,
     integer,
     interface_name,
     one_of,
@@ -34,6 +35,7 @@ from netevd.config.values import (
 from netevd.core import config as core
 from netevd.core.config import Config
 
+MIN_CONNECTIONS: Final = 8  # room for the CLI, the dashboard and a stream
 TABLE_BASE_MAX: Final = 2**31 - 1  # leaves room for table_base + ifindex in a 32-bit table id
 FILTER_BACKENDS: Final = ("systemd-networkd", "NetworkManager", "dhclient", "kernel")
 
@@ -195,6 +197,10 @@ SCHEMA: Final = Section(
                 "token": api_token,
                 "token_file": optional_path,
                 "socket": optional_path,
+                "allowed_hosts": ListOf(host_name, "host names or addresses"),
+                "max_connections": integer(MIN_CONNECTIONS, 65536),
+                "max_streams": integer(1, 4096),
+                "header_timeout": seconds(zero_allowed=False),
             },
         ),
         "metrics": Section(core.MetricsConfig, {"enabled": boolean}),

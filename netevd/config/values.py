@@ -134,6 +134,25 @@ def bind_address(value: object) -> object:
     raise Invalid(f"{show(value)} is not an IP address or localhost")
 
 
+_HOST_LABEL: Final = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+@described("string", "a DNS name or an IP address")
+def host_name(value: object) -> object:
+    """A DNS name or an IP address (brackets allowed around IPv6), as a Host header names it."""
+    if isinstance(value, str):
+        bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+        try:
+            ipaddress.ip_address(bare)
+        except ValueError:
+            labels = value.lower().rstrip(".").split(".")
+            if len(value) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels):
+                return value.lower().rstrip(".")
+        else:
+            return bare
+    raise Invalid(f"{show(value)} is not a host name or IP address")
+
+
 @described("string", "an interface name or glob (at most 15 bytes; no /, :, whitespace)")
 def interface_name(value: object) -> object:
     # The kernel's dev_valid_name(); glob characters are legal there, so globs pass too.

@@ -86,6 +86,10 @@ class ApiConfig:
     token: str = ""  # bearer token for mutating endpoints when bound beyond loopback
     token_file: str = ""  # absolute path of a file holding that token (instead of token)
     socket: str = ""  # absolute path of an extra unix socket to serve the API on
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides the bound address/localhost
+    max_connections: int = 256  # open API connections (also kept below the NOFILE reserve)
+    max_streams: int = 32  # event-stream (SSE) clients at a time
+    header_timeout: float = 10.0  # seconds a new connection has to send its request
 
 
 @dataclass(frozen=True, slots=True)

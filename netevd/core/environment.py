@@ -47,6 +47,9 @@ def _ip(value: str) -> bool:
 
 
 def _cidr(value: str) -> bool:
+    zone = value.partition("%")[2]
+    if zone and not LINK_NAME_RE.fullmatch(zone.partition("/")[0]):
+        return False  # ipaddress accepts any zone id: fe80::1%$(id)/64 would pass
     try:
         ipaddress.ip_interface(value)
     except ValueError:
@@ -138,9 +141,18 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
 }
 
 
+def env_bytes(name: str, value: str) -> int:
+    """What ``NAME=value`` costs execve in bytes (the limits count bytes, not characters)."""
+    return (
+        len(name.encode("utf-8", "surrogateescape"))
+        + 1
+        + len(value.encode("utf-8", "surrogateescape"))
+    )
+
+
 def check(name: str, value: str) -> str | None:
     """Why *value* may not be passed as *name*, or None when it may."""
-    if len(value) + len(name) + 1 > MAX_VALUE:
+    if env_bytes(name, value) > MAX_VALUE:
         return f"longer than {MAX_VALUE} bytes"
     if "\x00" in value:
         return "contains a NUL byte"

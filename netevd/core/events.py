@@ -148,6 +148,7 @@ class RoutingApplied:
     removed_routes: int = 0
     readded: int = 0  # objects it had installed before and found missing (someone removed them)
     errors: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()  # EEXIST, and the route in the way is not netevd's
 
 
 @dataclass(frozen=True, slots=True)

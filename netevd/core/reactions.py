@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from netevd.core.actions import Action, Note, RejectLink, RunScripts
 from netevd.core.config import Config, MonitoringConfig
 from netevd.core.directories import KERNEL_STATE_DIRECTORIES, Directory
-from netevd.core.environment import MAX_VALUE, link_name_problem, validated
+from netevd.core.environment import MAX_VALUE, env_bytes, link_name_problem, validated
 from netevd.core.events import (
     KERNEL,
     AddressAdded,
@@ -277,7 +277,7 @@ def _common_env(
 def large_values(values: dict[str, str]) -> list[tuple[str, str]]:
     """A manager's ``JSON`` too large for the environment goes by file (NETEVD_JSON_FILE)."""
     value = values.get("JSON", "")
-    if len(value) + len("JSON=") < MAX_VALUE or not _is_json(value):
+    if env_bytes("JSON", value) <= MAX_VALUE or not _is_json(value):
         return []
     del values["JSON"]
     return [("NETEVD_JSON_FILE", value)]

@@ -67,13 +67,19 @@ def foreign_tables(state: State) -> set[int]:
 
 def allocate_tables(state: State, config: Config) -> dict[str, int]:
     """The table of every policy interface: pinned, else kept from before (state.tables, as
-    persisted), else ``table_base + ifindex``, moved on past reserved and foreign tables."""
+    persisted) unless it is now reserved or foreign, else ``table_base + ifindex``, moved on
+    past reserved and foreign tables."""
     pinned = dict(config.routing.tables)
     taken = set(pinned.values())
     avoid = foreign_tables(state) | RESERVED_TABLES
     result: dict[str, int] = {}
     for link in policy_links(state, config):
-        table = pinned.get(link.name) or state.tables.get(link.name)
+        remembered = state.tables.get(link.name)
+        if remembered in avoid:
+            # A remembered table now holding someone else's routes (or reserved) is given up:
+            # installing into it would mix netevd's default route with a foreign one.
+            remembered = None
+        table = pinned.get(link.name) or remembered
         if table is None or (table in taken and link.name not in pinned):
             table = config.routing.table_base + link.index
             while table in avoid or table in taken or table in result.values():

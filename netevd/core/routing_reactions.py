@@ -7,7 +7,7 @@ changed, networkd deleted netevd's rules) yields one ReconcileRouting with the w
 
 from __future__ import annotations
 
-from netevd.core.actions import Action, AssignTables, ReconcileRouting
+from netevd.core.actions import Action, AssignTables, Note, ReconcileRouting
 from netevd.core.config import Config
 from netevd.core.events import (
     AddressAdded,
@@ -21,7 +21,15 @@ from netevd.core.events import (
     RuleRemoved,
 )
 from netevd.core.model import RT_TABLE_MAIN, RTPROT_NETEVD
-from netevd.core.routing import allocate_tables, desired, diff, is_policy_link, owned_rules
+from netevd.core.routing import (
+    RESERVED_TABLES,
+    allocate_tables,
+    desired,
+    diff,
+    foreign_tables,
+    is_policy_link,
+    owned_rules,
+)
 from netevd.core.state import State
 
 
@@ -49,6 +57,20 @@ def relevant(before: State, after: State, event: Event, config: Config) -> bool:
     return True
 
 
+def given_up(state: State, tables: dict[str, int]) -> list[Action]:
+    """A note for each remembered table left because it became reserved or foreign."""
+    avoid = foreign_tables(state) | RESERVED_TABLES
+    return [
+        Note(
+            f"routing.table.given_up link={name} table={old} new_table={tables[name]} "
+            "(it holds routes netevd does not own, or is reserved)",
+            warning=True,
+        )
+        for name, old in sorted(state.tables.items())
+        if name in tables and tables[name] != old and old in avoid
+    ]
+
+
 def routing_actions(
     before: State, after: State, event: Event | None, config: Config
 ) -> list[Action]:
@@ -71,6 +93,7 @@ def routing_actions(
             and table != config.routing.table_base + link.index
         )
         merged = {**after.tables, **tables}
+        actions += given_up(after, tables)
         actions.append(AssignTables(tuple(sorted(merged.items())), moved))
     plan = desired(after, config, tables)
     if diff(plan, after.rules, after.owned_routes):

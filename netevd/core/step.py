@@ -262,6 +262,7 @@ def _routing_applied(world: World, event: RoutingApplied, now: float) -> Step:
         "removed_routes": event.removed_routes,
         "readded": event.readded,
         "errors": list(event.errors),
+        "conflicts": list(event.conflicts),
     }
     return Step(world, (), (Record(ctx.seq, ctx.ts, EventKind.ROUTING, NETEVD, detail=detail),))
 

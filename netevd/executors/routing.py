@@ -3,8 +3,10 @@
 Each reconcile reads what the kernel holds now (only objects tagged RTPROT_NETEVD), diffs it
 against the newest plan (core.routing.diff) and applies the difference: routes before rules
 when adding, rules before routes when removing, so a rule never points at an empty table.
-EEXIST on add and ENOENT/ESRCH on delete count as success. A failed read changes nothing:
-removing what one could not see is how other tools lost their users' routing.
+ENOENT/ESRCH on delete count as success; EEXIST on add only when the route read back is
+netevd's own: one that is not is a conflict (logged, counted, named by ``/health``), never
+success. A failed read changes nothing: removing what one could not see is how other tools lost
+their users' routing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from netevd.core.events import Event, RoutingApplied, TablesAssigned
 from netevd.core.model import RTPROT_NETEVD, Route, Rule
 from netevd.core.routing import MAX_TABLE, RESERVED_TABLES, Plan, diff, route_id, rule_id
 from netevd.executors.tasks import Spawn, create_task
+from netevd.kernel.decode import decode_route
 from netevd.kernel.dump import read_owned
 from netevd.telemetry.metrics import Metrics
 
@@ -36,6 +39,7 @@ log = logging.getLogger("netevd.routing")
 TABLES_FILE = "tables.json"
 OK_ON_ADD = {errno.EEXIST}
 OK_ON_DEL = {errno.ENOENT, errno.ESRCH}
+CONFLICT = "conflict: route"
 
 
 def _split(prefix: str) -> tuple[str, int]:
@@ -102,6 +106,7 @@ class RoutingExecutor:
         self._worker: asyncio.Task[Any] | None = None
         self._installed: set[object] = set()  # ids of what this process has put in place
         self._announced: set[str] = set()
+        self.conflicts: tuple[str, ...] = ()  # routes in the way at the last reconcile
 
     def submit(self, action: ReconcileRouting | AssignTables) -> None:
         if isinstance(action, AssignTables):
@@ -131,7 +136,7 @@ class RoutingExecutor:
                 if not changes:
                     return
                 errors: list[str] = []
-                added_routes = await self._apply(ipr, "route", "add", changes.add_routes, errors)
+                added_routes = await self._add_routes(ipr, changes.add_routes, errors)
                 added_rules = await self._apply(ipr, "rule", "add", changes.add_rules, errors)
                 removed_rules = await self._apply(ipr, "rule", "del", changes.del_rules, errors)
                 removed_routes = await self._apply(ipr, "route", "del", changes.del_routes, errors)
@@ -143,6 +148,7 @@ class RoutingExecutor:
             self._report(RoutingApplied(errors=(f"read failed: {exc}",)))
             return
         readded = self._track(added_routes + added_rules, removed_routes + removed_rules)
+        conflicts = tuple(e for e in errors if e.startswith(CONFLICT))
         self._metrics.routing_reconciles.labels("error" if errors else "applied").inc()
         applied = RoutingApplied(
             len(added_rules),
@@ -150,7 +156,8 @@ class RoutingExecutor:
             len(added_routes),
             len(removed_routes),
             readded,
-            tuple(errors),
+            tuple(e for e in errors if not e.startswith(CONFLICT)),
+            conflicts,
         )
         log.info(
             "routing.applied added_rules=%d removed_rules=%d added_routes=%d "
@@ -180,8 +187,9 @@ class RoutingExecutor:
         command: str,
         objects: Iterable[Rule] | Iterable[Route],
         errors: list[str],
+        existed: list[Route] | None = None,
     ) -> list[Any]:
-        done = []
+        done: list[Rule | Route] = []
         ok = OK_ON_ADD if command == "add" else OK_ON_DEL
         for obj in objects:
             text = describe_rule(obj) if isinstance(obj, Rule) else describe_route(obj)
@@ -191,6 +199,10 @@ class RoutingExecutor:
                 else:
                     await ipr.route(command, **route_spec(obj))
             except NetlinkError as exc:
+                if exc.code == errno.EEXIST and existed is not None and isinstance(obj, Route):
+                    existed.append(obj)  # whose route is there is read back by the caller
+                    done.append(obj)
+                    continue
                 if exc.code not in ok:
                     errors.append(f"{kind} {command} {text}: {os.strerror(exc.code)}")
                     log.error(
@@ -200,6 +212,31 @@ class RoutingExecutor:
             log.info("routing.%s.%s %s", kind, command, text)
             done.append(obj)
         return done
+
+    async def _add_routes(
+        self, ipr: AsyncIPRoute, routes: Iterable[Route], errors: list[str]
+    ) -> list[Any]:
+        """Add *routes*; one whose EEXIST is a route netevd does not own is a conflict."""
+        existed: list[Route] = []
+        added = await self._apply(ipr, "route", "add", routes, errors, existed)
+        conflicts: list[str] = []
+        for route in existed:
+            foreign = await _route_in_the_way(ipr, route)
+            if foreign is None:
+                log.info("routing.route.present %s", describe_route(route))
+            else:
+                added.remove(route)
+                conflicts.append(f"{CONFLICT} {describe_route(route)}: the kernel holds {foreign}")
+        self._report_conflicts(conflicts)
+        errors.extend(conflicts)
+        return added
+
+    def _report_conflicts(self, conflicts: list[str]) -> None:
+        for conflict in conflicts:
+            if conflict not in self.conflicts:  # once per conflict, not per event
+                log.error("routing.%s", conflict)
+                self._metrics.routing_conflicts.inc()
+        self.conflicts = tuple(conflicts)
 
     async def cleanup(self) -> None:
         """Remove every rule and route netevd owns (``routing.cleanup_on_exit``)."""
@@ -229,6 +266,30 @@ class RoutingExecutor:
                 str(exc),
             )
         self._report(TablesAssigned(action.tables))
+
+
+async def _route_in_the_way(ipr: AsyncIPRoute, route: Route) -> str | None:
+    """After an add: None when the kernel's route at that place is netevd's own, else it.
+
+    The kernel answers EEXIST for a route with the same table, destination and metric
+    whoever owns it, so EEXIST alone says nothing about whose route is there.
+    """
+    found = [
+        r
+        async for m in await ipr.route("dump", family=route.family, table=route.table)
+        if (r := decode_route(m)) is not None
+        and r.table == route.table
+        and r.dst == route.dst
+        and r.priority == route.priority
+    ]
+    for other in found:
+        if other.protocol == RTPROT_NETEVD and route_id(other) == route_id(route):
+            return None
+    others = [r for r in found if r.protocol != RTPROT_NETEVD]
+    if not others:
+        return None  # gone meanwhile: the next reconcile adds it
+    other = others[0]
+    return f"{describe_route(other)} proto {other.protocol}"
 
 
 def save_tables(state_dir: Path, tables: dict[str, int]) -> None:

@@ -7,16 +7,17 @@ did not run; the executor additionally logs each skipped file once (see ``WarnMe
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
-import stat
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from netevd.core.verdicts import ScriptVerdict
+from netevd.executors.script_trust import DescriptorShortage, open_directory, open_script
 from netevd.system.logfmt import kv
 
 log = logging.getLogger("netevd.scripts")
@@ -31,7 +32,6 @@ _LEFTOVER_SUFFIXES = (
     ".bak",
 )
 _DPKG = re.compile(r".*\.dpkg-[a-z]+")
-_MASK_TARGET = "/dev/null"
 
 LEFTOVER = "editor or package leftover"
 MASKED = "masked (symlink to /dev/null)"
@@ -85,90 +85,47 @@ class WarnMemory:
             self._seen.pop(path, None)
 
 
-def _writable_reason(mode: int, what: str) -> str:
-    if mode & stat.S_IWOTH:
-        return f"{what}world-writable"
-    if mode & stat.S_IWGRP:
-        return f"{what}group-writable"
-    return ""
-
-
-def _owner_ok(settings: ScriptSettings, uid: int) -> bool:
-    return uid == 0 or uid in settings.allowed_uids
-
-
-def _directory_reason(settings: ScriptSettings, st: os.stat_result, what: str) -> str:
-    """Whoever can write a directory can swap the scripts in it, whatever their own modes."""
-    reason = _writable_reason(st.st_mode, f"{what} is ")
-    if not reason and not _owner_ok(settings, st.st_uid):
-        reason = f"{what} not owned by root"
-    return reason
-
-
-def _file_reason(settings: ScriptSettings, st: os.stat_result) -> str:
-    mode = st.st_mode
-    if not stat.S_ISREG(mode):
-        return "not a regular file"
-    if not _owner_ok(settings, st.st_uid):
-        return "not owned by root"
-    if mode & stat.S_ISUID:
-        return "setuid"
-    if mode & stat.S_ISGID:
-        return "setgid"
-    reason = _writable_reason(mode, "")
-    if reason:
-        return reason
-    if not mode & stat.S_IXUSR:
-        return "not executable"
-    return ""
-
-
-def _target_reason(settings: ScriptSettings, path: Path) -> str:
-    """A symlink runs its target, so the target's directory must be as safe as ours."""
-    parent = os.path.dirname(os.path.realpath(path))
-    try:
-        st = os.stat(parent)
-    except OSError as err:
-        return f"cannot stat symlink target directory: {err.strerror}"
-    return _directory_reason(settings, st, "symlink target directory")
-
-
 def check_file(
     settings: ScriptSettings, path: Path, dir_reason: str = ""
 ) -> tuple[str, os.stat_result | None]:
-    """Why *path* must not run ("" if it may), and the stat the verdict was based on."""
+    """Why *path* must not run ("" if it may), and the stat the verdict was based on.
+
+    The same walk as the one done right before each exec (script_trust.open_script), so
+    ``/api/v1/scripts`` says exactly what would run.
+    """
     if is_leftover(path.name):
         try:
             return LEFTOVER, os.lstat(path)
         except OSError:
             return LEFTOVER, None
-    try:
-        st = os.stat(path)  # follows symlinks: the target is what would run
-    except FileNotFoundError:
-        return "broken symlink", None
-    except OSError as err:
-        return f"cannot stat: {err.strerror}", None
-    is_link = path.is_symlink()
-    if is_link and os.path.realpath(path) == _MASK_TARGET:
-        return MASKED, st
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file", st
-    reason = dir_reason or (_target_reason(settings, path) if is_link else "")
-    return reason or _file_reason(settings, st), st
+    checked = open_script(str(path), settings.allowed_uids)
+    checked.close()
+    if checked.masked:
+        return MASKED, checked.st
+    return dir_reason or checked.reason, checked.st
 
 
 def _list_directory(settings: ScriptSettings, path: Path) -> tuple[list[str], str]:
-    """The entry names in *path* and the directory's own problem ("" if none)."""
-    try:
-        st = os.stat(path)
-        if not stat.S_ISDIR(st.st_mode):
-            return [], "not a directory"
-        names = os.listdir(path)
-    except FileNotFoundError:
+    """The entry names in *path* and the directory's own problem ("" if none).
+
+    Raises DescriptorShortage (EMFILE/ENFILE): being out of descriptors says nothing about
+    the directory, so the caller retries rather than calling it unreadable.
+    """
+    checked = open_directory(str(path), settings.allowed_uids)
+    if checked.missing and checked.reason in ("no such file", "broken symlink"):
         return [], ""  # no scripts for this state: the common case
-    except OSError as err:
-        return [], f"cannot read directory: {err.strerror}"
-    return names, _directory_reason(settings, st, "directory")
+    try:
+        if checked.fd is not None:
+            return os.listdir(checked.fd), ""
+        # Refused: list it anyway (when possible) so every file shows the directory's reason.
+        try:
+            return os.listdir(path), checked.reason
+        except OSError as err:
+            if err.errno in (errno.EMFILE, errno.ENFILE):
+                raise DescriptorShortage(err.errno, err.strerror, str(path)) from None
+            return [], checked.reason
+    finally:
+        checked.close()
 
 
 def _warn(memory: WarnMemory | None, path: str, st: os.stat_result | None, reason: str) -> None:

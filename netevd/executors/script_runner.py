@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+from netevd.system.reaper import Reaper
 
 FIXED_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INHERITED = ("LANG", "TZ")
@@ -22,6 +26,11 @@ INHERITED = ("LANG", "TZ")
 # longer would stall every later script of the link behind someone else's daemon.
 DRAIN_AFTER_EXIT = 1.0
 MAX_LINE = 4096  # a line longer than this is logged in pieces, so memory stays bounded
+SHORTAGE = (errno.EMFILE, errno.ENFILE)
+SHORTAGE_RETRIES = 8  # 0.05 s doubling: about 13 s for descriptors to come back
+SHORTAGE_FIRST_DELAY = 0.05
+
+T = TypeVar("T")
 
 _EXEC_ERRORS = {
     errno.ENOEXEC: "exec format error: missing #! line?",
@@ -39,6 +48,7 @@ class ScriptResult:
     error: str  # why it could not start ("" otherwise)
     output: str  # the tail of stdout+stderr
     output_truncated: int  # bytes dropped from the front of the output
+    lines_unlogged: int = 0  # output lines past the line budget (counted, not split or logged)
 
 
 def script_environment(env: Mapping[str, str], base: Mapping[str, str]) -> dict[str, str]:
@@ -65,9 +75,15 @@ class _Capture(asyncio.SubprocessProtocol):
     """Keeps the last *limit* bytes of output and hands complete lines to *on_line*."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, limit: int, on_line: Callable[[str], None] | None
+        self,
+        loop: asyncio.AbstractEventLoop,
+        limit: int,
+        on_line: Callable[[str], None] | None,
+        line_budget: int | None = None,
     ) -> None:
         self.tail = bytearray()
+        self.unlogged = 0  # lines past the budget: counted with bytes.count, never split
+        self._budget = line_budget
         self.dropped = 0
         self.exited: asyncio.Future[None] = loop.create_future()
         self.eof: asyncio.Future[None] = loop.create_future()
@@ -85,6 +101,11 @@ class _Capture(asyncio.SubprocessProtocol):
             self._split(data)
 
     def _split(self, data: bytes | bytearray) -> None:
+        if self._budget is not None and self._budget <= 0:
+            # The log budget is spent: a script printing without end must not cost a core
+            # in line splitting and decoding for the rest of its timeout.
+            self.unlogged += data.count(b"\n")
+            return
         *complete, rest = (self._partial + data).split(b"\n")
         lines: list[bytes | bytearray] = list(complete)
         self._partial = bytearray(rest)
@@ -95,11 +116,16 @@ class _Capture(asyncio.SubprocessProtocol):
             self._emit(line)
 
     def _emit(self, line: bytes | bytearray) -> None:
+        if self._budget is not None:
+            if self._budget <= 0:
+                self.unlogged += 1
+                return
+            self._budget -= 1
         if self._on_line is not None:
             self._on_line(bytes(line).decode("utf-8", "replace").rstrip("\r"))
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if self._partial:
+        if self._partial and self._on_line is not None:
             self._emit(self._partial)
             self._partial.clear()
         if not self.eof.done():
@@ -147,13 +173,23 @@ async def _supervise(
 
 
 async def _spawn(
-    loop: asyncio.AbstractEventLoop, proto: _Capture, path: Path, env: Mapping[str, str]
+    loop: asyncio.AbstractEventLoop,
+    proto: _Capture,
+    path: Path,
+    env: Mapping[str, str],
+    fd: int | None,
 ) -> asyncio.SubprocessTransport:
     """execve the script directly (no shell) as the leader of a new session.
 
-    The protocol-level API rather than create_subprocess_exec: it lets us close the pipe
-    when a leftover grandchild keeps it open, without reaching into private attributes.
+    With *fd* (an O_PATH descriptor of the checked file) the kernel executes that very inode
+    through ``/proc/self/fd/N``; ``argv[0]`` stays the script's path. The protocol-level API
+    rather than create_subprocess_exec: it lets us close the pipe when a leftover grandchild
+    keeps it open, without reaching into private attributes.
     """
+    extra: dict[str, Any] = {}
+    if fd is not None:
+        # Not close-on-exec in the child: a #! interpreter opens /proc/self/fd/N itself.
+        extra = {"executable": f"/proc/self/fd/{fd}", "pass_fds": (fd,)}
     transport, _ = await loop.subprocess_exec(
         lambda: proto,
         _absolute(path),
@@ -163,7 +199,47 @@ async def _spawn(
         env=dict(env),
         cwd="/",
         start_new_session=True,
+        **extra,
     )
+    return transport
+
+
+def _short_of_descriptors(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno in SHORTAGE
+
+
+async def retry_on_shortage(make: Callable[[], Awaitable[T]], what: str) -> T:
+    """``await make()``, retried with backoff while the process or system is out of file
+    descriptors (EMFILE/ENFILE): that is a passing condition, not the file's verdict."""
+    delay = SHORTAGE_FIRST_DELAY
+    for attempt in range(SHORTAGE_RETRIES):
+        try:
+            return await make()
+        except OSError as err:
+            if not _short_of_descriptors(err) or attempt == SHORTAGE_RETRIES - 1:
+                raise
+            if attempt == 0:
+                logging.getLogger("netevd.scripts").warning(
+                    "script.descriptors.short what=%r error=%r (retrying)", what, err.strerror
+                )
+            await asyncio.sleep(delay)  # backoff: descriptors are freed by others, not polled
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+async def _start(
+    loop: asyncio.AbstractEventLoop,
+    proto: _Capture,
+    path: Path,
+    env: Mapping[str, str],
+    fd: int | None,
+    reaper: Reaper | None,
+) -> asyncio.SubprocessTransport:
+    if reaper is None:
+        return await retry_on_shortage(lambda: _spawn(loop, proto, path, env, fd), str(path))
+    with reaper.spawning():  # no orphan sweep may mistake the new script for an orphan
+        transport = await retry_on_shortage(lambda: _spawn(loop, proto, path, env, fd), str(path))
+        reaper.started(transport.get_pid())
     return transport
 
 
@@ -174,29 +250,35 @@ async def run_script(
     output_limit: int,
     *,
     on_line: Callable[[str], None] | None = None,
+    line_budget: int | None = None,
+    fd: int | None = None,
+    reaper: Reaper | None = None,
 ) -> ScriptResult:
-    """Run *path* with exactly *env*, stdin /dev/null, cwd /, in its own session.
-
-    On timeout the whole process group is SIGKILLed and reaped. Cancelling this coroutine
-    does the same, so a shutdown never leaves a script behind. Never raises for a script that
-    cannot be executed: the reason is in ``ScriptResult.error``.
-    """
+    """Run *path* (or the checked file *fd*) with exactly *env*, stdin /dev/null, cwd /, in
+    its own session. When it ends (exit, timeout, cancellation) its whole process group is
+    SIGKILLed; children that left the group are the *reaper*'s. Never raises for a script
+    that cannot be executed: the reason is in ``ScriptResult.error``."""
     loop = asyncio.get_running_loop()
-    proto = _Capture(loop, max(output_limit, 0), on_line)
+    proto = _Capture(loop, max(output_limit, 0), on_line, line_budget)
     start = loop.time()
     try:
-        transport = await _spawn(loop, proto, path, env)
+        transport = await _start(loop, proto, path, env, fd, reaper)
     except (OSError, ValueError) as err:
         return ScriptResult(None, loop.time() - start, False, exec_error(err), "", 0)
+    pid = transport.get_pid()
     try:
         timed_out, ended = await _supervise(transport, proto, timeout)
+        _kill_group(pid)  # what it left behind in its group ends with it
         await _settle(proto, DRAIN_AFTER_EXIT)
     finally:
         if transport.get_returncode() is None:  # cancelled: take the whole group with us
-            _kill_group(transport.get_pid())
+            _kill_group(pid)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(proto.exited)
+        _kill_group(pid)
         transport.close()  # closes our end of a pipe a leftover grandchild may still hold
+        if reaper is not None:
+            reaper.ended(pid)
     code = None if timed_out else transport.get_returncode()
     output = bytes(proto.tail).decode("utf-8", "replace")
-    return ScriptResult(code, ended - start, timed_out, "", output, proto.dropped)
+    return ScriptResult(code, ended - start, timed_out, "", output, proto.dropped, proto.unlogged)

@@ -10,11 +10,9 @@ newest survives. Everything is driven by timers, tasks and semaphores: no pollin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,9 +30,17 @@ from netevd.executors.script_discovery import (
     scan_all,
     valid_directory,
 )
-from netevd.executors.script_runner import ScriptResult, run_script, script_environment
+from netevd.executors.script_files import remove_files, write_files
+from netevd.executors.script_runner import (
+    ScriptResult,
+    retry_on_shortage,
+    run_script,
+    script_environment,
+)
+from netevd.executors.script_trust import DescriptorShortage, Walked, open_script
 from netevd.executors.tasks import Spawn, create_task
 from netevd.system.logfmt import kv
+from netevd.system.reaper import Reaper
 
 __all__ = [
     "ExecutorStats",
@@ -77,22 +83,21 @@ class _Debounce:
 
 
 class _LineLog:
-    """Logs a script's first LOGGED_LINES output lines, then only counts them."""
+    """Logs the output lines a script's runner hands over (at most LOGGED_LINES of them: the
+    runner stops splitting after that and only counts), then how many were left out."""
 
     def __init__(self, link: str, script: str) -> None:
         self.link = link
         self.script = script
-        self.count = 0
 
     def __call__(self, line: str) -> None:
-        self.count += 1
-        if self.count <= LOGGED_LINES:
-            log.info(kv("script.output", link=self.link, script=self.script, line=line))
+        log.info(kv("script.output", link=self.link, script=self.script, line=line))
 
-    def finish(self) -> None:
-        if self.count > LOGGED_LINES:
-            more = self.count - LOGGED_LINES
-            log.info(kv("script.output.suppressed", link=self.link, script=self.script, lines=more))
+    def finish(self, unlogged: int) -> None:
+        if unlogged:
+            log.info(
+                kv("script.output.suppressed", link=self.link, script=self.script, lines=unlogged)
+            )
 
 
 class ScriptExecutor:
@@ -103,8 +108,10 @@ class ScriptExecutor:
         *,
         base_env: Mapping[str, str] | None = None,
         spawn: Spawn = create_task,
+        reaper: Reaper | None = None,
     ) -> None:
         self._settings = settings
+        self._reaper = reaper  # set when the daemon is the subreaper of its scripts' orphans
         self._spawn = spawn  # the daemon's supervisor holds the workers
         # Reports (ScriptFinished, RunDropped) and quiet windows' ends go to the engine's queue.
         self._report = emit
@@ -218,13 +225,10 @@ class ScriptExecutor:
     async def _run(self, action: RunScripts) -> None:
         self._stats.runs += 1
         settings = self._settings
-        try:
-            paths, verdicts = await asyncio.to_thread(
-                discover, settings, action.directory, memory=self._memory
-            )
-        except Exception:
-            log.exception(kv("script.discovery.failed", directory=action.directory))
+        found = await self._discover(action)
+        if found is None:
             return
+        paths, verdicts = found
         self._stats.skipped_scripts += sum(
             1 for v in verdicts if not v.runs and not v.reason.startswith("shadowed by ")
         )
@@ -235,7 +239,7 @@ class ScriptExecutor:
                 kv("script.env.dropped", link=action.link_name, variable=name, reason=reason)
             )
         env = script_environment(action.env_dict(), self._base_env)
-        files = await asyncio.to_thread(_write_files, action.files, settings.runtime_dir)
+        files = await asyncio.to_thread(write_files, action.files, settings.runtime_dir)
         env.update(files)
         try:
             for path in paths:
@@ -243,17 +247,62 @@ class ScriptExecutor:
                     return
                 await self._run_one(action, path, env, settings)
         finally:
-            await asyncio.to_thread(_remove_files, files.values())
+            await asyncio.to_thread(remove_files, files.values())
+
+    async def _discover(self, action: RunScripts) -> tuple[list[Path], list[ScriptVerdict]] | None:
+        """The run's scripts; out of descriptors (EMFILE/ENFILE) is retried, not a verdict."""
+        settings = self._settings
+        try:
+            return await retry_on_shortage(
+                lambda: asyncio.to_thread(
+                    discover, settings, action.directory, memory=self._memory
+                ),
+                f"discover {action.directory}.d",
+            )
+        except Exception:
+            log.exception(kv("script.discovery.failed", directory=action.directory))
+            return None
 
     async def _run_one(
         self, action: RunScripts, path: Path, env: Mapping[str, str], settings: ScriptSettings
     ) -> None:
+        # The verdict is taken again right before the exec, and the exec is done from the
+        # descriptor that was checked: a directory swapped or a symlink re-pointed since the
+        # run's discovery changes nothing but this verdict.
+        try:
+            checked = await retry_on_shortage(
+                lambda: asyncio.to_thread(open_script, str(path), settings.allowed_uids),
+                f"check {path}",
+            )
+        except DescriptorShortage:
+            checked = Walked(reason="out of file descriptors")
+        if checked.fd is None:
+            self._stats.skipped_scripts += 1
+            if checked.masked:
+                log.debug(kv("script.masked", path=path))
+            elif self._memory.first_time(str(path), checked.st, checked.reason):
+                log.warning(kv("script.skipped", path=path, reason=checked.reason))
+            return
+        try:
+            await self._exec(action, path, checked.fd, {**env, "NETEVD_SCRIPT": str(path)})
+        finally:
+            checked.close()
+
+    async def _exec(self, action: RunScripts, path: Path, fd: int, env: Mapping[str, str]) -> None:
+        settings = self._settings
         self._stats.scripts_started += 1
         lines = _LineLog(action.link_name, str(path))
         start = asyncio.get_running_loop().time()
         try:
             result = await run_script(
-                path, env, settings.timeout, settings.output_limit, on_line=lines
+                path,
+                env,
+                settings.timeout,
+                settings.output_limit,
+                on_line=lines,
+                line_budget=LOGGED_LINES,
+                fd=fd,
+                reaper=self._reaper,
             )
         except asyncio.CancelledError:
             # Shutdown ran out of grace; run_script has killed and reaped the group. Say so,
@@ -261,9 +310,14 @@ class ScriptExecutor:
             elapsed = asyncio.get_running_loop().time() - start
             self._finished(action, path, ScriptResult(None, elapsed, False, KILLED, "", 0))
             raise
-        finally:
-            lines.finish()
+        lines.finish(result.lines_unlogged)
         self._finished(action, path, result)
+        await self.sweep()
+
+    async def sweep(self) -> None:
+        """End the processes that escaped a script's group (see netevd.system.reaper)."""
+        if self._reaper is not None:
+            await asyncio.to_thread(self._reaper.sweep)
 
     def _finished(self, action: RunScripts, path: Path, result: ScriptResult) -> None:
         self._account(action, path, result)
@@ -341,21 +395,5 @@ class ScriptExecutor:
             for task in late:
                 task.cancel()  # run_script kills the process group and reaps it
             await asyncio.gather(*workers, return_exceptions=True)
+        await self.sweep()  # nothing a script started survives the daemon's stop
         self._check_idle()
-
-
-def _write_files(files: Iterable[tuple[str, str]], directory: str) -> dict[str, str]:
-    """Values too large for the environment, each in a private file; {variable: path}."""
-    written: dict[str, str] = {}
-    for name, content in files:
-        fd, path = tempfile.mkstemp(prefix="netevd-", suffix=".json", dir=directory or None)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(content)
-        written[name] = path
-    return written
-
-
-def _remove_files(paths: Iterable[str]) -> None:
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)

@@ -16,6 +16,8 @@ from netevd.core.records import Record
 
 MAX_SCRIPTS_PER_EVENT = 64
 SUBSCRIBER_QUEUE = 1024
+OUTPUT_BUDGET = 4 * 1024 * 1024  # bytes of script output the whole ring keeps
+OUTPUT_DROPPED = "[output dropped: the event log keeps at most 4 MiB of script output]"
 
 
 @dataclass
@@ -59,8 +61,10 @@ class EventRecord:
 
 
 class EventLog:
-    def __init__(self, capacity: int = 1000) -> None:
+    def __init__(self, capacity: int = 1000, output_budget: int = OUTPUT_BUDGET) -> None:
         self.capacity = capacity
+        self.output_budget = output_budget
+        self.output_bytes = 0  # script output held by the ring, in UTF-8 bytes
         self._records: OrderedDict[int, EventRecord] = OrderedDict()
         self._subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
         self.total = 0
@@ -70,16 +74,32 @@ class EventLog:
         self._records[record.seq] = record
         self.total += 1
         while len(self._records) > self.capacity:
-            self._records.popitem(last=False)
+            _, gone = self._records.popitem(last=False)
+            self.output_bytes -= sum(_size(sr.output) for sr in gone.scripts)
         if self._subscribers:  # building the document costs; most of the time nobody listens
             self._publish("event", record.to_dict())
 
     def attach_script(self, seq: int, script: ScriptRecord) -> None:
         record = self._records.get(seq)
-        if record is not None and len(record.scripts) < MAX_SCRIPTS_PER_EVENT:
-            record.scripts.append(script)
         if self._subscribers:
             self._publish("script", {"seq": seq, **asdict(script)})
+        if record is not None and len(record.scripts) < MAX_SCRIPTS_PER_EVENT:
+            record.scripts.append(script)
+            self.output_bytes += _size(script.output)
+            self._trim_output()
+
+    def _trim_output(self) -> None:
+        """Drop the oldest outputs until the ring holds at most output_budget bytes of them
+        (1000 events x 64 scripts x 4 KiB would otherwise be about 260 MB)."""
+        if self.output_bytes <= self.output_budget:
+            return
+        for record in self._records.values():
+            for script in record.scripts:
+                if script.output and script.output != OUTPUT_DROPPED:
+                    self.output_bytes -= _size(script.output) - _size(OUTPUT_DROPPED)
+                    script.output = OUTPUT_DROPPED
+                    if self.output_bytes <= self.output_budget:
+                        return
 
     def get(self, seq: int) -> EventRecord | None:
         return self._records.get(seq)
@@ -122,3 +142,7 @@ class EventLog:
                 queue.put_nowait(("overflow", {}))
             else:
                 queue.put_nowait((kind, document))
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))

@@ -124,6 +124,11 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.routing_conflicts = Counter(
+            "netevd_routing_conflicts",
+            "Routes netevd could not install because a route it does not own is in the way",
+            registry=r,
+        )
         self.dbus_calls = Counter(
             "netevd_dbus_calls", "D-Bus method calls made", ["service", "method"], registry=r
         )

@@ -67,6 +67,7 @@ async def test_carrier_and_address_transitions(world, netevd):
         "GENERATOR",
         "EVENT",
         "NETEVD_SEQ",
+        "NETEVD_SCRIPT",
         "NETEVD_REPLAY",
         "NETEVD_JSON",
         "ADDRESSES",
@@ -84,7 +85,9 @@ async def test_scripts_run_in_name_order_and_a_failure_does_not_stop_the_next(
     built, scripts = world
     order = tmp_path / "order.log"
     for name, code in (("20-second", 0), ("10-first", 3), ("30-third", 0)):
-        scripts.add_raw("no-carrier", name, f'#!/bin/sh\necho "$0" >> {order}\nexit {code}\n')
+        scripts.add_raw(
+            "no-carrier", name, f'#!/bin/sh\necho "$NETEVD_SCRIPT" >> {order}\nexit {code}\n'
+        )
     proc = (await netevd(built, scripts)).proc
     await built.run("peer", "ip", "link", "set", "eth0", "down")
     await proc.wait_for_log(r"30-third", timeout=15)

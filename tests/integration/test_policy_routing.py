@@ -170,13 +170,18 @@ async def test_a_table_that_would_be_main_is_moved_and_kept(lab, netevd, tmp_pat
     assert await built.ip_json("host", "route", "show", "table", "main") == main_before
     proc.send_signal(signal.SIGTERM)
     assert await proc.wait_exit(15) == 0
-    # A foreign route now sits in 256; without memory netevd would pick 257 on restart.
+    proc = (await netevd(built, scripts, **sections)).proc
+    await proc.wait_for_log(r"routing\.tables eth1=256")  # remembered
+    await converged(built, {("10.231.5.2", None, "256", 30000)})
+    proc.send_signal(signal.SIGTERM)
+    assert await proc.wait_exit(15) == 0
+    # A foreign route now sits in 256: the remembered table is given up (issue 10, attack 4).
     await built.run(
         "host", "ip", "route", "add", "10.99.0.0/16", "via", "10.231.5.1", "table", "256"
     )
     proc = (await netevd(built, scripts, **sections)).proc
-    await proc.wait_for_log(r"routing\.tables eth1=256")
-    await converged(built, {("10.231.5.2", None, "256", 30000)})
+    await proc.wait_for_log(r"routing\.table\.given_up link=eth1 table=256 new_table=257")
+    await converged(built, {("10.231.5.2", None, "257", 30000)})
     assert await built.ip_json("host", "route", "show", "table", "main") == main_before
 
 

@@ -41,6 +41,9 @@ async def test_a_rejected_configuration_is_reported(make_api):
     assert body["data"]["errors"] == ["api.port: 0 is not a port number"]
 
 
+CLI = {"X-Netevd-Request": "1"}  # what netevd's own client sends with a change
+
+
 async def _client(api, settings: ApiSettings) -> TestClient:
     """The app as if bound to settings.bind_address, served on loopback for the test."""
     app = build_app(api.server._view, settings, read_static())
@@ -53,7 +56,7 @@ async def test_beyond_loopback_without_a_token_refuses_changes(make_api):
     api = await make_api()
     client = await _client(api, ApiSettings("0.0.0.0", 9090))
     try:
-        response = await client.post("/api/v1/reload")
+        response = await client.post("/api/v1/reload", headers=CLI)
         body = await response.json()
         assert response.status == 403
         assert body["error"] == (
@@ -71,15 +74,15 @@ async def test_the_token_is_checked(make_api):
     api = await make_api()
     client = await _client(api, ApiSettings("192.0.2.1", 9090, token=TOKEN))
     try:
-        response = await client.post("/api/v1/reload")
+        response = await client.post("/api/v1/reload", headers=CLI)
         assert response.status == 401
         assert response.headers["WWW-Authenticate"] == 'Bearer realm="netevd"'
         assert (await response.json())["error"] == (
             "this endpoint needs the API token: send the header 'Authorization: Bearer <api.token>'"
         )
-        wrong = {"Authorization": "Bearer nope"}
+        wrong = {"Authorization": "Bearer nope", **CLI}
         assert (await client.post("/api/v1/reload", headers=wrong)).status == 401
-        right = {"Authorization": f"Bearer {TOKEN}"}
+        right = {"Authorization": f"Bearer {TOKEN}", **CLI}
         assert (await client.post("/api/v1/reload", headers=right)).status == 200
     finally:
         await client.close()

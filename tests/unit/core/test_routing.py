@@ -2,7 +2,7 @@ from dataclasses import replace
 
 from core_helpers import addr, ctx, link, route
 
-from netevd.core.actions import AssignTables, ReconcileRouting
+from netevd.core.actions import AssignTables, Note, ReconcileRouting
 from netevd.core.config import Config, RoutingConfig
 from netevd.core.events import (
     AddressAdded,
@@ -209,3 +209,21 @@ def test_owned_routes_follow_the_kernel():
     assert apply(state, RouteRemoved(mine)).owned_routes == frozenset()
     assert apply(state, LinkRemoved(3)).owned_routes == frozenset()
     assert AF_INET6
+
+
+def test_a_remembered_table_holding_foreign_routes_is_given_up():
+    """Issue 10, attack 4: tables.json said 300, and 300 now holds someone else's default."""
+    state = host(
+        TablesAssigned((("eth1", 300),)),
+        RouteAdded(route("0.0.0.0/0", oif=2, gateway="10.0.1.1", table=300, protocol=4)),
+    )
+    assert allocate_tables(state, CONFIG) == {"eth1": 203}
+    note, assign, _ = routing_actions(state, state, None, CONFIG)
+    assert note == Note(
+        "routing.table.given_up link=eth1 table=300 new_table=203 "
+        "(it holds routes netevd does not own, or is reserved)",
+        warning=True,
+    )
+    assert assign == AssignTables((("eth1", 203),), ())
+    kept = host(TablesAssigned((("eth1", 300),)))
+    assert allocate_tables(kept, CONFIG) == {"eth1": 300}, "a clean remembered table is kept"

@@ -145,7 +145,7 @@ def _symlink(target_dir_mode: int, target_mode: int, reason: str) -> Setup:
         target_dir.chmod(target_dir_mode)
         path = tree.script("routable", "10-ok", OK).parent / "50-link"
         path.symlink_to(target)
-        return path, reason
+        return path, reason.format(target_dir=target_dir)
 
     return setup
 
@@ -187,7 +187,7 @@ CASES: dict[str, Setup] = {
     "fifo": _fifo,
     "dir world-writable": _dir_mode(0o777, "directory is world-writable"),
     "dir group-writable": _dir_mode(0o775, "directory is group-writable"),
-    "symlink target dir": _symlink(0o777, 0o755, "symlink target directory is world-writable"),
+    "symlink target dir": _symlink(0o777, 0o755, "directory {target_dir} is world-writable"),
     "symlink target mode": _symlink(0o755, 0o775, "group-writable"),
     "broken symlink": _broken_symlink,
 }

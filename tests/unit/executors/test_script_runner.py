@@ -116,7 +116,7 @@ async def test_lines_are_handed_over_and_long_lines_split(tmp_path: Path):
     assert [len(line) for line in lines[2:]] == [MAX_LINE, MAX_LINE, 10000 - 2 * MAX_LINE]
 
 
-async def test_background_child_holding_stdout_delays_at_most_a_second(
+async def test_background_child_holding_stdout_is_killed_when_the_script_exits(
     tmp_path: Path, reap_pids: list[int], gone
 ):
     pid_file = tmp_path / "pid"
@@ -128,4 +128,5 @@ async def test_background_child_holding_stdout_delays_at_most_a_second(
     reap_pids.append(pid)
     assert (result.exit_code, result.output) == (0, "done\n")
     assert elapsed < 2.5
-    assert not gone(pid), "a script's leftover daemon is left alone after a normal exit"
+    # SIGKILL was sent to the group when the script exited; its delivery is asynchronous.
+    assert await wait_until(lambda: gone(pid), 2, message="background child killed")
