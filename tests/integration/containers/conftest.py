@@ -98,7 +98,9 @@ def ledger(podman: Podman) -> Iterator[SessionLedger]:
 
 
 @pytest.fixture
-def podman_objects(podman: Podman, lab_prefix: str, ledger: SessionLedger) -> Iterator[PodmanObjects]:
+def podman_objects(
+    podman: Podman, lab_prefix: str, ledger: SessionLedger
+) -> Iterator[PodmanObjects]:
     """This test's containers and volumes (labelled with its prefix), removed at teardown."""
     objects = PodmanObjects(podman, lab_prefix)
     ledger.objects.append(objects)

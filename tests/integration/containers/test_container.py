@@ -35,7 +35,9 @@ STATUS = 'grep -E "^(Uid|CapEff|CapPrm|CapAmb|NoNewPrivs)" /proc/self/status > "
 def topology() -> Topology:
     topo = Topology().add_netns("host").add_netns("peer")
     topo.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    topo.add_address("host", "eth0", f"{HOST_V4}/24").add_address("peer", "eth0", f"{GATEWAY_V4}/24")
+    topo.add_address("host", "eth0", f"{HOST_V4}/24").add_address(
+        "peer", "eth0", f"{GATEWAY_V4}/24"
+    )
     topo.add_route("host", "default", via=GATEWAY_V4)
     return topo
 
@@ -142,7 +144,7 @@ def _side(value: str | None) -> str | None:
 
 
 async def state_file(podman: Podman, volume: str) -> dict[str, Any]:
-    mountpoint = (await podman.arun("volume", "inspect", "--format", "{{.Mountpoint}}", volume))
+    mountpoint = await podman.arun("volume", "inspect", "--format", "{{.Mountpoint}}", volume)
     path = Path(mountpoint.stdout.strip()) / "tables.json"
     await wait_until(path.exists, 10, message=f"{path} to be written")
     return dict(json.loads(path.read_text()))
