@@ -188,7 +188,7 @@ def slim_rootfs(rootfs: Path, mirrors: Mirrors) -> None:
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
-    elif path.name != "lock":
+    else:
         path.unlink(missing_ok=True)
 
 

@@ -99,8 +99,11 @@ class Podman:
         return await asyncio.to_thread(self.run, *args, check=check, timeout=timeout)
 
     def image_id(self, ref: str) -> str | None:
+        """The ID of local image *ref*, or None when podman has no such image."""
         result = self.run("image", "inspect", "--format", "{{.Id}}", ref, check=False)
-        return result.stdout.strip() or None if result.returncode == 0 else None
+        if result.returncode != 0:
+            return None
+        return result.stdout.strip() or None
 
     def image_size(self, ref: str) -> int:
         return int(self.run("image", "inspect", "--format", "{{.Size}}", ref).stdout.strip())
@@ -109,6 +112,17 @@ class Podman:
         """Every container (running or not) carrying *label* (``key=value``)."""
         out = self.run("ps", "-a", "--no-trunc", "--filter", f"label={label}", "-q").stdout
         return out.split()
+
+    def mounted_volumes(self, container_ids: Sequence[str]) -> set[str]:
+        """Named and anonymous volumes mounted by these containers."""
+        if not container_ids:
+            return set()
+        fmt = "{{range .Mounts}}{{if .Name}}{{.Name}} {{end}}{{end}}"
+        out = self.run("container", "inspect", "--format", fmt, *container_ids, check=False)
+        return set(out.stdout.split())
+
+    def volume_exists(self, name: str) -> bool:
+        return self.run("volume", "exists", name, check=False).returncode == 0
 
     def volume_names(self, label: str) -> list[str]:
         out = self.run("volume", "ls", "--filter", f"label={label}", "-q").stdout
@@ -266,6 +280,7 @@ class PodmanObjects:
         self.owner = owner
         self.selectors = [f"{self.KEY}={owner}", *extra_labels]
         self.seen: set[str] = set()
+        self.volumes_seen: set[str] = set()  # anonymous ones too (the image's VOLUME)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -293,6 +308,7 @@ class PodmanObjects:
         """Remove everything; the leaks that survived, described (empty when clean)."""
         problems = []
         if ids := self.containers():
+            self.volumes_seen |= self.podman.mounted_volumes(ids)
             result = self.podman.run("rm", "--force", "--volumes", "--time", "5", *ids, check=False)
             if result.returncode != 0:
                 problems.append(f"podman rm: {result.stderr.strip()}")
@@ -301,5 +317,6 @@ class PodmanObjects:
         if survivors := end_processes(conmon_pids(self.seen)):
             problems.append(f"conmon processes {survivors} survived SIGKILL")
         problems += [f"container {cid} left behind" for cid in self.containers()]
-        problems += [f"volume {name} left behind" for name in self.volumes()]
+        left = set(self.volumes()) | {v for v in self.volumes_seen if self.podman.volume_exists(v)}
+        problems += [f"volume {name} left behind" for name in sorted(left)]
         return problems
