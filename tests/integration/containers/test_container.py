@@ -19,7 +19,7 @@ from testcontainers.core.container import DockerContainer
 
 from lab import Topology, wait_until
 from lab.netevd import ScriptDirs, write_config
-from lab.podman import Podman, PodmanObjects
+from lab.podman import Podman, PodmanObjects, conmon_pids
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
@@ -206,6 +206,11 @@ async def test_image_runs_unprivileged_scripts_routing_status_and_stops_on_sigte
     logs = await container.logs()
     assert re.search(r"level=INFO stopping$", logs, re.MULTILINE)
     assert re.search(r"level=INFO stopped$", logs, re.MULTILINE)
+    # podman keeps the monitor of an exec for five minutes (conmon --exit-delay 300);
+    # teardown ends it by PID, with the container and its volumes
+    assert conmon_pids([container.id])
+    assert await asyncio.to_thread(podman_objects.cleanup) == []
+    assert conmon_pids([container.id]) == []
 
 
 def kubelet_configmap_volume(root: Path, configmap: dict[str, Any], volume: dict[str, Any]) -> None:
