@@ -5,9 +5,10 @@ otherwise a local one, made once with ``debootstrap --variant=minbase bookworm``
 Debian mirror apt already uses, slimmed like Debian's own slim image (no docs, man pages,
 locales or apt lists), imported as ``localhost/netevd-base:bookworm`` and reused.
 
-What the build needs to reach the package index is given to it as build-time mounts, never
-copied into an image: the host's CA bundle and a generated pip.conf that points pip at it
-(and at the host's package index, when one is configured). One machine-wide lock serialises
+What the build needs to reach the package index is given to it as build secrets, mounted
+only for the step that installs from PyPI and never copied into an image: the host's CA
+bundle and a generated pip.conf that points pip at it (and at the host's package index, when
+one is configured). One machine-wide lock serialises
 builds, so parallel test workers and sessions build each image once and then reuse it.
 """
 
@@ -35,7 +36,7 @@ IMAGE = "localhost/netevd:latest"
 SUITE = "bookworm"
 LOCK_PATH = Path("/run/lock/netevd-image-build.lock")
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
-CA_IN_BUILD = "/etc/ssl/host-ca.pem"
+CA_IN_BUILD = "/run/build/host-ca.pem"  # where the Containerfile mounts secret host-ca
 PIP_CONFS = ("/etc/pip.conf", "/etc/xdg/pip/pip.conf", "~/.config/pip/pip.conf", "~/.pip/pip.conf")
 PULL_TIMEOUT = 180.0
 
@@ -223,12 +224,16 @@ def build(
     build_args: Sequence[tuple[str, str]] = (),
     workdir: Path,
 ) -> Build:
-    """``podman build`` on the host network with the CA bundle and pip.conf mounted."""
+    """``podman build`` on the host network, the CA bundle and pip.conf given as secrets.
+
+    Secrets, not ``-v`` mounts: a build-time volume leaves an empty placeholder file at its
+    target in every layer made by a RUN step, the final image's too.
+    """
     pip_conf = workdir / "pip.conf"
     pip_conf.write_text(pip_conf_text())
     iidfile = workdir / "iid"
     argv = ["build", "--format", "docker", "--network", "host", "--pull=never", "--layers"]
-    argv += ["-v", f"{HOST_CA}:{CA_IN_BUILD}:ro", "-v", f"{pip_conf}:/etc/pip.conf:ro"]
+    argv += ["--secret", f"id=host-ca,src={HOST_CA}", "--secret", f"id=pip-conf,src={pip_conf}"]
     for key, value in build_args:
         argv += ["--build-arg", f"{key}={value}"]
     argv += ["--iidfile", str(iidfile), "-f", str(context / containerfile), "-t", tag, str(context)]

@@ -277,3 +277,24 @@ async def test_daemonset_security_context_ends_as_netevd_with_net_admin_only(
     # The ConfigMap's own carrier script ran, from its symlinked directory.
     await container.wait_for_log(r"script\.output link=eth0 .*carrier\.d/50-log .*has carrier")
     assert await container.stop() == 0, await container.logs()
+
+
+async def test_image_holds_no_build_credentials_tools_or_root(podman, netevd_image):
+    """The CA bundle and pip.conf were build-time mounts only; no pip, compiler or cache."""
+    (inspect,) = json.loads((await podman.arun("image", "inspect", netevd_image)).stdout)
+    config = inspect["Config"]
+    assert config["User"] == f"{NETEVD_UID}:{NETEVD_UID}"
+    # kept because the build uses the docker format (OCI has no HEALTHCHECK)
+    assert inspect["Healthcheck"]["Test"] == ["CMD", "netevd", "status", "--format", "json"]
+    assert config["Entrypoint"] == ["/usr/bin/tini", "--", "netevd"]
+    assert list(config["Volumes"]) == ["/var/lib/netevd"]
+    probe = (
+        "for p in /etc/pip.conf /etc/ssl/host-ca.pem /root/.cache/pip /opt/netevd/bin/pip "
+        "/opt/build /usr/bin/gcc /usr/bin/cc /var/lib/apt/lists/deb.debian.org_debian_dists_"
+        "bookworm_InRelease; do test -e $p && echo $p; done; "
+        "ls /opt/netevd/lib/python3.11/site-packages | grep -E '^(pip|setuptools|hatchling)' || true"
+    )
+    found = await podman.arun(
+        "run", "--rm", "--network=none", "--entrypoint=/bin/sh", netevd_image, "-c", probe
+    )
+    assert found.stdout == ""
