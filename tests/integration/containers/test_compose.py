@@ -21,7 +21,8 @@ from lab import Topology
 from lab.netevd import ScriptDirs, write_config
 from lab.podman import Podman
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
+# The first test of a session may build the base (debootstrap) and the images: minutes, cold.
+pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[3]
 COMPOSE = Path(sys.executable).with_name("podman-compose")  # the venv's, from PyPI

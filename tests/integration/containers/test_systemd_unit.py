@@ -21,7 +21,8 @@ from lab import Topology, wait_until
 from lab.netevd import RECORDER, ScriptDirs
 from lab.podman import Podman, PodmanObjects
 
-pytestmark = [pytest.mark.container, pytest.mark.slow]
+# The first test of a session may build the base (debootstrap) and the images: minutes, cold.
+pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[3]
 RUNS = "/srv/netevd-runs"
