@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from container_support import add_recorder, evidence
 from testcontainers.core.container import DockerContainer
 
 from lab import Topology, wait_until
@@ -30,7 +31,7 @@ HOST_V4, GATEWAY_V4 = "10.231.40.2", "10.231.40.1"
 TABLE = 210  # table_base 200 + ifindex 10
 NETEVD_UID = "990"
 # What a script records besides its environment: who it runs as and what it may do.
-STATUS = 'grep -E "^(Uid|CapEff|CapPrm|CapAmb|NoNewPrivs)" /proc/self/status > "$f.status"'
+STATUS = 'grep -E "^(Uid|CapEff|CapPrm|CapAmb|NoNewPrivs):" /proc/self/status > "$f.status"'
 
 
 def topology() -> Topology:
@@ -108,8 +109,8 @@ class NetevdContainer:
         return int((await asyncio.to_thread(wrapped.wait))["StatusCode"])
 
 
-def script_status(run_file: str, out: Path) -> dict[str, str]:
-    text = (out / run_file.replace(".env", ".status")).read_text()
+def script_status(scripts: ScriptDirs, run_file: str) -> dict[str, str]:
+    text = evidence(scripts, run_file, "status")
     return {k: v.split()[0] for k, v in (line.split(":", 1) for line in text.splitlines())}
 
 
@@ -156,8 +157,8 @@ async def test_image_runs_unprivileged_scripts_routing_status_and_stops_on_sigte
 ):
     built = await lab(topology())
     etc = ScriptDirs(tmp_path / "etc")  # mounted at /etc/netevd; runs land in etc-runs
-    etc.add("carrier", extra=STATUS)
-    etc.add("no-carrier", extra=STATUS)
+    add_recorder(etc, "carrier", STATUS)
+    add_recorder(etc, "no-carrier", STATUS)
     write_config(etc.root / "netevd.yaml", config()).chmod(0o644)
     state = await asyncio.to_thread(podman_objects.volume, "state")
     container = await NetevdContainer(
@@ -190,7 +191,7 @@ async def test_image_runs_unprivileged_scripts_routing_status_and_stops_on_sigte
         "ADDRESSES": HOST_V4,
     }
     for run in (replay, lost, back):
-        assert script_status(run.script, etc.out) == {
+        assert script_status(etc, run.script) == {
             "Uid": NETEVD_UID,
             "CapEff": "0000000000000000",
             "CapPrm": "0000000000000000",
@@ -293,7 +294,7 @@ async def test_image_holds_no_build_credentials_tools_or_root(podman, netevd_ima
         "for p in /etc/pip.conf /etc/ssl/host-ca.pem /root/.cache/pip /opt/netevd/bin/pip "
         "/opt/build /usr/bin/gcc /usr/bin/cc /var/lib/apt/lists/deb.debian.org_debian_dists_"
         "bookworm_InRelease; do test -e $p && echo $p; done; "
-        "ls /opt/netevd/lib/python3.11/site-packages | grep -E '^(pip|setuptools|hatchling)' || true"
+        "ls /opt/netevd/lib/python3*/site-packages | grep -E '^(pip|setuptools|hatchling)' || true"
     )
     found = await podman.arun(
         "run", "--rm", "--network=none", "--entrypoint=/bin/sh", netevd_image, "-c", probe

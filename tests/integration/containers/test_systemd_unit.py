@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from container_support import add_recorder, evidence
 
-from lab import Topology, wait_until
-from lab.netevd import RECORDER, ScriptDirs
+from lab import Lab, Topology, wait_until
+from lab.netevd import ScriptDirs
 from lab.podman import Podman, PodmanObjects
 
 # The first test of a session may build the base (debootstrap) and the images: minutes, cold.
@@ -34,7 +35,7 @@ NET_ADMIN = "0000000000001000"
 SANDBOX = """
 grep -E "^(Uid|CapEff|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status > "$f.status"
 touch /netevd-probe 2> "$f.root"; echo "exit=$?" >> "$f.root"
-echo private > /tmp/netevd-probe; echo "exit=$?" > "$f.tmp"
+echo private > /tmp/netevd-probe; echo "exit=$?" > "$f.private-tmp"
 """
 
 
@@ -82,11 +83,11 @@ class Booted:
         return await wait_until(active, timeout, message="netevd.service active (running)")
 
 
-async def boot(lab, tmp_path, podman, objects: PodmanObjects, image: str) -> tuple[object, Booted]:
+async def boot(lab, tmp_path, podman, objects: PodmanObjects, image: str) -> tuple[Lab, Booted]:
     built = await lab(topology())
     scripts = ScriptDirs(tmp_path / "vendor")  # runs land in vendor-runs, mounted at RUNS
     for state in ("carrier", "no-carrier"):
-        scripts.add_raw(state, "50-record", RECORDER.format(out=RUNS, extra=SANDBOX))
+        add_recorder(scripts, state, SANDBOX, out=RUNS)
     config = tmp_path / "netevd.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -111,10 +112,6 @@ async def boot(lab, tmp_path, podman, objects: PodmanObjects, image: str) -> tup
         image,
     )
     return built, Booted(podman, run.stdout.strip(), scripts, config)
-
-
-def record(scripts: ScriptDirs, run_file: str, kind: str) -> str:
-    return (scripts.out / run_file.replace(".env", f".{kind}")).read_text()
 
 
 def status_fields(text: str) -> dict[str, str]:
@@ -176,9 +173,9 @@ async def test_scripts_run_inside_the_units_sandbox(
     (lost,) = await unit.scripts.wait_for(STATE="no-carrier", LINK="eth0")
     for run in (replay, lost):
         assert run.env["BACKEND"] == "kernel"
-        assert "Read-only file system" in record(unit.scripts, run.script, "root")
-        assert record(unit.scripts, run.script, "tmp") == "exit=0\n"  # its own /tmp
-        assert status_fields(record(unit.scripts, run.script, "status")) == {
+        assert "Read-only file system" in evidence(unit.scripts, run.script, "root")
+        assert evidence(unit.scripts, run.script, "private-tmp") == "exit=0\n"  # its own /tmp
+        assert status_fields(evidence(unit.scripts, run.script, "status")) == {
             "Uid": uid,
             "CapEff": "0000000000000000",
             "CapAmb": "0000000000000000",
