@@ -37,16 +37,15 @@ STATUS = 'grep -E "^(Uid|CapEff|CapPrm|CapAmb|NoNewPrivs):" /proc/self/status > 
 def topology() -> Topology:
     topo = Topology().add_netns("host").add_netns("peer")
     topo.add_veth("eth0", "host", "eth0", "peer", index=10, peer_index=11)
-    topo.add_address("host", "eth0", f"{HOST_V4}/24").add_address(
-        "peer", "eth0", f"{GATEWAY_V4}/24"
-    )
+    topo.add_address("host", "eth0", f"{HOST_V4}/24")
+    topo.add_address("peer", "eth0", f"{GATEWAY_V4}/24")
     topo.add_route("host", "default", via=GATEWAY_V4)
     return topo
 
 
-def config(**system: Any) -> dict[str, Any]:
+def config() -> dict[str, Any]:
     return {
-        "system": {"backend": "none", "log_level": "debug", **system},
+        "system": {"backend": "none", "log_level": "debug"},
         "routing": {"policy_rules": ["eth0"]},
         "monitoring": {"exclude": ["lo"]},
     }
