@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo deps venv lint unit integration lab lab-down clean
+.PHONY: test demo deps venv lint unit integration lab lab-down clean image
 
 test: deps venv lint
 	$(BIN)/pytest -n auto --cov=netevd.core --cov-branch --cov-report=term:skip-covered --cov-fail-under=95 tests
@@ -31,6 +31,11 @@ unit: venv
 
 integration: deps venv
 	$(BIN)/pytest -n auto tests/integration
+
+# localhost/netevd:latest from this checkout (podman, runc; a local Debian base is made with
+# debootstrap when no registry answers). See docs/deployment.md.
+image: deps venv
+	$(BIN)/python -m lab.image $(if $(BASE),--base $(BASE))
 
 demo: deps venv
 	$(BIN)/python -m lab.demo

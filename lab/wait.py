@@ -43,3 +43,22 @@ async def wait_until(
             name = getattr(predicate, "__name__", "condition")
             raise WaitTimeout(f"{what or name} did not hold within {timeout:g}s (last: {last!r})")
         await asyncio.sleep(min(interval, remaining))
+
+
+def wait_until_sync(
+    predicate: Callable[[], T],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    message: str | None = None,
+) -> T:
+    """``wait_until`` for synchronous code (session fixtures, the image builder's CLI)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            name = message or getattr(predicate, "__name__", "condition")
+            raise WaitTimeout(f"{name} did not hold within {timeout:g}s (last: {value!r})")
+        time.sleep(min(interval, remaining))

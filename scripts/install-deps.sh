@@ -2,7 +2,9 @@
 # Install the Debian packages the test suites need, only those that are missing.
 # Runs as root on Debian 12; `apt-get update` at most once.
 set -eu
-PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd network-manager chromium}"
+# podman runc debootstrap: the image, its tests and the local base image (crun does not work on
+# hosts with hybrid cgroups; --no-install-recommends keeps podman from pulling NetworkManager).
+PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd network-manager chromium podman runc debootstrap}"
 missing=""
 for pkg in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \

@@ -145,6 +145,12 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     reload.add_argument(
         "--token-file", help="file with the API token (default $NETEVD_API_TOKEN, if set)"
     )
+    reload.add_argument(
+        "--pid",
+        type=int,
+        help="send SIGHUP to this netevd process instead of asking the API (what the unit's "
+        "ExecReload does with $MAINPID; the outcome is in the daemon's log)",
+    )
 
 
 def _config_path(args: argparse.Namespace) -> str | None:
@@ -195,6 +201,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return cmd_test(args, env)
         if command == "wait":
             return cmd_wait(args, env)
+        if command == "reload" and args.pid is not None:
+            from netevd.cli.signal_reload import signal_reload
+
+            return signal_reload(args.pid)
         if command in CLIENT_COMMANDS:
             from netevd.client import run_client
 

@@ -147,3 +147,14 @@ async def test_the_test_command_runs_a_script_with_a_real_events_environment(lab
     )
     assert missing.returncode == 1
     assert "no interface named 'nope0'" in missing.stderr
+
+
+async def test_reload_by_pid_signals_only_netevd(lab, netevd, tmp_path):
+    built = await lab(host_peer(["10.231.9.1/24"]))
+    daemon = await netevd(built, ScriptDirs(tmp_path / "scripts"))
+    done = netevd_cli("reload", "--pid", str(daemon.proc.pid))
+    assert done.returncode == 0, done.stderr
+    await daemon.proc.wait_for_log(r"config\.reloaded")
+    refused = netevd_cli("reload", "--pid", str(os.getpid()))
+    assert refused.returncode == 2
+    assert refused.stderr == f"netevd: --pid {os.getpid()}: no netevd process has that id\n"
