@@ -128,6 +128,22 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     show = sub.add_parser("show", parents=[common], help="one interface in detail")
     show.add_argument("kind", choices=("interface",), help="what to show")
     show.add_argument("name", help="interface name")
+    add_events_command(sub, common)
+    reload = sub.add_parser("reload", parents=[common], help="re-read the configuration")
+    reload.add_argument(
+        "--token-file", help="file with the API token (default $NETEVD_API_TOKEN, if set)"
+    )
+    reload.add_argument(
+        "--pid",
+        type=int,
+        help="send SIGHUP to this netevd process instead of asking the API (what the unit's "
+        "ExecReload does with $MAINPID; the outcome is in the daemon's log)",
+    )
+
+
+def add_events_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     events = sub.add_parser("events", parents=[common], help="recent events; -f to follow")
     events.add_argument("-f", "--follow", action="store_true", help="then print new ones live")
     events.add_argument("-i", "--interface", help="only this interface's events")
@@ -140,16 +156,6 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     events.add_argument(
         "-n", type=_event_count, default=10, help="how many recent events (1-1000, default 10)"
-    )
-    reload = sub.add_parser("reload", parents=[common], help="re-read the configuration")
-    reload.add_argument(
-        "--token-file", help="file with the API token (default $NETEVD_API_TOKEN, if set)"
-    )
-    reload.add_argument(
-        "--pid",
-        type=int,
-        help="send SIGHUP to this netevd process instead of asking the API (what the unit's "
-        "ExecReload does with $MAINPID; the outcome is in the daemon's log)",
     )
 
 
@@ -184,34 +190,38 @@ def cmd_test(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     )
 
 
+def dispatch(command: str, args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Run one command; exceptions carry the message and the exit code (see main)."""
+    if command == "version":
+        print(f"netevd {__version__}")
+        return EXIT_OK
+    if command == "validate":
+        return cmd_validate(args, env)
+    if command == "test":
+        return cmd_test(args, env)
+    if command == "wait":
+        return cmd_wait(args, env)
+    if command == "reload" and args.pid is not None:
+        from netevd.cli.signal_reload import signal_reload
+
+        return signal_reload(args.pid)
+    if command in CLIENT_COMMANDS:
+        from netevd.client import run_client
+
+        return run_client(args, env)
+    from netevd.app import run
+
+    return run(_config_path(args), env)
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = dict(os.environ) if env is None else env
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already explained
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    command = args.command or "run"
     try:
-        if command == "version":
-            print(f"netevd {__version__}")
-            return EXIT_OK
-        if command == "validate":
-            return cmd_validate(args, env)
-        if command == "test":
-            return cmd_test(args, env)
-        if command == "wait":
-            return cmd_wait(args, env)
-        if command == "reload" and args.pid is not None:
-            from netevd.cli.signal_reload import signal_reload
-
-            return signal_reload(args.pid)
-        if command in CLIENT_COMMANDS:
-            from netevd.client import run_client
-
-            return run_client(args, env)
-        from netevd.app import run
-
-        return run(_config_path(args), env)
+        return dispatch(args.command or "run", args, env)
     except ConfigError as exc:
         print(f"netevd: invalid configuration:\n{exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -9,9 +9,11 @@ the script through ``/proc/self/fd/N``, so what was checked is what runs, whatev
 re-linked or swapped in the meantime (OpenSSH StrictModes and keepalived's
 ``enable_script_security`` check the same chain; neither holds on to the checked inode).
 
-One exception: a sticky directory (``/tmp``) may be group/world-writable as long as the
+Two exceptions. A sticky directory (``/tmp``) may be group/world-writable as long as the
 script's own directory is not, because in a sticky directory nobody but its owner can rename or
 remove the root-owned entry the walk passes through (and every entry is checked for its owner).
+And whatever lies on a read-only mount is writable by nobody, whatever its mode bits: a
+Kubernetes configMap volume's directory is 0777, mounted read-only.
 
 Blocking (it walks the file system): called through ``asyncio.to_thread``. Running out of file
 descriptors is not a verdict: EMFILE/ENFILE propagate as :class:`DescriptorShortage` so the
@@ -84,9 +86,19 @@ def writable_reason(mode: int, what: str) -> str:
     return ""
 
 
-def file_reason(allowed: frozenset[int], st: os.stat_result, what: str = "") -> str:
-    """Why a regular file must not run ("" if it may)."""
-    mode = st.st_mode
+def read_only(fd: int) -> bool:
+    """Whether *fd* lies on a read-only mount (then its mode's write bits mean nothing)."""
+    try:
+        return bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def file_reason(
+    allowed: frozenset[int], st: os.stat_result, what: str = "", *, frozen: bool = False
+) -> str:
+    """Why a regular file must not run ("" if it may); *frozen*: it is on a read-only mount."""
+    mode = st.st_mode & ~((stat.S_IWGRP | stat.S_IWOTH) if frozen else 0)
     if not stat.S_ISREG(mode):
         return f"{what}not a regular file"
     if not owner_ok(allowed, st.st_uid):
@@ -115,13 +127,15 @@ def _components(path: str) -> Iterator[str]:
     return (part for part in path.split("/") if part not in ("", "."))
 
 
-def _directory_reason(walk: _Walk, st: os.stat_result, shown: str) -> tuple[str, bool]:
+def _directory_reason(st: os.stat_result, fd: int, walk: _Walk, shown: str) -> tuple[str, bool]:
     """(problem, sticky_only) of a directory the walk passes through."""
     if not stat.S_ISDIR(st.st_mode):
         return f"{shown} is not a directory", False
     if not owner_ok(walk.allowed, st.st_uid):
         return f"directory {shown} not owned by root", False
     reason = writable_reason(st.st_mode, f"directory {shown}")
+    if reason and read_only(fd):
+        return "", False
     if reason and st.st_mode & stat.S_ISVTX:
         return "", True
     return reason, False
@@ -149,7 +163,7 @@ def _follow(walk: _Walk, name: str, st: os.stat_result, shown: str, pending: lis
 def _start(walk: _Walk) -> str:
     fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     walk.stack.append(_Step(fd, "/", False))
-    reason, sticky = _directory_reason(walk, os.fstat(fd), "/")
+    reason, sticky = _directory_reason(os.fstat(fd), fd, walk, "/")
     walk.stack[-1].sticky_only = sticky
     return reason
 
@@ -178,7 +192,7 @@ def _walk(walk: _Walk, path: str, result: Walked) -> None:
             linked = True
             result.reason = _follow(walk, name, st, shown, pending)
         elif pending:
-            reason, sticky = _directory_reason(walk, st, shown)
+            reason, sticky = _directory_reason(st, fd, walk, shown)
             walk.stack.append(_Step(fd, shown, sticky))
             result.reason = reason
         else:
@@ -217,10 +231,10 @@ def walk(path: str, allowed: frozenset[int]) -> Walked:
 def open_script(path: str, allowed: frozenset[int]) -> Walked:
     """The checked script: ``fd`` set (an O_PATH descriptor to exec) only when it may run."""
     result = walk(path, allowed)
-    if result.reason or result.masked or result.st is None:
+    if result.reason or result.masked or result.st is None or result.fd is None:
         result.close()
         return result
-    result.reason = file_reason(allowed, result.st)
+    result.reason = file_reason(allowed, result.st, frozen=read_only(result.fd))
     if result.reason:
         result.close()
     return result
@@ -238,7 +252,7 @@ def open_directory(path: str, allowed: frozenset[int]) -> Walked:
         reason = "not a directory"
     elif not owner_ok(allowed, st.st_uid):
         reason = "directory not owned by root"
-    else:
+    elif not read_only(result.fd):
         reason = writable_reason(st.st_mode, "directory")
     if not reason:
         try:

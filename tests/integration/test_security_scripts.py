@@ -9,8 +9,9 @@ and a script changed while the run was under way still ran.
 import os
 from pathlib import Path
 
-from lab import host_peer
+from lab import ROOT, host_peer
 from lab.netevd import RECORDER, ScriptDirs
+from netevd.executors.script_trust import open_script
 
 NOBODY = 65534
 
@@ -104,3 +105,32 @@ async def test_a_script_runs_from_the_checked_file_and_knows_its_path(lab, netev
     await netevd(built, scripts)
     (run,) = await scripts.wait_for(1, STATE="carrier", LINK="eth0")
     assert run.env["NETEVD_SCRIPT"] == str(path)
+
+
+async def test_a_world_writable_directory_on_a_read_only_mount_is_trusted(lab, netevd, tmp_path):
+    """A Kubernetes configMap volume's directory is 0777, mounted read-only: nobody can write
+    it, so its scripts run; the same directory writable runs nothing."""
+    built = await lab(host_peer(["10.231.45.1/24"], ["10.231.45.2/24"]))
+    scripts = ScriptDirs(tmp_path / "scripts")
+    source = tmp_path / "volume"
+    (source / "carrier.d").mkdir(parents=True, mode=0o755)
+    script = _recorder(source / "carrier.d" / "50-record", scripts.out)
+    source.chmod(0o777)
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
+    await built.run(ROOT, "mount", "--bind", str(source), str(mounted))
+    try:
+        await built.run(ROOT, "mount", "-o", "remount,bind,ro", str(mounted))
+        writable = open_script(str(source / "carrier.d" / "50-record"), frozenset({0}))
+        assert writable.reason == f"directory {source} is world-writable"
+        daemon = await netevd(built, scripts, api=True, system={"script_dirs": [str(mounted)]})
+        verdicts = await _verdicts(daemon.http)
+        assert verdicts[str(mounted / "carrier.d" / "50-record")]["runs"] is True
+        await _carrier_event(built)
+        await scripts.wait_for(1, NETEVD_REPLAY="0")
+        assert {r.env["NETEVD_SCRIPT"] for r in scripts.runs()} == {
+            str(mounted / "carrier.d" / "50-record")
+        }
+        assert script.exists()
+    finally:
+        await built.run(ROOT, "umount", str(mounted))
