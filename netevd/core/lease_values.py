@@ -54,6 +54,8 @@ def dns_name(text: str, *, host: bool = False) -> str:
 
 
 def ip(text: str, family: int) -> str:
+    if "%" in text:  # a scope (fe80::1%eth0): dhclient never writes one, and it is free text
+        raise Rejected(f"{text!r} carries a scope")
     try:
         value = ipaddress.ip_address(text)
     except ValueError:

@@ -312,3 +312,11 @@ def test_v6_refuses_a_v4_address_and_a_v4_name_server():
     text = v6_block("eth0", "fd00::5", starts=100, t1=10, t2=20, max_life=40, dns=["10.0.0.1"])
     (lease,) = parse_leases(text).leases
     assert lease.dns == ()
+
+
+def test_an_address_with_a_scope_is_refused():
+    text = v4_block(BASE).replace("option routers 10.231.99.1;", "option routers fe80::1%$(x);")
+    (lease,) = parse_leases(text).leases
+    assert lease.routers == ()
+    text = v6_block("eth0", "fe80::5%eth0", starts=1, t1=1, t2=1, max_life=9)
+    assert parse_leases(text).leases == ()
