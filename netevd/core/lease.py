@@ -181,7 +181,7 @@ def _v4(body: tuple[Statement, ...], line: int, notes: list[Problem]) -> Lease |
             if statement.body is not None:
                 raise v.Rejected(f"unexpected block {word!r}")
             if word == "interface":
-                draft.interface = v.interface_name(v.single(rest, "string"))
+                draft.interface = _interface(statement)
             elif word == "fixed-address":
                 draft.address, draft.has_address = v.ip(v.single(rest, "word"), 4), True
             elif word == "renew":
@@ -244,7 +244,7 @@ def _v6(body: tuple[Statement, ...], line: int, notes: list[Problem]) -> Lease |
             elif statement.body is not None:
                 raise v.Rejected(f"unexpected block {word!r}")
             elif word == "interface":
-                draft.interface = v.interface_name(v.single(rest, "string"))
+                draft.interface = _interface(statement)
             elif word == "released" and not rest:
                 draft.released = True
             elif word == "option" and rest and rest[0].kind == "word":
@@ -305,6 +305,12 @@ def _v6_option(name: str, words: Sequence[Token], draft: _Draft) -> None:
         draft.dns = tuple(v.ip(w.text, 6) for w in _words(v.items(words)))
     elif name == "dhcp6.domain-search":
         draft.search = tuple(v.dns_name(w.text) for w in _strings(v.items(words)))
+
+
+def _interface(statement: Statement) -> str:
+    if statement.comment_after:  # dhclient writes none there; a name like  x";#  would
+        raise v.Rejected("a comment follows the interface name (a quote in it?)")
+    return v.interface_name(v.single(statement.words[1:], "string"))
 
 
 def _words(tokens: Iterable[Token]) -> list[Token]:

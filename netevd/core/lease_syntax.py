@@ -11,10 +11,15 @@ commas) ended by ``;``, or words followed by a ``{ ... }`` block of statements::
 
 ``#`` starts a comment outside strings. Strings are written by dhclient's ``pretty_escape``:
 ``\\"``, ``\\\\``, ``\\$`` ... for a few characters and ``\\NNN`` (octal) for bytes that are not
-printable ASCII. What this module cannot read it reports as a :class:`Problem` and skips:
-a broken block is abandoned up to the next ``lease``/``lease6`` at the start of a line, so one
-bad block (a crash mid-write, a hostile byte) costs only that block. Text that ends inside a
-block makes the result *incomplete*: the writer was probably still writing.
+printable ASCII. dhclient writes one statement a line, and a statement or a ``}`` that does not
+begin its line is refused: dhclient does not escape the interface name, and a name holding a
+quote (Linux allows ``x";z"``) would otherwise close its string early and name another link.
+(A comment after a statement is noted, for the same reason: see ``Statement.comment_after``.)
+
+What this module cannot read it reports as a :class:`Problem` and skips: a broken block is
+abandoned up to the next ``lease``/``lease6`` at the start of a line, so one bad block (a crash
+mid-write, a hostile byte) costs only that block. Text that ends inside a block makes the
+result *incomplete*: the writer was probably still writing.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class Statement:
     words: tuple[Token, ...]
     body: tuple[Statement, ...] | None  # None: ended by ";"
     line: int
+    comment_after: bool = False  # a comment follows the ";" on the same line
 
     @property
     def keyword(self) -> str:
@@ -86,7 +92,7 @@ def tokens(text: str) -> Iterator[Token]:
         if kind == "newline":
             line, first = line + 1, True
             continue
-        if kind in ("space", "comment"):
+        if kind == "space":
             continue
         value = match.group()
         if kind == "string":
@@ -116,10 +122,21 @@ class _Reader:
         self._done = False
 
     def peek(self) -> Token | None:
+        """The next token that is not a comment."""
+        while (token := self.peek_raw()) is not None and token.kind == "comment":
+            self._ahead = None
+        return token
+
+    def peek_raw(self) -> Token | None:
         if self._ahead is None and not self._done:
             self._ahead = next(self._tokens, None)
             self._done = self._ahead is None
         return self._ahead
+
+    def comment_follows(self) -> bool:
+        """Whether a comment comes next on the current line."""
+        token = self.peek_raw()
+        return token is not None and token.kind == "comment" and not token.first
 
     def take(self) -> Token | None:
         token = self.peek()
@@ -165,6 +182,10 @@ def _statement(reader: _Reader, depth: int) -> Statement:
         if depth and not words and token.first and _starts_block(token):
             raise _Restart
         reader.take()
+        if not words and not token.first:
+            # dhclient writes one statement a line and does not escape the interface name:
+            # a name like  x";z"  would otherwise end its string early and spoof "x".
+            raise _Bad(token.line, "syntax", "a statement starts in the middle of a line")
         if token.kind == "bad":
             raise _Bad(token.line, "syntax", f"unexpected character {token.text!r}")
         if token.kind != "punct" or token.text == ",":
@@ -172,7 +193,7 @@ def _statement(reader: _Reader, depth: int) -> Statement:
             if len(words) > MAX_WORDS:
                 raise _Bad(line, "syntax", f"statement longer than {MAX_WORDS} words")
         elif token.text == ";":
-            return Statement(tuple(words), None, line)
+            return Statement(tuple(words), None, line, reader.comment_follows())
         elif token.text == "{":
             if depth + 1 >= MAX_DEPTH:
                 raise _Bad(token.line, "nesting", f"blocks nested deeper than {MAX_DEPTH}")
@@ -187,6 +208,8 @@ def _block(reader: _Reader, depth: int) -> tuple[Statement, ...]:
     while (token := reader.peek()) is not None:
         if token.kind == "punct" and token.text == "}":
             reader.take()
+            if not token.first:
+                raise _Bad(token.line, "syntax", "a block ends in the middle of a line")
             return tuple(body)
         if token.kind == "punct" and token.text == ";":
             reader.take()  # an empty statement: harmless

@@ -82,7 +82,8 @@ def v4_block(
         options += [line for line in v4_options(lease) if line not in options]
     lines = [
         "lease {",
-        f"  interface {quoted(lease.interface if interface is None else interface)};",
+        # dhclient writes the interface name as it is, unescaped
+        f'  interface "{lease.interface if interface is None else interface}";',
         f"  fixed-address {lease.address};",
         *(f"  {line}" for line in options),
         f"  renew {when(lease.renew, style)}",
@@ -107,7 +108,7 @@ def v6_block(
 ) -> str:
     lines = [
         "lease6 {",
-        f"  interface {quoted(interface)};",
+        f'  interface "{interface}";',
         "  ia-na 5b:f2:6f:2a {",
         f"    starts {starts};",
         f"    renew {t1};",

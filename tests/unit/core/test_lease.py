@@ -320,3 +320,20 @@ def test_an_address_with_a_scope_is_refused():
     assert lease.routers == ()
     text = v6_block("eth0", "fe80::5%eth0", starts=1, t1=1, t2=1, max_life=9)
     assert parse_leases(text).leases == ()
+
+
+@pytest.mark.parametrize("name", ['x";z"', 'x";}lease{"', 'eth0";#', 'a"{b', 'x" ;y"'])
+def test_a_quote_in_an_interface_name_cannot_spoof_another_link(name):
+    """dhclient writes the name unescaped: ``interface "x";z"";`` must not read as "x"."""
+    text = v4_block(BASE, interface=name) + v4_block(replace(BASE, interface="eth1"))
+    assert f'interface "{name}";' in text
+    result = parse_leases(text)
+    assert [lease.interface for lease in result.leases] == ["eth1"]
+    assert result.problems
+
+
+def test_statements_must_begin_their_lines():
+    text = v4_block(BASE).replace(";\n  option routers", "; option routers")
+    result = parse_leases(text)
+    assert result.leases == ()
+    assert "middle of a line" in result.problems[0].detail

@@ -171,3 +171,22 @@ def test_mutated_real_files_never_raise_and_never_lie(text):
 def test_the_key_ignores_the_timers(a, b):
     b = Lease(**{**{f: getattr(a, f) for f in a.__slots__}, "expire": b.expire, "renew": b.renew})
     assert lease_key(a) == lease_key(b)
+
+
+linux_names = st.text(
+    alphabet=st.characters(blacklist_characters="/: \t\n\r\x0b\x0c\x00", max_codepoint=0x7E),
+    min_size=1,
+    max_size=15,
+)
+
+
+@SETTINGS
+@given(v4_leases(), linux_names)
+@example(None, 'x";z"')
+@example(None, 'x";#')
+@example(None, 'x";}lease{')
+def test_an_interface_name_reads_back_as_itself_or_not_at_all(lease, name):
+    """dhclient writes the name unescaped; whatever Linux allows, no other name comes back."""
+    lease = lease or Lease("eth0", 4, "10.0.0.1", expire=1)
+    for leased in parse_leases(v4_block(lease, interface=name)).leases:
+        assert leased.interface == name
