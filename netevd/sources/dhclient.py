@@ -35,7 +35,7 @@ from netevd.api.metrics import Metrics
 from netevd.core.events import Event, SourceStatus
 from netevd.core.lease import Lease, LeaseChanged, LeaseEvent, LeaseLost
 from netevd.core.lease_syntax import Problem
-from netevd.sources.dhclient_decode import Key, LeaseBook, is_lease_file
+from netevd.sources.dhclient_decode import FileLeases, Key, LeaseBook, is_lease_file
 from netevd.sources.dhclient_files import (
     MAX_FILE_SIZE,
     Plan,
@@ -89,6 +89,11 @@ class DhclientSource:
     def current(self) -> dict[Key, Lease]:
         """The lease reported current per (interface, family), for status and tests."""
         return self._book.current()
+
+    @property
+    def files(self) -> dict[str, FileLeases]:
+        """Every lease file as last read and believed: path -> (mtime, blocks)."""
+        return dict(self._book.files)
 
     async def run(self) -> None:
         backoff = BACKOFF_MIN
