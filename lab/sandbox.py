@@ -125,7 +125,8 @@ class Sandbox:
         return self.holder.pid
 
     def write_etc(self, relative: str, text: str, mode: int = 0o644) -> Path:
-        """Put a file into the sandbox's /etc (before or after it starts)."""
+        """Put a file into the sandbox's /etc, before it starts (overlayfs does not promise to
+        show what is changed under it once mounted)."""
         path = self.etc_upper / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
