@@ -337,3 +337,45 @@ def test_statements_must_begin_their_lines():
     result = parse_leases(text)
     assert result.leases == ()
     assert "middle of a line" in result.problems[0].detail
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("option routers 10.231.99.1;", 'option routers "10.231.99.1";', "routers"),
+        ('"lab.test.", "example.org."', "lab.test, example.org", "search"),
+        ('"lab.test.", "example.org."', '"lab.test.",', "search"),
+        ("10.231.99.53,10.231.99.54", "10.231.99.53 10.231.99.54", "dns"),
+    ],
+)
+def test_a_value_list_of_the_wrong_shape_is_left_out(old, new, field):
+    result = parse_leases(v4_block(BASE).replace(old, new))
+    (lease,) = result.leases
+    assert getattr(lease, field) == ()
+    assert len(result.problems) == 1
+
+
+def test_a_nested_block_in_an_ipv4_lease_is_reported_and_skipped():
+    text = v4_block(BASE).replace("  renew", "  option x {\n    y;\n  }\n  renew")
+    result = parse_leases(text)
+    assert result.leases == (BASE,)
+    assert "unexpected block" in result.problems[0].detail
+
+
+@pytest.mark.parametrize("prefix", ["fd00:1:2::1/56", "fd00::/129", "10.0.0.0/8", "fd00::"])
+def test_v6_a_bad_delegated_prefix_costs_its_lease(prefix):
+    text = (
+        'lease6 {\n  interface "eth0";\n  ia-pd 1:2:3:4 {\n    starts 100;\n'
+        f"    iaprefix {prefix} {{\n      starts 100;\n      max-life 40;\n    }}\n"
+        "    iaaddr fd00::9 {\n      starts 100;\n      max-life 40;\n    }\n  }\n}\n"
+    )
+    result = parse_leases(text)
+    assert result.leases == ()  # an iaaddr inside ia-pd is not an address either
+    assert result.problems
+
+
+def test_an_absurdly_long_statement_costs_its_block():
+    text = v4_block(BASE).replace("10.231.99.53,10.231.99.54", ",".join(["10.0.0.1"] * 300))
+    result = parse_leases(text + v4_block(replace(BASE, interface="eth1")))
+    assert [lease.interface for lease in result.leases] == ["eth1"]
+    assert "longer than" in result.problems[0].detail
