@@ -308,9 +308,14 @@ def _v6_option(name: str, words: Sequence[Token], draft: _Draft) -> None:
 
 
 def _interface(statement: Statement) -> str:
-    if statement.comment_after:  # dhclient writes none there; a name like  x";#  would
+    """dhclient writes the name unescaped: what looks like an escape or a comment in it is
+    part of a hostile name (``et\\h0`` must not read as ``eth0``, ``x";#`` not as ``x``)."""
+    if statement.comment_after:
         raise v.Rejected("a comment follows the interface name (a quote in it?)")
-    return v.interface_name(v.single(statement.words[1:], "string"))
+    words = statement.words[1:]
+    if any(word.escaped for word in words):
+        raise v.Rejected("the interface name holds a backslash")
+    return v.interface_name(v.single(words, "string"))
 
 
 def _words(tokens: Iterable[Token]) -> list[Token]:

@@ -53,6 +53,7 @@ class Token:
     text: str  # strings: unescaped, without the quotes
     line: int
     first: bool  # first token on its line (where dhclient starts a block)
+    escaped: bool = False  # a string that held a backslash escape
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +96,10 @@ def tokens(text: str) -> Iterator[Token]:
         if kind == "space":
             continue
         value = match.group()
+        escaped = kind == "string" and "\\" in value
         if kind == "string":
             value = unescape(value[1:-1])
-        yield Token(kind, value, line, first)
+        yield Token(kind, value, line, first, escaped)
         first = False
 
 

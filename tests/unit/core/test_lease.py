@@ -379,3 +379,11 @@ def test_an_absurdly_long_statement_costs_its_block():
     result = parse_leases(text + v4_block(replace(BASE, interface="eth1")))
     assert [lease.interface for lease in result.leases] == ["eth1"]
     assert "longer than" in result.problems[0].detail
+
+
+@pytest.mark.parametrize("name", ["et\\h0", "\\0", "eth\\060"])
+def test_a_backslash_in_an_interface_name_cannot_spoof_another_link(name):
+    """``interface "et\\h0";`` unescaped would read as eth0: dhclient never escapes names."""
+    result = parse_leases(v4_block(BASE, interface=name))
+    assert result.leases == ()
+    assert "backslash" in result.problems[0].detail

@@ -185,6 +185,7 @@ linux_names = st.text(
 @example(None, 'x";z"')
 @example(None, 'x";#')
 @example(None, 'x";}lease{')
+@example(None, "et\\h0")
 def test_an_interface_name_reads_back_as_itself_or_not_at_all(lease, name):
     """dhclient writes the name unescaped; whatever Linux allows, no other name comes back."""
     lease = lease or Lease("eth0", 4, "10.0.0.1", expire=1)
