@@ -93,6 +93,52 @@ class DnsmasqServer(ManagedProcess):
         await self.wait_for_log(r"DHCP, IP range", timeout)
 
 
+class Dnsmasq6Server(ManagedProcess):
+    """dnsmasq serving stateful DHCPv6 on *interface* (which needs an address in the range's
+    /64): addresses from *pool*, DNS servers and search domains."""
+
+    def __init__(
+        self,
+        netns: str,
+        interface: str,
+        workdir: str | Path,
+        *,
+        pool: tuple[str, str],
+        dns: tuple[str, ...] = (),
+        search: tuple[str, ...] = (),
+        lease_time: str = "1h",
+    ) -> None:
+        for value in (*pool, *dns):
+            try:
+                ipaddress.IPv6Address(value)
+            except ValueError:
+                raise LabError(f"dnsmasq: {value!r} is not an IPv6 address") from None
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            "dnsmasq",
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--port=0",
+            "--log-facility=-",
+            f"--interface={interface}",
+            "--bind-interfaces",
+            "--except-interface=lo",
+            f"--dhcp-range={pool[0]},{pool[1]},64,{lease_time}",
+            "--dhcp-authoritative",
+            f"--dhcp-leasefile={self.workdir / 'dnsmasq6.leases'}",
+            "--log-dhcp",
+        ]
+        if dns:
+            argv.append("--dhcp-option=option6:dns-server," + ",".join(f"[{d}]" for d in dns))
+        if search:
+            argv.append("--dhcp-option=option6:domain-search," + ",".join(search))
+        super().__init__(argv, netns=netns, name=f"dnsmasq6[{netns}]")
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        await self.wait_for_log(r"DHCPv6, IP range", timeout)
+
+
 class DhclientClient(ManagedProcess):
     """ISC dhclient in the foreground on *interface*, sandboxed (lab.sandbox).
 

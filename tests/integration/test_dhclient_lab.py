@@ -16,7 +16,7 @@ import time
 import pytest
 
 from lab import Topology
-from lab.dhcp import DhclientClient, DnsmasqServer
+from lab.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer
 from lab.sandbox import HostView
 from lab.wait import wait_until
 from netevd.core.events import SourceStatus
@@ -196,6 +196,43 @@ async def test_the_real_dhclient_on_a_hostile_interface_name(lab, tmp_path, name
         )
         assert f'interface "{name}";' in client.lease_file.read_text()
         assert watch.of(LeaseChanged) == []
+    finally:
+        await watch.stop()
+        await client.stop()
+    assert HostView.take() == host
+
+
+async def test_a_dhcpv6_lease_and_its_release(lab, tmp_path):
+    host = HostView.take()
+    t = Topology().add_netns("server").add_netns("client")
+    for ns in ("server", "client"):  # no duplicate address detection: no wait for link-local
+        t.add_sysctl(ns, "net.ipv6.conf.default.accept_dad", 0)
+    t.add_veth("eth0", "server", "eth0", "client", index=20, peer_index=21)
+    built = await lab(t.add_address("server", "eth0", "fd00:231:81::1/64"))
+    dns = ("fd00:231:81::53", "fd00:231:81::54")
+    server = Dnsmasq6Server(
+        built.ns("server"), "eth0", tmp_path / "srv", pool=("fd00:231:81::100", "fd00:231:81::1ff"),
+        dns=dns, search=("lab.test",),
+    )  # fmt: skip
+    await built.start_process(server)
+    await server.wait_ready()
+    client = DhclientClient(built.ns("client"), "eth0", tmp_path / "cli", ipv6=True)
+    watch = Watch(client.lease_dir)
+    try:
+        await watch.until(lambda: watch.of(SourceStatus), 10, "the source is up")
+        await built.start_process(client)
+        await watch.until(lambda: watch.of(LeaseChanged), 30, "the DHCPv6 lease")
+        (changed,) = watch.of(LeaseChanged)
+        lease = changed.lease
+        assert (changed.interface, lease.family, lease.prefixlen) == ("eth0", 6, 128)
+        assert ipaddress.IPv6Address(lease.address) in ipaddress.IPv6Network("fd00:231:81::/64")
+        assert (lease.dns, lease.search, lease.lease_time) == (dns, ("lab.test",), 3600)
+        addresses = await built.ip_json("client", "-6", "addr", "show", "dev", "eth0")
+        assert lease.address in {a["local"] for e in addresses for a in e["addr_info"]}
+        await client.release()
+        await watch.until(lambda: watch.of(LeaseLost), 15, "the release")
+        (lost,) = watch.of(LeaseLost)
+        assert (lost.reason, lost.family, lost.previous.address) == ("released", 6, lease.address)
     finally:
         await watch.stop()
         await client.stop()

@@ -21,8 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lab import Lab, ManagedProcess, Topology
-from lab.dhcp import DhclientClient, DnsmasqServer
+from lab import Lab, Topology
+from lab.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer
 from lab.wait import wait_until
 
 NET = "10.231.99"
@@ -75,16 +75,16 @@ async def record_v4(lab: Lab, work: Path, out: Path) -> None:
 
 
 async def record_v6(lab: Lab, work: Path, out: Path) -> None:
-    argv = [
-        "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--log-facility=-",
-        "--interface=eth0", "--bind-interfaces", "--except-interface=lo", "--no-ping",
-        "--dhcp-range=fd00:231:99::100,fd00:231:99::1ff,64,1h", "--dhcp-authoritative",
-        f"--dhcp-leasefile={work / 'dnsmasq6.leases'}", "--log-dhcp",
-        "--dhcp-option=option6:dns-server,[fd00:231:99::53],[fd00:231:99::54]",
-        "--dhcp-option=option6:domain-search,lab.test,example.org",
-    ]  # fmt: skip
-    server = await lab.start_process(ManagedProcess(argv, netns=lab.ns("server")))
-    await server.wait_for_log("DHCPv6, IP range", 10)
+    server = Dnsmasq6Server(
+        lab.ns("server"),
+        "eth0",
+        work / "srv6",
+        pool=("fd00:231:99::100", "fd00:231:99::1ff"),
+        dns=("fd00:231:99::53", "fd00:231:99::54"),
+        search=("lab.test", "example.org"),
+    )
+    await lab.start_process(server)
+    await server.wait_ready()
     client = DhclientClient(lab.ns("client"), "eth0", work / "cli6", ipv6=True)
     await lab.start_process(client)
     await wait_until(lambda: "iaaddr" in text(client.lease_file), 30, message="v6 lease")
