@@ -26,6 +26,7 @@ from netevd.core import lease_values as v
 from netevd.core.lease_syntax import Problem, Statement, Token, statements
 
 MAX_TEXT = 4 * 1024 * 1024  # characters; real lease files are a few KiB
+MAX_PROBLEMS = 100  # listed per text; the rest are summed up in one last problem
 LostReason = Literal["expired", "released", "file-removed", "no-longer-listed"]
 _INFINITE = v.INFINITE_LIFETIME
 
@@ -106,6 +107,9 @@ def parse_leases(text: str | bytes) -> ParseResult:
                 found.append(lease)
         elif keyword != "default-duid" or statement.body is not None:
             notes.append(Problem(statement.line, "unknown", f"statement {keyword!r} ignored"))
+    if len(notes) > MAX_PROBLEMS:
+        more = Problem(0, "more", f"{len(notes) - MAX_PROBLEMS} more problems not listed")
+        notes[MAX_PROBLEMS:] = [more]
     return ParseResult(tuple(found), tuple(notes), complete)
 
 

@@ -9,6 +9,7 @@ import pytest
 from dhclient_writer import v4_block, v6_block
 
 from netevd.core.lease import (
+    MAX_PROBLEMS,
     MAX_TEXT,
     Lease,
     current_lease,
@@ -387,3 +388,9 @@ def test_a_backslash_in_an_interface_name_cannot_spoof_another_link(name):
     result = parse_leases(v4_block(BASE, interface=name))
     assert result.leases == ()
     assert "backslash" in result.problems[0].detail
+
+
+def test_problems_are_listed_up_to_a_limit():
+    result = parse_leases("lease {\n" * 5000)
+    assert len(result.problems) == MAX_PROBLEMS + 1
+    assert result.problems[-1].detail == f"{5000 - MAX_PROBLEMS} more problems not listed"
