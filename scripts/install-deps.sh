@@ -4,24 +4,51 @@
 set -eu
 # podman runc debootstrap: the image, its tests and the local base image (crun does not work on
 # hosts with hybrid cgroups; --no-install-recommends keeps podman from pulling NetworkManager).
-PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd network-manager chromium podman runc debootstrap}"
+# polkitd: the polkit rule for resolved/hostnamed is proven against the real one.
+PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd polkitd network-manager chromium podman runc debootstrap}"
 missing=""
 for pkg in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
         || missing="$missing $pkg"
 done
-[ -z "$missing" ] && exit 0
+updated=""
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing Debian packages:$missing (run as root to install them)" >&2
+        exit 1
+    fi
+    echo "installing Debian packages:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    updated=1
+    # policy-rc.d on these machines keeps dnsmasq from starting in the host namespace; make sure.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+fi
+[ $# -gt 0 ] && exit 0  # only the packages asked for
+
+# systemd-resolved is never installed here: its postinst takes over /etc/resolv.conf. The lab
+# (lab/systemd_services.py) runs the binary from Debian's package of exactly the installed
+# systemd's version (it links to that systemd's private library), extracted into a cache.
+version=$(dpkg-query -W -f='${Version}' systemd)
+resolved_root="/var/cache/netevd-lab/systemd-resolved/$version"
+[ -x "$resolved_root/lib/systemd/systemd-resolved" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-    echo "missing Debian packages:$missing (run as root to install them)" >&2
+    echo "systemd-resolved $version is not extracted in $resolved_root (run as root)" >&2
     exit 1
 fi
-echo "installing Debian packages:$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# policy-rc.d on these machines keeps dnsmasq from starting in the host namespace; make sure.
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+download=$(mktemp -d)
+chmod 755 "$download"  # apt-get download drops to the _apt user
+chown _apt "$download" 2>/dev/null || true
+if ! (cd "$download" && apt-get download -qq "systemd-resolved=$version"); then
+    [ -n "$updated" ] || apt-get update -qq
+    (cd "$download" && apt-get download -qq "systemd-resolved=$version")
 fi
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+mkdir -p "$resolved_root"
+dpkg -x "$download"/systemd-resolved_*.deb "$resolved_root"
+rm -rf "$download"
+echo "extracted systemd-resolved $version into $resolved_root"
