@@ -27,8 +27,11 @@ from netevd.core.actions import (
     Action,
     AssignTables,
     ConfigApplied,
+    PushHostname,
+    PushLinkDns,
     Ready,
     ReconcileRouting,
+    RevertLinkDns,
     RunScripts,
 )
 from netevd.core.config import Config
@@ -38,6 +41,7 @@ from netevd.core.routing import policy_links
 from netevd.core.state import State
 from netevd.core.verdicts import ScriptVerdict
 from netevd.engine import Engine
+from netevd.executors.name_services import NameServices
 from netevd.executors.routing import RoutingExecutor, load_tables
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
 from netevd.faults import FAULT_ENV, wrap_sources
@@ -145,6 +149,9 @@ class Daemon:
             spawn=self.supervisor.spawn,
             reaper=self.reaper,
         )
+        self.names = NameServices(
+            self._emit, env=env, metrics=self.metrics, spawn=self.supervisor.spawn
+        )
         self.routing = RoutingExecutor(
             self._emit, self.metrics, loaded.config.system.state_dir, spawn=self.supervisor.spawn
         )
@@ -173,6 +180,8 @@ class Daemon:
         elif isinstance(action, Ready):
             log.info("ready sources=%s", ",".join(action.sources))
             notify("READY=1\nSTATUS=watching", self.env)
+        elif isinstance(action, PushLinkDns | RevertLinkDns | PushHostname):
+            self.names.submit(action)
         elif isinstance(action, ConfigApplied):
             self.scripts.update(script_settings(action.config))
             set_level(action.config.system.log_level)
@@ -257,6 +266,7 @@ class Daemon:
         await self.supervisor.stop_sources()
         await self.scripts.shutdown()
         await self._routing_exit()
+        await self.names.close()
         await self.supervisor.stop()
         log.info("stopped")
 

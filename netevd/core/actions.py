@@ -80,6 +80,33 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class PushLinkDns:
+    """systemd-resolved: these DNS servers (and search domains, when given) for the link."""
+
+    link_index: int
+    link_name: str
+    servers: tuple[str, ...] | None  # None: leave the servers alone
+    domains: tuple[str, ...] | None  # None: leave the domains alone
+
+
+@dataclass(frozen=True, slots=True)
+class RevertLinkDns:
+    """systemd-resolved: forget what was pushed for the link (its lease is gone; *gone*: the
+    link itself is gone, so only netevd's own memory of it is dropped)."""
+
+    link_index: int
+    link_name: str
+    gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PushHostname:
+    """hostnamed: the transient host name a lease gave."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Ready:
     """Every required source has given its first picture: tell the service manager."""
 
@@ -102,4 +129,7 @@ Action = (
     | AssignTables
     | Ready
     | ConfigApplied
+    | PushLinkDns
+    | RevertLinkDns
+    | PushHostname
 )

@@ -113,7 +113,11 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     "DHCP_DNS": (_ip_list, "not a list of IP addresses"),
     "DHCP_DOMAIN": (_domain_list, "not a list of domain names"),
     "DHCP_HOSTNAME": (lambda v: HOSTNAME_RE.fullmatch(v) is not None, "not a host name"),
-    "DHCP_LEASE": (_safe_text, "has characters a shell would interpret"),
+    "DHCP_LEASE": (_digits, "not a number of seconds"),
+    "DHCP_PREFIXLEN": (_digits, "not a prefix length"),
+    "DHCP_SEARCH": (_domain_list, "not a list of domain names"),
+    "DHCP_SERVER": (_ip, "not an IP address"),
+    "DHCP_EXPIRE": (_digits, "not a time in seconds since the epoch"),
     # NetworkManager's, under its dispatcher's names
     "DEVICE_IFACE": (lambda v: LINK_NAME_RE.fullmatch(v) is not None, "not a safe interface name"),
     "DEVICE_IP_IFACE": (

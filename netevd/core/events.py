@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from netevd.core.actions import RunScripts
 from netevd.core.config import Config
+from netevd.core.lease import LeaseChanged, LeaseLost
 from netevd.core.model import Addr, Link, Route, Rule
 
 KERNEL = "kernel"
@@ -179,6 +180,19 @@ class RunDropped:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceCalled:
+    """What a call to systemd-resolved or hostnamed came to (the name-service executor's
+    report): *ok*, or the D-Bus error name and its text."""
+
+    service: str  # resolved | hostnamed
+    call: str  # SetLinkDNS | SetLinkDomains | RevertLink | SetHostname
+    link_index: int  # 0 for hostnamed
+    ok: bool
+    error: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class QuietWindowEnded:
     """A coalesced run's quiet window ended (the script executor's timer): the engine completes
     *run* with the picture of this moment and hands it back to be run."""
@@ -210,6 +224,9 @@ Event = (
     | ScriptFinished
     | RunDropped
     | QuietWindowEnded
+    | LeaseChanged
+    | LeaseLost
+    | ServiceCalled
 )
 
 

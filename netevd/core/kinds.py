@@ -24,13 +24,17 @@ class EventKind(StrEnum):
     # a full picture: the startup replay, or the re-dump after an overrun or a reconnect
     REPLAY = "replay"
     RESYNC = "resync"
-    # a network manager's report (systemd-networkd): about one link, or the manager itself
+    # a network manager's report (systemd-networkd, NetworkManager): about one link, or itself
     MANAGER_LINK = "manager-link"
     MANAGER = "manager"
+    # a dhclient lease: new or changed, or gone (expired, released, removed)
+    LEASE = "lease"
+    LEASE_LOST = "lease-lost"
     # netevd's own doings
     SOURCE = "source"  # a source came up, went down, crashed or was restarted
     CONFIG = "config"  # a configuration was loaded (SIGHUP, POST /api/v1/reload)
     ROUTING = "routing"  # the policy-routing executor applied a plan
+    SERVICE_CALL = "service-call"  # a call to systemd-resolved or hostnamed, and its outcome
 
 
 KINDS: tuple[str, ...] = tuple(kind.value for kind in EventKind)

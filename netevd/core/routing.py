@@ -158,8 +158,19 @@ def _prefix_route(addr: Addr, table: int) -> set[Route]:
     }
 
 
-def _default_route(state: State, index: int, family: int, table: int) -> set[Route]:
+def _gateway(state: State, index: int, family: int) -> str:
+    """The kernel's default gateway out of the link; for IPv4, when the kernel shows none, the
+    first router of the link's dhclient lease."""
     via = gateway(state, index, family)
+    link = state.links.get(index)
+    if via or family != AF_INET or link is None:
+        return via
+    lease = state.leases.get((link.name, 4))
+    return lease.routers[0] if lease is not None and lease.routers else ""
+
+
+def _default_route(state: State, index: int, family: int, table: int) -> set[Route]:
+    via = _gateway(state, index, family)
     if not via:
         return set()  # rules and prefix routes now; the default route when a gateway shows up
     dst = "0.0.0.0/0" if family == AF_INET else "::/0"

@@ -31,6 +31,7 @@ from netevd.core.events import (
     SourceStatus,
     TablesAssigned,
 )
+from netevd.core.lease import Lease, LeaseChanged, LeaseLost
 from netevd.core.model import RTPROT_NETEVD, Addr, Link, Route, Rule
 
 K = TypeVar("K")
@@ -54,6 +55,8 @@ class State:
     tables: Mapping[str, int] = field(default_factory=dict)  # policy-routing tables by name
     # netevd's own routes (RTPROT_NETEVD), kept apart so a plan check needs no full scan
     owned_routes: frozenset[Route] = frozenset()
+    # dhclient's current leases: (interface name, family) -> lease
+    leases: Mapping[tuple[str, int], Lease] = field(default_factory=dict)
 
     def managed_props(self, source: str, index: int) -> Mapping[str, str]:
         return self.managed.get(source, {}).get(index, {})
@@ -95,13 +98,7 @@ def apply(state: State, event: Event) -> State:
         case LinkChanged(link):
             return replace(state, links=_with(state.links, link.index, link))
         case LinkRemoved(index):
-            return replace(
-                state,
-                links=_without(state.links, index),
-                addrs=_without(state.addrs, index),
-                routes=_without(state.routes, index),
-                owned_routes=frozenset(r for r in state.owned_routes if r.oif != index),
-            )
+            return _remove_link(state, index)
         case AddressAdded(addr):
             bucket = _with(state.addrs.get(addr.index, {}), addr.key, addr)
             return replace(state, addrs=_with(state.addrs, addr.index, bucket))
@@ -124,8 +121,22 @@ def apply(state: State, event: Event) -> State:
             return replace(state, sources=_with(state.sources, source, up))
         case ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
             return _apply_manager(state, event)
+        case LeaseChanged(interface, lease):
+            return replace(state, leases=_with(state.leases, (interface, lease.family), lease))
+        case LeaseLost(interface, _, family):
+            return replace(state, leases=_without(state.leases, (interface, family)))
         case _:
             return state
+
+
+def _remove_link(state: State, index: int) -> State:
+    return replace(
+        state,
+        links=_without(state.links, index),
+        addrs=_without(state.addrs, index),
+        routes=_without(state.routes, index),
+        owned_routes=frozenset(r for r in state.owned_routes if r.oif != index),
+    )
 
 
 def _apply_manager(state: State, event: ManagerEvent) -> State:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from netevd.core.actions import Action, ConfigApplied, Note, Ready, RunScripts
 from netevd.core.config import Config
 from netevd.core.describe import event_detail
+from netevd.core.dhcp_reactions import DHCLIENT, react_lease, react_link_gone
 from netevd.core.events import (
     KERNEL,
     ConfigReloaded,
@@ -22,6 +23,7 @@ from netevd.core.events import (
     Event,
     KernelEvent,
     KernelSnapshot,
+    LinkRemoved,
     ManagerChanged,
     ManagerEvent,
     ManagerLinkChanged,
@@ -32,10 +34,12 @@ from netevd.core.events import (
     RoutingApplied,
     RunDropped,
     ScriptFinished,
+    ServiceCalled,
     SourceStatus,
     TablesAssigned,
 )
 from netevd.core.kinds import EventKind
+from netevd.core.lease import Lease, LeaseChanged, LeaseLost
 from netevd.core.manager_reactions import react_manager, react_manager_links
 from netevd.core.reactions import react, react_links, react_resync_routes, resolve_routes
 from netevd.core.records import NETEVD, Record
@@ -109,6 +113,10 @@ def step(world: World, event: Event, config: Config, now: float) -> Step:
             return Step(world, tuple(resolve_routes(world.state, run, config)))
         case ScriptFinished() | RunDropped():
             return Step(world)  # executors' reports: accounted for by the shell
+        case LeaseChanged() | LeaseLost():
+            return _lease_event(world, event, config, now)
+        case ServiceCalled():
+            return _service_called(world, event, now)
         case _:
             return _kernel_event(world, event, config, now)
 
@@ -137,6 +145,8 @@ def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) 
     after = apply(before, event)
     actions = react(before, after, event, ctx, config)
     actions += routing_actions(before, after, event, config)
+    if isinstance(event, LinkRemoved):
+        actions += react_link_gone(before, event, config)
     kind, index, detail = event_detail(event)
     link = (after.links.get(index) or before.links.get(index)) if index else None
     record = Record(
@@ -151,6 +161,70 @@ def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) 
     )
     tally = ((type(event).__name__, KERNEL),)
     return Step(replace(world, state=after), tuple(actions), (record,), tally)
+
+
+def _lease_event(world: World, event: LeaseChanged | LeaseLost, config: Config, now: float) -> Step:
+    replay = isinstance(event, LeaseChanged) and event.replay
+    world, ctx = _next(world, now, replay=replay)
+    before = world.state
+    after = apply(before, event)
+    actions = react_lease(before, after, event, ctx, config)
+    actions += routing_actions(before, after, event, config)
+    link = after.link_by_name(event.interface)
+    if isinstance(event, LeaseChanged):
+        kind, detail = EventKind.LEASE, lease_detail(event.lease)
+    else:
+        kind, detail = EventKind.LEASE_LOST, {"reason": event.reason, "family": event.family}
+    record = Record(
+        ctx.seq,
+        ctx.ts,
+        kind,
+        DHCLIENT,
+        link.index if link else None,
+        event.interface,
+        detail,
+        _fired(actions),
+    )
+    tally = ((type(event).__name__, DHCLIENT),)
+    return Step(replace(world, state=after), tuple(actions), (record,), tally)
+
+
+def lease_detail(lease: Lease) -> dict[str, object]:
+    return {
+        "family": lease.family,
+        "address": lease.address,
+        "prefixlen": lease.prefixlen,
+        "routers": list(lease.routers),
+        "dns": list(lease.dns),
+        "domain": lease.domain,
+        "search": list(lease.search),
+        "host_name": lease.host_name,
+        "lease_time": lease.lease_time,
+        "server": lease.server,
+        "expire": lease.expire,
+    }
+
+
+def _service_called(world: World, event: ServiceCalled, now: float) -> Step:
+    world, ctx = _next(world, now)
+    detail = {
+        "service": event.service,
+        "call": event.call,
+        "ok": event.ok,
+        "error": event.error or None,
+        "detail": event.detail or None,
+    }
+    link = world.state.links.get(event.link_index)
+    record = Record(
+        ctx.seq,
+        ctx.ts,
+        EventKind.SERVICE_CALL,
+        NETEVD,
+        event.link_index or None,
+        link.name if link else None,
+        detail,
+    )
+    return Step(world, (), (record,))
 
 
 def _kernel_snapshot(world: World, snap: KernelSnapshot, config: Config, now: float) -> Step:

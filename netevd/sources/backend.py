@@ -47,7 +47,7 @@ async def _probe(env: Mapping[str, str]) -> str:
 
 # Backends with a source in this release; the others are accepted in the configuration (the
 # earlier releases' files name them) and run kernel-only until their source lands.
-IMPLEMENTED = ("systemd-networkd", "NetworkManager", "none")
+IMPLEMENTED = ("systemd-networkd", "NetworkManager", "dhclient", "none")
 
 
 async def resolve_backend(configured: str, env: Mapping[str, str]) -> str:

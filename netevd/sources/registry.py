@@ -6,12 +6,14 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from netevd.core.config import Config
 from netevd.core.events import Event
+from netevd.sources.dhclient import DhclientSource
 from netevd.sources.networkd import NAME as NETWORKD
 from netevd.sources.networkd import NetworkdSource
 from netevd.sources.networkmanager import NetworkManagerSource
 from netevd.telemetry.metrics import Metrics
 
 NETWORKMANAGER = "NetworkManager"
+DHCLIENT = "dhclient"
 SourceRun = Callable[[], Awaitable[None]]  # a fresh run each call, so a source can be restarted
 
 
@@ -31,4 +33,8 @@ def backend_sources(
     if backend == NETWORKMANAGER:
         nm = NetworkManagerSource(emit, env=env, metrics=metrics)
         return {NETWORKMANAGER: nm.run}
+    if backend == DHCLIENT:
+        paths = config.backends.dhclient.lease_paths
+        leases = DhclientSource(emit, directories=paths, metrics=metrics)
+        return {DHCLIENT: leases.run}
     return {}

@@ -24,9 +24,12 @@ from netevd.core.actions import (
     Action,
     AssignTables,
     Note,
+    PushHostname,
+    PushLinkDns,
     Ready,
     ReconcileRouting,
     RejectLink,
+    RevertLinkDns,
     RunScripts,
     SkipUnknownState,
 )
@@ -50,9 +53,11 @@ from netevd.core.events import (
     RoutingApplied,
     RuleAdded,
     RuleRemoved,
+    ServiceCalled,
     SourceStatus,
     TablesAssigned,
 )
+from netevd.core.lease import Lease, LeaseChanged, LeaseLost
 from netevd.core.model import (
     AF_INET,
     AF_INET6,
@@ -142,6 +147,13 @@ def rule(spec: dict[str, Any]) -> Rule:
     )
 
 
+def lease(spec: dict[str, Any]) -> Lease:
+    """A lease in YAML: the Lease fields by name, lists for the tuples."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
+    fields.pop("replay", None)
+    return Lease(**{"family": 4, **fields})
+
+
 def snapshot(spec: dict[str, Any], reason: str) -> KernelSnapshot:
     return KernelSnapshot(
         tuple(link(s) for s in spec.get("links", ())),
@@ -196,6 +208,13 @@ def event(kind: str, spec: Any) -> Event:
         "config": lambda: ConfigReloaded(parse_config(spec, env={}).config),
         "tables": lambda: TablesAssigned(tuple(sorted(spec.items()))),
         "routing-applied": lambda: RoutingApplied(**spec),
+        "lease": lambda: LeaseChanged(
+            spec["interface"], lease(spec), replay=spec.get("replay", False)
+        ),
+        "lease-lost": lambda: LeaseLost(
+            spec["interface"], spec.get("reason", "expired"), spec.get("family", 4)
+        ),
+        "service-called": lambda: ServiceCalled(**spec),
     }
     if kind not in simple:
         raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(sorted(simple))}")
@@ -389,6 +408,33 @@ def check_outcome(outcome: Outcome, expect: dict[str, Any], what: str) -> None:
         want = [(r["kind"], r.get("link")) for r in expect["records"]]
         assert got == want, f"{what}: records {got}, expected {want}"
     _check_refusals(outcome, expect)
+    _check_name_services(outcome, expect)
+
+
+def _check_name_services(outcome: Outcome, expect: dict[str, Any]) -> None:
+    if "name_services" not in expect:
+        return
+    got = []
+    for action in outcome.actions:
+        if isinstance(action, PushLinkDns):
+            got.append(
+                {
+                    "push": action.link_name,
+                    "servers": None if action.servers is None else list(action.servers),
+                    "domains": None if action.domains is None else list(action.domains),
+                }
+            )
+        elif isinstance(action, RevertLinkDns):
+            got.append({"revert": action.link_name, "gone": action.gone})
+        elif isinstance(action, PushHostname):
+            got.append({"hostname": action.name})
+    want = [
+        {"servers": None, "domains": None, **e}
+        if "push" in e
+        else ({"gone": False, **e} if "revert" in e else e)
+        for e in expect["name_services"]
+    ]
+    assert got == want, f"name services {got}, expected {want}"
 
 
 def _check_refusals(outcome: Outcome, expect: dict[str, Any]) -> None:

@@ -3,13 +3,11 @@ import logging
 from netevd.sources.backend import resolve_backend
 
 
-async def test_explicit_backends_without_a_source_run_kernel_only(caplog):
+async def test_explicit_backends_are_taken_as_configured(caplog):
     caplog.set_level(logging.WARNING)
-    assert await resolve_backend("systemd-networkd", {}) == "systemd-networkd"
-    assert await resolve_backend("none", {}) == "none"
-    assert await resolve_backend("NetworkManager", {}) == "NetworkManager"
-    assert await resolve_backend("dhclient", {}) == "none"
-    assert [r.getMessage().split()[1] for r in caplog.records] == ["backend=dhclient"]
+    for backend in ("systemd-networkd", "NetworkManager", "dhclient", "none"):
+        assert await resolve_backend(backend, {}) == backend
+    assert caplog.records == []  # every backend has its source now
 
 
 async def test_auto_without_a_bus_is_kernel_only(tmp_path):

@@ -8,7 +8,8 @@ from netevd.core.model import AF_INET, AF_INET6
 
 TYPES = (
     "link, link-removed, address-added, address-removed, route-added, route-removed, "
-    "rule-added, rule-removed, replay, resync, manager-link, manager, source, config, routing"
+    "rule-added, rule-removed, replay, resync, manager-link, manager, lease, lease-lost, source, "
+    "config, routing, service-call"
 )
 
 
