@@ -44,43 +44,13 @@ class DnsmasqServer(ManagedProcess):
             host_name=host_name, search=search, renewal=renewal, extra=extra,
         )  # fmt: skip
         self._place = (netns, interface, workdir)
-        for value in (*pool, netmask, *((router,) if router else ()), *dns):
-            try:
-                ipaddress.ip_address(value)
-            except ValueError:
-                raise LabError(f"dnsmasq: {value!r} is not an IP address") from None
+        _check_addresses((*pool, netmask, *((router,) if router else ()), *dns))
         self.pool = pool
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.lease_file = self.workdir / "dnsmasq.leases"
-        argv = [
-            "dnsmasq",
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            "--port=0",
-            "--log-facility=-",
-            f"--interface={interface}",
-            "--bind-interfaces",
-            "--except-interface=lo",
-            "--no-ping",  # the ping check costs 3 s per lease
-            f"--dhcp-range={pool[0]},{pool[1]},{netmask},{lease_time}",
-            "--dhcp-authoritative",
-            f"--dhcp-leasefile={self.lease_file}",
-            f"--pid-file={self.workdir / 'dnsmasq.pid'}",
-            "--log-dhcp",
-        ]
-        if router:
-            argv.append(f"--dhcp-option=option:router,{router}")
-        if dns:
-            argv.append("--dhcp-option=option:dns-server," + ",".join(dns))
-        if domain:
-            argv.append(f"--dhcp-option=option:domain-name,{domain}")
-        if host_name:
-            argv.append(f"--dhcp-option=12,{host_name}")  # dnsmasq has no name for option 12
-        if search:
-            argv.append("--dhcp-option=option:domain-search," + ",".join(search))
-        if renewal is not None:
-            argv.append(f"--dhcp-option=58,{renewal}")
+        argv = _dnsmasq_argv(interface, self.workdir, self.lease_file, pool, netmask, lease_time)
+        argv += _dhcp_options(router, dns, domain, host_name, search, renewal)
         argv.extend(extra)
         super().__init__(argv, netns=netns, name=f"dnsmasq[{netns}]")
 
@@ -91,6 +61,64 @@ class DnsmasqServer(ManagedProcess):
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         await self.wait_for_log(r"DHCP, IP range", timeout)
+
+
+def _check_addresses(values: tuple[str, ...]) -> None:
+    for value in values:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise LabError(f"dnsmasq: {value!r} is not an IP address") from None
+
+
+def _dnsmasq_argv(
+    interface: str,
+    workdir: Path,
+    lease_file: Path,
+    pool: tuple[str, str],
+    netmask: str,
+    lease_time: str,
+) -> list[str]:
+    return [
+        "dnsmasq",
+        "--no-daemon",
+        "--conf-file=/dev/null",
+        "--port=0",
+        "--log-facility=-",
+        f"--interface={interface}",
+        "--bind-interfaces",
+        "--except-interface=lo",
+        "--no-ping",  # the ping check costs 3 s per lease
+        f"--dhcp-range={pool[0]},{pool[1]},{netmask},{lease_time}",
+        "--dhcp-authoritative",
+        f"--dhcp-leasefile={lease_file}",
+        f"--pid-file={workdir / 'dnsmasq.pid'}",
+        "--log-dhcp",
+    ]
+
+
+def _dhcp_options(
+    router: str | None,
+    dns: tuple[str, ...],
+    domain: str | None,
+    host_name: str | None,
+    search: tuple[str, ...],
+    renewal: int | None,
+) -> list[str]:
+    options = []
+    if router:
+        options.append(f"--dhcp-option=option:router,{router}")
+    if dns:
+        options.append("--dhcp-option=option:dns-server," + ",".join(dns))
+    if domain:
+        options.append(f"--dhcp-option=option:domain-name,{domain}")
+    if host_name:
+        options.append(f"--dhcp-option=12,{host_name}")  # dnsmasq has no name for option 12
+    if search:
+        options.append("--dhcp-option=option:domain-search," + ",".join(search))
+    if renewal is not None:
+        options.append(f"--dhcp-option=58,{renewal}")
+    return options
 
 
 class Dnsmasq6Server(ManagedProcess):

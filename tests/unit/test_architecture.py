@@ -17,10 +17,7 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 40
 CHECKED = ("netevd", "lab", "bench")
 # Kept on purpose, each with its reason.
-EXCEPTIONS = {
-    "lab/dhcp.py:DnsmasqServer.__init__": "one keyword argument per dnsmasq option (being "
-    "reworked with the dhclient backend)",
-}
+EXCEPTIONS: dict[str, str] = {}
 
 
 def _top_level_modules() -> set[str]:
