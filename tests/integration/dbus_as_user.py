@@ -1,10 +1,20 @@
-"""Run as another user by test_resolved_hostnamed.py (``setpriv --reuid``): each call netevd makes
-to resolved and hostnamed, plus one it never makes, and prints every D-Bus error name ("" for
-success) as JSON. Arguments: bus address, ifindex, host name."""
+"""Run by test_resolved_hostnamed.py: becomes another user, makes each call netevd makes to
+resolved and hostnamed, plus one it never makes, and prints every D-Bus error name ("" for
+success) as JSON. Arguments: uid, bus address, ifindex, host name.
+
+It starts as root and drops to the uid only after everything is imported, just before it
+connects (D-Bus takes the caller's credentials at connect time): the checkout and its venv may
+be readable by root alone (a CI clone in a 0700 directory).
+"""
 
 import asyncio
+import asyncio.unix_events  # imported before the privileges go
 import json
+import os
 import sys
+
+import dbus_fast.aio
+import dbus_fast.auth  # noqa: F401 - loaded now: the bus is reached after the drop
 
 from netevd.executors.dbus_client import BusCaller
 from netevd.executors.dbus_requests import HOSTNAME1, HOSTNAME1_INTERFACE, HOSTNAME1_PATH, Request
@@ -33,5 +43,12 @@ async def main(address: str, ifindex: int, hostname: str) -> dict[str, str]:
     return {member: outcome.error for member, outcome in outcomes.items()}
 
 
+def become(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))))
+    become(int(sys.argv[1]))
+    print(json.dumps(asyncio.run(main(sys.argv[2], int(sys.argv[3]), sys.argv[4]))))

@@ -163,8 +163,7 @@ async def test_a_static_hostname_wins_over_the_transient_one(lab):
 
 
 async def as_user(node, uid):
-    argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
-    argv += [sys.executable, str(Path(__file__).parent / "dbus_as_user.py")]
+    argv = [sys.executable, str(Path(__file__).parent / "dbus_as_user.py"), str(uid)]
     argv += [node.address, str(IFINDEX), f"client-{uid}"]
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={
