@@ -163,6 +163,12 @@ def netevd_config(dirs: ScriptDirs | Path, **sections: Mapping[str, Any]) -> dic
     return config
 
 
+def daemon_python() -> str:
+    """The interpreter the lab runs the daemon with: this one, or $NETEVD_LAB_PYTHON (the venv
+    of another build of netevd, to run today's tests against it, e.g. an older commit)."""
+    return os.environ.get("NETEVD_LAB_PYTHON") or sys.executable
+
+
 class NetevdProcess(ManagedProcess):
     """``python -m netevd run -c CONFIG`` inside namespace *netns*."""
 
@@ -180,10 +186,13 @@ class NetevdProcess(ManagedProcess):
             "PYTHONUNBUFFERED": "1",
         }
         super().__init__(
-            [sys.executable, "-m", "netevd", "run", "-c", str(config), *args],
+            [daemon_python(), "-m", "netevd", "run", "-c", str(config), *args],
             netns=netns,
             env={**base, **(env or {})},
             name=f"netevd[{netns}]",
+            # From /: `python -m` puts the working directory first on sys.path, and a checkout
+            # there must not stand in for the netevd that is installed.
+            cwd="/",
         )
 
     async def wait_ready(self, timeout: float = 20.0) -> None:
