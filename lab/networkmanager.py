@@ -34,12 +34,16 @@ from lab.topology import Topology
 from lab.wait import wait_until
 
 NM_PATHS = ("/usr/sbin/NetworkManager", "/sbin/NetworkManager")
+NM_DISPATCHER = "/usr/lib/NetworkManager/nm-dispatcher"
+DISPATCHER_NAME = "org.freedesktop.nm_dispatcher"
 # Runs inside `ip netns exec NS`, i.e. already in a mount namespace of its own; $1 is the workdir.
 _RUN_NM = """set -eu
 D=$1
 mount --make-rprivate /
 mount --bind "$D/run" /run
 mount --bind "$D/varlib" /var/lib/NetworkManager
+mount --bind "$D/dispatcher/etc" /etc/NetworkManager/dispatcher.d
+mount --bind "$D/dispatcher/lib" /usr/lib/NetworkManager/dispatcher.d
 mount -o remount,ro /sys
 mkdir -p /run/NetworkManager
 shift
@@ -170,12 +174,21 @@ class NetworkManagerNode:
         self.varlib = self.workdir / "varlib"
         self.conns = self.workdir / "conns"
         self.confd = self.workdir / "confd"
+        # What NetworkManager's own dispatcher sees as /etc/NetworkManager/dispatcher.d and
+        # /usr/lib/NetworkManager/dispatcher.d: empty unless a test puts scripts there, so the
+        # host's dispatcher scripts (Debian's 01-ifupdown) never run in the lab.
+        self.dispatcher_etc = self.workdir / "dispatcher" / "etc"
+        self.dispatcher_lib = self.workdir / "dispatcher" / "lib"
         for directory in (self.run_dir, self.varlib, self.conns, self.confd):
             directory.mkdir(mode=0o700)
+        for directory in (self.dispatcher_etc, self.dispatcher_lib):
+            directory.mkdir(mode=0o755, parents=True)
+        (self.workdir / "dispatcher").chmod(0o755)
         self.config = self.workdir / "NetworkManager.conf"
         self.config.write_text(nm_config(self.conns, self.managed, log_level))
         self.bus: ManagedProcess | None = None
         self.nm: ManagedProcess | None = None
+        self.dispatcher: ManagedProcess | None = None
         self.owner = ""  # NetworkManager's unique name on the bus, once started
         self.history: list[ManagedProcess] = []  # every process started, for their output
 
@@ -261,11 +274,38 @@ class NetworkManagerNode:
             raise LabError(f"{self.name} exited before owning {BUS_NAME}:\n{tail}")
         return await self.busctl_owner()
 
-    async def busctl_owner(self) -> str:
-        """The unique name owning org.freedesktop.NetworkManager on this bus ("" if none)."""
+    async def start_dispatcher(self, timeout: float = 10.0) -> ManagedProcess:
+        """The real ``nm-dispatcher`` (``--persist``) on this node's bus, in NetworkManager's
+        mount and network namespaces: it runs the scripts of :attr:`dispatcher_etc` and
+        :attr:`dispatcher_lib` (its /etc and /usr/lib ``dispatcher.d`` there) for every action
+        NetworkManager dispatches. Start it before the actions it should see: nothing on a
+        lab bus D-Bus-activates it."""
+        if self.nm is None or not self.nm.running:
+            raise LabError(f"{self.name}: start NetworkManager before its dispatcher")
+        if self.dispatcher is not None and self.dispatcher.running:
+            raise LabError(f"{self.name}: nm-dispatcher is already running")
+        argv = ["nsenter", "-t", str(self.nm.pid), "-m", "-n", "env", "-i"]
+        argv += ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DBUS_SYSTEM_BUS_ADDRESS={self.address}"]
+        argv += [NM_DISPATCHER, "--persist", "--debug"]
+        self.dispatcher = self._remember(ManagedProcess(argv, name=f"nm-dispatcher[{self.netns}]"))
+        await self.dispatcher.start()
+
+        async def owned() -> str:
+            if self.dispatcher is None or not self.dispatcher.running:
+                raise LabError(
+                    f"nm-dispatcher exited:\n{self.dispatcher and self.dispatcher.tail()}"
+                )
+            return await self.busctl_owner(DISPATCHER_NAME)
+
+        what = f"nm-dispatcher owns {DISPATCHER_NAME}"
+        self.dispatcher_owner: str = await wait_until(owned, timeout, message=what)
+        return self.dispatcher
+
+    async def busctl_owner(self, name: str = BUS_NAME) -> str:
+        """The unique name owning *name* (NetworkManager's) on this bus ("" if none)."""
         argv = ["dbus-send", f"--bus={self.address}", "--print-reply=literal"]
         argv += ["--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"]
-        argv += ["org.freedesktop.DBus.GetNameOwner", f"string:{BUS_NAME}"]
+        argv += ["org.freedesktop.DBus.GetNameOwner", f"string:{name}"]
         result = await run_command(argv, check=False)
         return result.stdout.strip() if result.returncode == 0 else ""
 
@@ -291,7 +331,9 @@ class NetworkManagerNode:
         self.bus_socket.unlink(missing_ok=True)
 
     async def stop(self) -> None:
-        """Stop NetworkManager and its bus and remove the workdir (idempotent)."""
+        """Stop NetworkManager, its dispatcher and its bus and remove the workdir (idempotent)."""
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
         await self.stop_nm()
         await self.stop_bus()
         shutil.rmtree(self.workdir, ignore_errors=True)
