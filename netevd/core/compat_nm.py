@@ -32,6 +32,8 @@ from netevd.core.state import State
 from netevd.core.trees import Tree
 
 NETWORKMANAGER = "NetworkManager"
+# The actions run here, and so the directory names of this tree's runs.
+ACTIONS = ("up", "down", "dhcp4-change", "dhcp6-change", "connectivity-change", "hostname")
 PASSED_ON = ("NETEVD_SEQ", "NETEVD_REPLAY", "NETEVD_JSON")
 _DEVICE = (
     ("ConnectionUuid", "CONNECTION_UUID"),
