@@ -18,6 +18,8 @@ from dbus_fast import Variant
 from netevd.sources.networkmanager_paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
+    DHCP4_PREFIX,
+    DHCP6_PREFIX,
     IP4_PREFIX,
     IP6_PREFIX,
     numbered_path,
@@ -31,10 +33,16 @@ from netevd.sources.networkmanager_values import (
     connectivity_name,
     device_reason_name,
     device_state_name,
+    dhcp_options_value,
+    domains_value,
     gateway_value,
+    hostname_value,
     iface_value,
+    nameserver_data_value,
+    nameservers6_value,
     nm_state_name,
     object_value,
+    route_data_value,
     uuid_value,
 )
 
@@ -43,6 +51,9 @@ DEVICE_INTERFACE = "org.freedesktop.NetworkManager.Device"
 ACTIVE_INTERFACE = "org.freedesktop.NetworkManager.Connection.Active"
 IP4_INTERFACE = "org.freedesktop.NetworkManager.IP4Config"
 IP6_INTERFACE = "org.freedesktop.NetworkManager.IP6Config"
+DHCP4_INTERFACE = "org.freedesktop.NetworkManager.DHCP4Config"
+DHCP6_INTERFACE = "org.freedesktop.NetworkManager.DHCP6Config"
+SETTINGS_INTERFACE = "org.freedesktop.NetworkManager.Settings"
 PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
 OBJECT_MANAGER_INTERFACE = "org.freedesktop.DBus.ObjectManager"
 
@@ -60,6 +71,8 @@ class DeviceProps:
     active_connection: str | None = None
     ip4_config: str | None = None
     ip6_config: str | None = None
+    dhcp4_config: str | None = None
+    dhcp6_config: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +85,28 @@ class ConnectionProps:
 
 @dataclass(frozen=True, slots=True)
 class IpConfigProps:
-    """``IP4Config``/``IP6Config``: the gateway ("" = none) and ``address/prefix`` strings."""
+    """``IP4Config``/``IP6Config``: the gateway ("" = none), ``address/prefix`` strings, DNS
+    servers, domains and routes (``dest/prefix next-hop metric``)."""
 
     gateway: str | None = None
     addresses: tuple[str, ...] | None = None
+    nameservers: tuple[str, ...] | None = None
+    domains: tuple[str, ...] | None = None
+    routes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpConfigProps:
+    """``DHCP4Config``/``DHCP6Config``: the lease's options, (name, value) sorted by name."""
+
+    options: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsProps:
+    """``Settings``: the host name NetworkManager reports ("" = none)."""
+
+    hostname: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +125,9 @@ class StateChange:
     reason: str
 
 
-Props = DeviceProps | ConnectionProps | IpConfigProps | ManagerProps
+Props = (
+    DeviceProps | ConnectionProps | IpConfigProps | DhcpConfigProps | SettingsProps | ManagerProps
+)
 
 
 # -- property dicts ----------------------------------------------------------------------------
@@ -156,6 +189,8 @@ _DEVICE_CHECKS: Mapping[str, tuple[str, Check]] = {
     ),
     "ip4_config": ("Ip4Config", partial(object_value, "Ip4Config", prefix=IP4_PREFIX)),
     "ip6_config": ("Ip6Config", partial(object_value, "Ip6Config", prefix=IP6_PREFIX)),
+    "dhcp4_config": ("Dhcp4Config", partial(object_value, "Dhcp4Config", prefix=DHCP4_PREFIX)),
+    "dhcp6_config": ("Dhcp6Config", partial(object_value, "Dhcp6Config", prefix=DHCP6_PREFIX)),
 }
 _CONNECTION_CHECKS: Mapping[str, tuple[str, Check]] = {
     "id": ("Id", connection_id_value),
@@ -200,15 +235,42 @@ def decode_ip_config_props(values: object, version: int) -> IpConfigProps | Malf
     fields = _fields(values)
     if isinstance(fields, Malformed):
         return fields
-    gateway = gateway_value(fields["Gateway"], version) if "Gateway" in fields else None
-    if isinstance(gateway, Malformed):
-        return gateway
-    addresses = (
-        address_data_value(fields["AddressData"], version) if "AddressData" in fields else None
+    nameservers = (
+        ("NameserverData", nameserver_data_value)
+        if version == 4
+        else ("Nameservers", nameservers6_value)
     )
-    if isinstance(addresses, Malformed):
-        return addresses
-    return IpConfigProps(gateway, addresses)
+    checks: Mapping[str, tuple[str, Callable[[object], object]]] = {
+        "gateway": ("Gateway", partial(gateway_value, version=version)),
+        "addresses": ("AddressData", partial(address_data_value, version=version)),
+        "nameservers": nameservers,
+        "domains": ("Domains", domains_value),
+        "routes": ("RouteData", partial(route_data_value, version=version)),
+    }
+    found: dict[str, object] = {}
+    for field, (name, check) in checks.items():
+        if name in fields:
+            value = check(fields[name])
+            if isinstance(value, Malformed):
+                return value
+            found[field] = value
+    return IpConfigProps(**found)  # type: ignore[arg-type]
+
+
+def decode_dhcp_config_props(values: object) -> DhcpConfigProps | Malformed:
+    fields = _fields(values)
+    if isinstance(fields, Malformed) or "Options" not in fields:
+        return fields if isinstance(fields, Malformed) else DhcpConfigProps()
+    options = dhcp_options_value(fields["Options"])
+    return options if isinstance(options, Malformed) else DhcpConfigProps(options)
+
+
+def decode_settings_props(values: object) -> SettingsProps | Malformed:
+    fields = _fields(values)
+    if isinstance(fields, Malformed) or "Hostname" not in fields:
+        return fields if isinstance(fields, Malformed) else SettingsProps()
+    hostname = hostname_value(fields["Hostname"])
+    return hostname if isinstance(hostname, Malformed) else SettingsProps(hostname)
 
 
 def decode_props(interface: str, values: object) -> Props | Malformed | Ignored:
@@ -222,6 +284,13 @@ def decode_props(interface: str, values: object) -> Props | Malformed | Ignored:
             return decode_ip_config_props(values, 4)
         case "org.freedesktop.NetworkManager.IP6Config":
             return decode_ip_config_props(values, 6)
+        case (
+            "org.freedesktop.NetworkManager.DHCP4Config"
+            | "org.freedesktop.NetworkManager.DHCP6Config"
+        ):
+            return decode_dhcp_config_props(values)
+        case "org.freedesktop.NetworkManager.Settings":
+            return decode_settings_props(values)
         case "org.freedesktop.NetworkManager":
             return decode_manager_props(values)
     return Ignored(f"interface {interface!r:.80} is not followed")
