@@ -40,6 +40,10 @@ DISPATCHER_NAME = "org.freedesktop.nm_dispatcher"
 _RUN_NM = """set -eu
 D=$1
 mount --make-rprivate /
+if [ -d "$D/etc-upper" ]; then  # own_hostname: what NM writes to /etc stays in the workdir
+    mount -t overlay netevd-lab-etc \\
+        -o "lowerdir=/etc,upperdir=$D/etc-upper,workdir=$D/etc-work" /etc
+fi
 mount --bind "$D/run" /run
 mount --bind "$D/varlib" /var/lib/NetworkManager
 mount --bind "$D/dispatcher/etc" /etc/NetworkManager/dispatcher.d
@@ -126,7 +130,9 @@ def keyfile(
     return "\n".join(lines) + extra
 
 
-def nm_config(conns: Path, managed: Iterable[str], log_level: str) -> str:
+def nm_config(
+    conns: Path, managed: Iterable[str], log_level: str, hostname_mode: str = "none"
+) -> str:
     """NetworkManager.conf: keyfile only, internal DHCP, hands off DNS, hostname and the rest."""
     names = ";".join(f"except:interface-name:{name}" for name in managed) or "*"
     return f"""[main]
@@ -137,7 +143,7 @@ no-auto-default=*
 dns=none
 rc-manager=unmanaged
 systemd-resolved=false
-hostname-mode=none
+hostname-mode={hostname_mode}
 
 [keyfile]
 path={conns}
@@ -161,8 +167,18 @@ class NetworkManagerNode:
         managed: Iterable[str] = ("eth0",),
         name: str = "NetworkManager",
         log_level: str = "DEBUG",
+        own_hostname: bool = False,
+        hostname_mode: str = "none",
     ) -> None:
+        """*own_hostname*: NetworkManager runs in a UTS namespace of its own with an overlay on
+        /etc, so ``nmcli general hostname`` (which writes /etc/hostname when no hostnamed is
+        on the bus) and any host name it sets stay in the lab, never the host's.
+        *hostname_mode*: NetworkManager.conf's (``none``, ``dhcp``, ``full``; not ``none``
+        only with *own_hostname*)."""
+        if hostname_mode != "none" and not own_hostname:
+            raise LabError("a hostname_mode that sets host names needs own_hostname=True")
         self.netns = netns
+        self.own_hostname = own_hostname
         self.name = name
         self.managed = tuple(managed)
         for iface in self.managed:
@@ -185,7 +201,10 @@ class NetworkManagerNode:
             directory.mkdir(mode=0o755, parents=True)
         (self.workdir / "dispatcher").chmod(0o755)
         self.config = self.workdir / "NetworkManager.conf"
-        self.config.write_text(nm_config(self.conns, self.managed, log_level))
+        self.config.write_text(nm_config(self.conns, self.managed, log_level, hostname_mode))
+        if own_hostname:
+            for overlay in ("etc-upper", "etc-work"):
+                (self.workdir / overlay).mkdir(mode=0o755)
         self.bus: ManagedProcess | None = None
         self.nm: ManagedProcess | None = None
         self.dispatcher: ManagedProcess | None = None
@@ -252,7 +271,9 @@ class NetworkManagerNode:
         """Start NetworkManager and wait until it owns its name on the bus."""
         if self.nm is not None and self.nm.running:
             raise LabError(f"{self.name}: NetworkManager is already running")
-        argv = ["sh", "-c", _RUN_NM, "run-nm", str(self.workdir), networkmanager_binary()]
+        argv = ["sh", "-c", _RUN_NM, "run-nm", str(self.workdir)]
+        argv += ["unshare", "--uts", "--"] if self.own_hostname else []  # execs: same pid
+        argv += [networkmanager_binary()]
         argv += [
             "--debug",  # foreground, log to stderr
             f"--config={self.config}",

@@ -25,13 +25,16 @@ pytestmark = pytest.mark.dbus
 ROUTER = "10.231.80.1"
 UUID = "0dd5c0de-1111-4222-8333-444455556666"
 # What netevd cannot know (the profile's D-Bus path and file), nm-dispatcher's own PATH and
-# the recorder's own variable; netevd's NETEVD_* on its side.
+# the recorder shell's own variables; netevd's NETEVD_* on its side.
 NOT_COMPARED = (
     "PATH",
     "CONNECTION_DBUS_PATH",
     "CONNECTION_FILENAME",
     "RECORDED_BY",
     "NETEVD_SCRIPT",
+    "PWD",
+    "SHLVL",
+    "_",
 )
 NETEVDS_OWN = ("NETEVD_SEQ", "NETEVD_REPLAY", "NETEVD_JSON", "LANG", "TZ")  # netevd passes LANG/TZ
 
@@ -154,3 +157,34 @@ async def test_no_wait_scripts_hold_nothing_and_pre_hooks_never_run(world, netev
         assert "cannot make it wait" in output
     finally:
         os.close(holder)
+
+
+async def test_a_new_hostname_runs_hostname_as_nm_dispatcher_does(lab, netevd, tmp_path):
+    """NetworkManager 1.42 dispatches ``hostname`` when its static host name (Settings.Hostname)
+    changes (nm-manager.c), which netevd sees; with hostname-mode dhcp/full it dispatches it
+    again when it sets the kernel's host name (nm-policy.c), which is not on its bus."""
+    built = await lab(networkmanager_dhcp())
+    nm = NetworkManagerNode(built.ns("client"), own_hostname=True)  # /etc and UTS its own
+    try:
+        await nm.start()
+        theirs = DispatcherDir(nm.dispatcher_etc)
+        theirs.add("50-record")
+        await nm.start_dispatcher()
+        ours = DispatcherDir(tmp_path / "etc" / "dispatcher.d")
+        ours.add("50-record")
+        await netevd(
+            built, ScriptDirs(tmp_path / "own"), ns="client", env=nm.env, **compat(ours.root)
+        )
+        await nm.nmcli("general", "hostname", "lab-compat")  # NetworkManager's SaveHostname
+        (real,) = await theirs.wait_for("hostname")
+        (mine,) = await ours.wait_for("hostname")
+        assert mine.args == real.args == ["none", "hostname"]
+        assert (
+            comparable(mine, NETEVDS_OWN)
+            == comparable(real, ())
+            == {"NM_DISPATCHER_ACTION": "hostname"}
+        )
+        manager = check_document(mine.env["NETEVD_JSON"])["manager"]
+        assert manager["Hostname"] == "lab-compat"
+    finally:
+        await nm.stop()
