@@ -16,7 +16,6 @@ bus restarted on its own. ``nmcli`` works from anywhere with ``DBUS_SYSTEM_BUS_A
 
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 import subprocess
@@ -29,6 +28,7 @@ from typing import Self
 from lab.build import run_command
 from lab.bus import BUS_CONFIG
 from lab.errors import LabError
+from lab.networkmanager_files import IFACE_RE, keyfile, nm_config
 from lab.process import ManagedProcess
 from lab.topology import Topology
 from lab.wait import wait_until
@@ -71,9 +71,6 @@ DEVICE_STATES = {
     "deactivating": 110,
     "failed": 120,
 }
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_IFACE_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
-_METHODS = {"auto", "manual", "link-local", "disabled", "shared", "ignore", "dhcp"}
 
 
 def networkmanager_binary() -> str:
@@ -93,68 +90,6 @@ def networkmanager_dhcp() -> Topology:
     t.add_veth("eth0", "client", "eth0", "server", index=10, peer_index=11)
     t.add_address("server", "eth0", "10.231.80.1/24")
     return t
-
-
-def keyfile(
-    conn_id: str,
-    iface: str,
-    *,
-    ipv4: str = "auto",
-    ipv6: str = "disabled",
-    autoconnect: bool = True,
-    uuid: str | None = None,
-    extra: str = "",
-) -> str:
-    """An ethernet connection profile in NetworkManager's keyfile format."""
-    if not _ID_RE.fullmatch(conn_id):
-        raise LabError(f"connection id {conn_id!r}: letters, digits, '_', '.', '-' only")
-    if not _IFACE_RE.fullmatch(iface):
-        raise LabError(f"{iface!r} is not an interface name the lab uses")
-    if ipv4 not in _METHODS or ipv6 not in _METHODS:
-        raise LabError(f"unknown IP method in ipv4={ipv4!r} ipv6={ipv6!r}")
-    lines = [
-        "[connection]",
-        f"id={conn_id}",
-        *([f"uuid={uuid}"] if uuid else []),
-        "type=ethernet",
-        f"interface-name={iface}",
-        f"autoconnect={'true' if autoconnect else 'false'}",
-        "",
-        "[ipv4]",
-        f"method={ipv4}",
-        "",
-        "[ipv6]",
-        f"method={ipv6}",
-        "",
-    ]
-    return "\n".join(lines) + extra
-
-
-def nm_config(
-    conns: Path, managed: Iterable[str], log_level: str, hostname_mode: str = "none"
-) -> str:
-    """NetworkManager.conf: keyfile only, internal DHCP, hands off DNS, hostname and the rest."""
-    names = ";".join(f"except:interface-name:{name}" for name in managed) or "*"
-    return f"""[main]
-plugins=keyfile
-dhcp=internal
-auth-polkit=false
-no-auto-default=*
-dns=none
-rc-manager=unmanaged
-systemd-resolved=false
-hostname-mode={hostname_mode}
-
-[keyfile]
-path={conns}
-unmanaged-devices={names}
-
-[logging]
-level={log_level}
-
-[connectivity]
-enabled=false
-"""
 
 
 class NetworkManagerNode:
@@ -182,7 +117,7 @@ class NetworkManagerNode:
         self.name = name
         self.managed = tuple(managed)
         for iface in self.managed:
-            if not _IFACE_RE.fullmatch(iface):
+            if not IFACE_RE.fullmatch(iface):
                 raise LabError(f"{iface!r} is not an interface name the lab uses")
         self.workdir = Path(tempfile.mkdtemp(prefix="netevd-nm-"))
         self.bus_socket = self.workdir / "bus.sock"
@@ -190,26 +125,30 @@ class NetworkManagerNode:
         self.varlib = self.workdir / "varlib"
         self.conns = self.workdir / "conns"
         self.confd = self.workdir / "confd"
-        # What NetworkManager's own dispatcher sees as /etc/NetworkManager/dispatcher.d and
-        # /usr/lib/NetworkManager/dispatcher.d: empty unless a test puts scripts there, so the
-        # host's dispatcher scripts (Debian's 01-ifupdown) never run in the lab.
-        self.dispatcher_etc = self.workdir / "dispatcher" / "etc"
-        self.dispatcher_lib = self.workdir / "dispatcher" / "lib"
         for directory in (self.run_dir, self.varlib, self.conns, self.confd):
             directory.mkdir(mode=0o700)
-        for directory in (self.dispatcher_etc, self.dispatcher_lib):
-            directory.mkdir(mode=0o755, parents=True)
-        (self.workdir / "dispatcher").chmod(0o755)
+        self._make_private_dirs()
         self.config = self.workdir / "NetworkManager.conf"
         self.config.write_text(nm_config(self.conns, self.managed, log_level, hostname_mode))
-        if own_hostname:
-            for overlay in ("etc-upper", "etc-work"):
-                (self.workdir / overlay).mkdir(mode=0o755)
         self.bus: ManagedProcess | None = None
         self.nm: ManagedProcess | None = None
         self.dispatcher: ManagedProcess | None = None
         self.owner = ""  # NetworkManager's unique name on the bus, once started
         self.history: list[ManagedProcess] = []  # every process started, for their output
+
+    def _make_private_dirs(self) -> None:
+        """What NetworkManager's own dispatcher sees as /etc/NetworkManager/dispatcher.d and
+        /usr/lib/NetworkManager/dispatcher.d: empty unless a test puts scripts there, so the
+        host's dispatcher scripts (Debian's 01-ifupdown) never run in the lab; and with
+        own_hostname the overlay /etc's directories."""
+        self.dispatcher_etc = self.workdir / "dispatcher" / "etc"
+        self.dispatcher_lib = self.workdir / "dispatcher" / "lib"
+        for directory in (self.dispatcher_etc, self.dispatcher_lib):
+            directory.mkdir(mode=0o755, parents=True)
+        (self.workdir / "dispatcher").chmod(0o755)
+        if self.own_hostname:
+            for overlay in ("etc-upper", "etc-work"):
+                (self.workdir / overlay).mkdir(mode=0o755)
 
     # -- configuration --------------------------------------------------------------------------
 

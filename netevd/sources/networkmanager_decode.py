@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import TypeVar
 
 from dbus_fast import Variant
 
@@ -125,6 +126,7 @@ class StateChange:
     reason: str
 
 
+T = TypeVar("T")
 Props = (
     DeviceProps | ConnectionProps | IpConfigProps | DhcpConfigProps | SettingsProps | ManagerProps
 )
@@ -231,30 +233,37 @@ def decode_manager_props(values: object) -> ManagerProps | Malformed:
     return paths if isinstance(paths, Malformed) else replace(props, devices=tuple(paths))
 
 
+def _optional(
+    fields: Mapping[str, object], name: str, check: Callable[[object], T | Malformed]
+) -> T | Malformed | None:
+    """*check* of property *name*, or None when the dict does not carry it."""
+    return check(fields[name]) if name in fields else None
+
+
 def decode_ip_config_props(values: object, version: int) -> IpConfigProps | Malformed:
     fields = _fields(values)
     if isinstance(fields, Malformed):
         return fields
+    gateway = _optional(fields, "Gateway", partial(gateway_value, version=version))
+    addresses = _optional(fields, "AddressData", partial(address_data_value, version=version))
     nameservers = (
-        ("NameserverData", nameserver_data_value)
+        _optional(fields, "NameserverData", nameserver_data_value)
         if version == 4
-        else ("Nameservers", nameservers6_value)
+        else _optional(fields, "Nameservers", nameservers6_value)
     )
-    checks: Mapping[str, tuple[str, Callable[[object], object]]] = {
-        "gateway": ("Gateway", partial(gateway_value, version=version)),
-        "addresses": ("AddressData", partial(address_data_value, version=version)),
-        "nameservers": nameservers,
-        "domains": ("Domains", domains_value),
-        "routes": ("RouteData", partial(route_data_value, version=version)),
-    }
-    found: dict[str, object] = {}
-    for field, (name, check) in checks.items():
-        if name in fields:
-            value = check(fields[name])
-            if isinstance(value, Malformed):
-                return value
-            found[field] = value
-    return IpConfigProps(**found)  # type: ignore[arg-type]
+    domains = _optional(fields, "Domains", domains_value)
+    routes = _optional(fields, "RouteData", partial(route_data_value, version=version))
+    if isinstance(gateway, Malformed):
+        return gateway
+    if isinstance(addresses, Malformed):
+        return addresses
+    if isinstance(nameservers, Malformed):
+        return nameservers
+    if isinstance(domains, Malformed):
+        return domains
+    if isinstance(routes, Malformed):
+        return routes
+    return IpConfigProps(gateway, addresses, nameservers, domains, routes)
 
 
 def decode_dhcp_config_props(values: object) -> DhcpConfigProps | Malformed:
