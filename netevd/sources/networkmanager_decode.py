@@ -4,7 +4,7 @@ A dict that fails any check (:mod:`netevd.sources.networkmanager_values`) is mal
 whole: a peer that lies about one value is not believed about the others. Properties
 NetworkManager has but netevd does not follow are ignored unchecked; a followed property missing
 from a dict is left ``None`` (PropertiesChanged carries only what changed; NetworkManager 1.42
-sends one property per signal).
+sends a device's properties one per signal, an IP configuration's several at once).
 """
 
 from __future__ import annotations
