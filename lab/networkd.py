@@ -46,6 +46,21 @@ chown -R systemd-network:systemd-network /run/systemd/netif
 exec "$2"
 """
 OWNED = r"Successfully acquired requested service name|acquired .*org\.freedesktop\.network1"
+# The real networkd-dispatcher, from Debian's package, extracted by scripts/install-deps.sh.
+NETWORKD_DISPATCHER = "/var/cache/netevd-lab/networkd-dispatcher/usr/bin/networkd-dispatcher"
+SYSTEM_PYTHON = "/usr/bin/python3"  # with python3-dbus and python3-gi, as the package needs
+
+
+def networkd_dispatcher_available() -> str | None:
+    """Why the real networkd-dispatcher cannot run here, or None when it can."""
+    if not Path(NETWORKD_DISPATCHER).is_file():
+        return f"no {NETWORKD_DISPATCHER} (scripts/install-deps.sh extracts it)"
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import dbus, gi"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        return "the system python3 lacks python3-dbus or python3-gi"
+    return None
 
 
 def networkd_binary() -> str:
@@ -109,6 +124,7 @@ class NetworkdNode:
             self.write_network(filename, text)
         self.bus: ManagedProcess | None = None
         self.networkd: ManagedProcess | None = None
+        self.dispatcher: ManagedProcess | None = None  # the real networkd-dispatcher, if asked
         self.history: list[ManagedProcess] = []  # every process started, for their output
 
     # -- configuration --------------------------------------------------------------------------
@@ -175,6 +191,24 @@ class NetworkdNode:
         await self.networkd.start()
         await self.networkd.wait_for_log(OWNED, timeout)
 
+    async def start_dispatcher(
+        self, script_dir: Path, *, startup_triggers: bool = True, timeout: float = 15.0
+    ) -> ManagedProcess:
+        """The real networkd-dispatcher (``-S script_dir``, ``-T`` unless told otherwise) on
+        this node's bus, in networkd's network and mount namespaces (it runs ``networkctl``).
+        Returns once its start-up triggers have run (``Startup complete``)."""
+        if self.networkd is None or not self.networkd.running:
+            raise LabError(f"{self.name}: start networkd before networkd-dispatcher")
+        argv = ["nsenter", "-t", str(self.networkd.pid), "-n", "-m", "env", "-i"]
+        argv += ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DBUS_SYSTEM_BUS_ADDRESS={self.address}"]
+        argv += ["LANG=C.UTF-8", SYSTEM_PYTHON, NETWORKD_DISPATCHER, "-S", str(script_dir), "-v"]
+        argv += ["-T"] if startup_triggers else []
+        proc = self._remember(ManagedProcess(argv, name=f"networkd-dispatcher[{self.netns}]"))
+        self.dispatcher = proc
+        await proc.start()
+        await proc.wait_for_log(r"Startup complete", timeout)
+        return proc
+
     async def stop_networkd(self) -> None:
         if self.networkd is not None:
             await self.networkd.stop()
@@ -185,7 +219,9 @@ class NetworkdNode:
         self.bus_socket.unlink(missing_ok=True)
 
     async def stop(self) -> None:
-        """Stop networkd and its bus and remove the workdir (idempotent)."""
+        """Stop networkd (and networkd-dispatcher) and its bus; remove the workdir (idempotent)."""
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
         await self.stop_networkd()
         await self.stop_bus()
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -16,7 +16,6 @@ bus restarted on its own. ``nmcli`` works from anywhere with ``DBUS_SYSTEM_BUS_A
 
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 import subprocess
@@ -29,17 +28,26 @@ from typing import Self
 from lab.build import run_command
 from lab.bus import BUS_CONFIG
 from lab.errors import LabError
+from lab.networkmanager_files import IFACE_RE, keyfile, nm_config
 from lab.process import ManagedProcess
 from lab.topology import Topology
 from lab.wait import wait_until
 
 NM_PATHS = ("/usr/sbin/NetworkManager", "/sbin/NetworkManager")
+NM_DISPATCHER = "/usr/lib/NetworkManager/nm-dispatcher"
+DISPATCHER_NAME = "org.freedesktop.nm_dispatcher"
 # Runs inside `ip netns exec NS`, i.e. already in a mount namespace of its own; $1 is the workdir.
 _RUN_NM = """set -eu
 D=$1
 mount --make-rprivate /
+if [ -d "$D/etc-upper" ]; then  # own_hostname: what NM writes to /etc stays in the workdir
+    mount -t overlay netevd-lab-etc \\
+        -o "lowerdir=/etc,upperdir=$D/etc-upper,workdir=$D/etc-work" /etc
+fi
 mount --bind "$D/run" /run
 mount --bind "$D/varlib" /var/lib/NetworkManager
+mount --bind "$D/dispatcher/etc" /etc/NetworkManager/dispatcher.d
+mount --bind "$D/dispatcher/lib" /usr/lib/NetworkManager/dispatcher.d
 mount -o remount,ro /sys
 mkdir -p /run/NetworkManager
 shift
@@ -63,9 +71,6 @@ DEVICE_STATES = {
     "deactivating": 110,
     "failed": 120,
 }
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_IFACE_RE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
-_METHODS = {"auto", "manual", "link-local", "disabled", "shared", "ignore", "dhcp"}
 
 
 def networkmanager_binary() -> str:
@@ -87,66 +92,6 @@ def networkmanager_dhcp() -> Topology:
     return t
 
 
-def keyfile(
-    conn_id: str,
-    iface: str,
-    *,
-    ipv4: str = "auto",
-    ipv6: str = "disabled",
-    autoconnect: bool = True,
-    uuid: str | None = None,
-    extra: str = "",
-) -> str:
-    """An ethernet connection profile in NetworkManager's keyfile format."""
-    if not _ID_RE.fullmatch(conn_id):
-        raise LabError(f"connection id {conn_id!r}: letters, digits, '_', '.', '-' only")
-    if not _IFACE_RE.fullmatch(iface):
-        raise LabError(f"{iface!r} is not an interface name the lab uses")
-    if ipv4 not in _METHODS or ipv6 not in _METHODS:
-        raise LabError(f"unknown IP method in ipv4={ipv4!r} ipv6={ipv6!r}")
-    lines = [
-        "[connection]",
-        f"id={conn_id}",
-        *([f"uuid={uuid}"] if uuid else []),
-        "type=ethernet",
-        f"interface-name={iface}",
-        f"autoconnect={'true' if autoconnect else 'false'}",
-        "",
-        "[ipv4]",
-        f"method={ipv4}",
-        "",
-        "[ipv6]",
-        f"method={ipv6}",
-        "",
-    ]
-    return "\n".join(lines) + extra
-
-
-def nm_config(conns: Path, managed: Iterable[str], log_level: str) -> str:
-    """NetworkManager.conf: keyfile only, internal DHCP, hands off DNS, hostname and the rest."""
-    names = ";".join(f"except:interface-name:{name}" for name in managed) or "*"
-    return f"""[main]
-plugins=keyfile
-dhcp=internal
-auth-polkit=false
-no-auto-default=*
-dns=none
-rc-manager=unmanaged
-systemd-resolved=false
-hostname-mode=none
-
-[keyfile]
-path={conns}
-unmanaged-devices={names}
-
-[logging]
-level={log_level}
-
-[connectivity]
-enabled=false
-"""
-
-
 class NetworkManagerNode:
     """``async with NetworkManagerNode(ns, managed=["eth0"]) as nm:`` NetworkManager + its bus."""
 
@@ -157,12 +102,22 @@ class NetworkManagerNode:
         managed: Iterable[str] = ("eth0",),
         name: str = "NetworkManager",
         log_level: str = "DEBUG",
+        own_hostname: bool = False,
+        hostname_mode: str = "none",
     ) -> None:
+        """*own_hostname*: NetworkManager runs in a UTS namespace of its own with an overlay on
+        /etc, so ``nmcli general hostname`` (which writes /etc/hostname when no hostnamed is
+        on the bus) and any host name it sets stay in the lab, never the host's.
+        *hostname_mode*: NetworkManager.conf's (``none``, ``dhcp``, ``full``; not ``none``
+        only with *own_hostname*)."""
+        if hostname_mode != "none" and not own_hostname:
+            raise LabError("a hostname_mode that sets host names needs own_hostname=True")
         self.netns = netns
+        self.own_hostname = own_hostname
         self.name = name
         self.managed = tuple(managed)
         for iface in self.managed:
-            if not _IFACE_RE.fullmatch(iface):
+            if not IFACE_RE.fullmatch(iface):
                 raise LabError(f"{iface!r} is not an interface name the lab uses")
         self.workdir = Path(tempfile.mkdtemp(prefix="netevd-nm-"))
         self.bus_socket = self.workdir / "bus.sock"
@@ -172,12 +127,28 @@ class NetworkManagerNode:
         self.confd = self.workdir / "confd"
         for directory in (self.run_dir, self.varlib, self.conns, self.confd):
             directory.mkdir(mode=0o700)
+        self._make_private_dirs()
         self.config = self.workdir / "NetworkManager.conf"
-        self.config.write_text(nm_config(self.conns, self.managed, log_level))
+        self.config.write_text(nm_config(self.conns, self.managed, log_level, hostname_mode))
         self.bus: ManagedProcess | None = None
         self.nm: ManagedProcess | None = None
+        self.dispatcher: ManagedProcess | None = None
         self.owner = ""  # NetworkManager's unique name on the bus, once started
         self.history: list[ManagedProcess] = []  # every process started, for their output
+
+    def _make_private_dirs(self) -> None:
+        """What NetworkManager's own dispatcher sees as /etc/NetworkManager/dispatcher.d and
+        /usr/lib/NetworkManager/dispatcher.d: empty unless a test puts scripts there, so the
+        host's dispatcher scripts (Debian's 01-ifupdown) never run in the lab; and with
+        own_hostname the overlay /etc's directories."""
+        self.dispatcher_etc = self.workdir / "dispatcher" / "etc"
+        self.dispatcher_lib = self.workdir / "dispatcher" / "lib"
+        for directory in (self.dispatcher_etc, self.dispatcher_lib):
+            directory.mkdir(mode=0o755, parents=True)
+        (self.workdir / "dispatcher").chmod(0o755)
+        if self.own_hostname:
+            for overlay in ("etc-upper", "etc-work"):
+                (self.workdir / overlay).mkdir(mode=0o755)
 
     # -- configuration --------------------------------------------------------------------------
 
@@ -239,7 +210,9 @@ class NetworkManagerNode:
         """Start NetworkManager and wait until it owns its name on the bus."""
         if self.nm is not None and self.nm.running:
             raise LabError(f"{self.name}: NetworkManager is already running")
-        argv = ["sh", "-c", _RUN_NM, "run-nm", str(self.workdir), networkmanager_binary()]
+        argv = ["sh", "-c", _RUN_NM, "run-nm", str(self.workdir)]
+        argv += ["unshare", "--uts", "--"] if self.own_hostname else []  # execs: same pid
+        argv += [networkmanager_binary()]
         argv += [
             "--debug",  # foreground, log to stderr
             f"--config={self.config}",
@@ -261,11 +234,38 @@ class NetworkManagerNode:
             raise LabError(f"{self.name} exited before owning {BUS_NAME}:\n{tail}")
         return await self.busctl_owner()
 
-    async def busctl_owner(self) -> str:
-        """The unique name owning org.freedesktop.NetworkManager on this bus ("" if none)."""
+    async def start_dispatcher(self, timeout: float = 10.0) -> ManagedProcess:
+        """The real ``nm-dispatcher`` (``--persist``) on this node's bus, in NetworkManager's
+        mount and network namespaces: it runs the scripts of :attr:`dispatcher_etc` and
+        :attr:`dispatcher_lib` (its /etc and /usr/lib ``dispatcher.d`` there) for every action
+        NetworkManager dispatches. Start it before the actions it should see: nothing on a
+        lab bus D-Bus-activates it."""
+        if self.nm is None or not self.nm.running:
+            raise LabError(f"{self.name}: start NetworkManager before its dispatcher")
+        if self.dispatcher is not None and self.dispatcher.running:
+            raise LabError(f"{self.name}: nm-dispatcher is already running")
+        argv = ["nsenter", "-t", str(self.nm.pid), "-m", "-n", "env", "-i"]
+        argv += ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"DBUS_SYSTEM_BUS_ADDRESS={self.address}"]
+        argv += [NM_DISPATCHER, "--persist", "--debug"]
+        self.dispatcher = self._remember(ManagedProcess(argv, name=f"nm-dispatcher[{self.netns}]"))
+        await self.dispatcher.start()
+
+        async def owned() -> str:
+            if self.dispatcher is None or not self.dispatcher.running:
+                raise LabError(
+                    f"nm-dispatcher exited:\n{self.dispatcher and self.dispatcher.tail()}"
+                )
+            return await self.busctl_owner(DISPATCHER_NAME)
+
+        what = f"nm-dispatcher owns {DISPATCHER_NAME}"
+        self.dispatcher_owner: str = await wait_until(owned, timeout, message=what)
+        return self.dispatcher
+
+    async def busctl_owner(self, name: str = BUS_NAME) -> str:
+        """The unique name owning *name* (NetworkManager's) on this bus ("" if none)."""
         argv = ["dbus-send", f"--bus={self.address}", "--print-reply=literal"]
         argv += ["--dest=org.freedesktop.DBus", "/org/freedesktop/DBus"]
-        argv += ["org.freedesktop.DBus.GetNameOwner", f"string:{BUS_NAME}"]
+        argv += ["org.freedesktop.DBus.GetNameOwner", f"string:{name}"]
         result = await run_command(argv, check=False)
         return result.stdout.strip() if result.returncode == 0 else ""
 
@@ -291,7 +291,9 @@ class NetworkManagerNode:
         self.bus_socket.unlink(missing_ok=True)
 
     async def stop(self) -> None:
-        """Stop NetworkManager and its bus and remove the workdir (idempotent)."""
+        """Stop NetworkManager, its dispatcher and its bus and remove the workdir (idempotent)."""
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
         await self.stop_nm()
         await self.stop_bus()
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -39,6 +39,7 @@ from netevd.core.directories import Directory
 from netevd.core.events import ConfigReloaded, Event, ScriptFinished, TablesAssigned
 from netevd.core.routing import policy_links
 from netevd.core.state import State
+from netevd.core.trees import Tree
 from netevd.core.verdicts import ScriptVerdict
 from netevd.engine import Engine
 from netevd.executors.name_services import NameServices
@@ -69,8 +70,19 @@ EXIT_FAILED = 1
 
 
 def script_settings(config: Config) -> ScriptSettings:
+    compat = config.compat
+    trees = (
+        (
+            Tree.NETWORKD_DISPATCHER.value,
+            compat.networkd_dispatcher_dirs,
+            compat.networkd_dispatcher,
+        ),
+        (Tree.NM_DISPATCHER.value, compat.nm_dispatcher_dirs, compat.nm_dispatcher),
+    )
     return ScriptSettings(
         script_dirs=config.system.script_dirs,
+        compat_dirs=tuple((tree, dirs) for tree, dirs, on in trees if on),
+        stdin_json=config.scripts.stdin_json,
         timeout=config.scripts.timeout,
         max_parallel=config.scripts.max_parallel,
         routes_debounce=config.scripts.routes_debounce_ms / 1000,

@@ -5,7 +5,8 @@ set -eu
 # podman runc debootstrap: the image, its tests and the local base image (crun does not work on
 # hosts with hybrid cgroups; --no-install-recommends keeps podman from pulling NetworkManager).
 # polkitd: the polkit rule for resolved/hostnamed is proven against the real one.
-PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd polkitd network-manager chromium podman runc debootstrap}"
+# python3-dbus python3-gi: what the real networkd-dispatcher (extracted below) runs on.
+PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd polkitd network-manager chromium podman runc debootstrap python3-dbus python3-gi}"
 missing=""
 for pkg in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
@@ -31,24 +32,36 @@ if [ -n "$missing" ]; then
 fi
 [ $# -gt 0 ] && exit 0  # only the packages asked for
 
+# extract PACKAGE[=VERSION] ROOT: a Debian package's files under ROOT, never installed.
+extract() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "$1 is not extracted in $2 (run as root)" >&2
+        exit 1
+    fi
+    download=$(mktemp -d)
+    chmod 755 "$download"  # apt-get download drops to the _apt user
+    chown _apt "$download" 2>/dev/null || true
+    if ! (cd "$download" && apt-get download -qq "$1"); then
+        [ -n "$updated" ] || apt-get update -qq
+        updated=1
+        (cd "$download" && apt-get download -qq "$1")
+    fi
+    mkdir -p "$2"
+    dpkg -x "$download"/*.deb "$2"
+    rm -rf "$download"
+    echo "extracted $1 into $2"
+}
+
+# networkd-dispatcher is never installed here (its unit would run on the host): the lab runs
+# Debian's script from its package beside the lab's systemd-networkd, to prove that netevd's
+# compat.networkd_dispatcher gives scripts what it gives them (lab/networkd.py).
+ndd_root="/var/cache/netevd-lab/networkd-dispatcher"
+[ -f "$ndd_root/usr/bin/networkd-dispatcher" ] || extract networkd-dispatcher "$ndd_root"
+
 # systemd-resolved is never installed here: its postinst takes over /etc/resolv.conf. The lab
 # (lab/systemd_services.py) runs the binary from Debian's package of exactly the installed
 # systemd's version (it links to that systemd's private library), extracted into a cache.
 version=$(dpkg-query -W -f='${Version}' systemd)
 resolved_root="/var/cache/netevd-lab/systemd-resolved/$version"
-[ -x "$resolved_root/lib/systemd/systemd-resolved" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-    echo "systemd-resolved $version is not extracted in $resolved_root (run as root)" >&2
-    exit 1
-fi
-download=$(mktemp -d)
-chmod 755 "$download"  # apt-get download drops to the _apt user
-chown _apt "$download" 2>/dev/null || true
-if ! (cd "$download" && apt-get download -qq "systemd-resolved=$version"); then
-    [ -n "$updated" ] || apt-get update -qq
-    (cd "$download" && apt-get download -qq "systemd-resolved=$version")
-fi
-mkdir -p "$resolved_root"
-dpkg -x "$download"/systemd-resolved_*.deb "$resolved_root"
-rm -rf "$download"
-echo "extracted systemd-resolved $version into $resolved_root"
+[ -x "$resolved_root/lib/systemd/systemd-resolved" ] \
+    || extract "systemd-resolved=$version" "$resolved_root"

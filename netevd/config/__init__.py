@@ -77,6 +77,11 @@ def _parse(
     config = apply_env(report, config, os.environ if env is None else env)
     if config.api.token and config.api.token_file:
         report.error("api.token_file", "give api.token or api.token_file, not both")
+    if config.compat.nm_dispatcher and config.system.backend not in ("NetworkManager", "auto"):
+        report.warnings.append(
+            f"compat.nm_dispatcher is on but system.backend is {config.system.backend}: "
+            "NetworkManager-dispatcher's scripts run only with the NetworkManager backend"
+        )
     if report.errors:
         raise ConfigError(report.errors)
     return LoadResult(config, tuple(report.warnings), source)

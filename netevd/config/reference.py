@@ -48,6 +48,29 @@ MEANINGS: Final[dict[str, str]] = {
         "Replay the existing state at start, so scripts see every interface once (NETEVD_REPLAY=1)."
     ),
     "scripts.shutdown_grace": "Seconds running scripts get to finish on SIGTERM.",
+    "scripts.stdin_json": (
+        "Also give each script the event document (NETEVD_JSON, schema netevd.event.v1) on "
+        "its standard input; off, standard input is /dev/null."
+    ),
+    "compat.networkd_dispatcher": (
+        "Also run networkd-dispatcher's scripts (the <state>.d directories under "
+        "networkd_dispatcher_dirs) with its environment: IFACE, STATE, AdministrativeState, "
+        "OperationalState, ESSID, ADDR, IP_ADDRS, IP6_ADDRS, json."
+    ),
+    "compat.networkd_dispatcher_dirs": (
+        "Where networkd-dispatcher's <state>.d directories are; an earlier directory's script "
+        "shadows one of the same name in a later one."
+    ),
+    "compat.nm_dispatcher": (
+        "NetworkManager backend: also run NetworkManager-dispatcher's scripts with $1 (the "
+        "interface) and $2 (up, down, dhcp4-change, dhcp6-change, connectivity-change, "
+        "hostname) and its environment; no-wait.d scripts run without holding the queue; "
+        "pre-up.d and pre-down.d are never run (NetworkManager cannot be made to wait)."
+    ),
+    "compat.nm_dispatcher_dirs": (
+        "NetworkManager-dispatcher's directories (their files are the scripts); an earlier "
+        "directory's script shadows one of the same name in a later one."
+    ),
     "monitoring.interfaces": "Interfaces to watch (names or globs); empty means all.",
     "monitoring.exclude": (
         "Interfaces never to watch, even when interfaces lists them. Container links (veth*, "

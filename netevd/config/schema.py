@@ -152,6 +152,7 @@ SCHEMA: Final = Section(
                 "routes_debounce_ms": integer(0, 60000),
                 "run_startup_triggers": boolean,
                 "shutdown_grace": seconds(zero_allowed=True),
+                "stdin_json": boolean,
             },
         ),
         "monitoring": Section(
@@ -206,6 +207,15 @@ SCHEMA: Final = Section(
         "metrics": Section(core.MetricsConfig, {"enabled": boolean}),
         "filters": Custom(
             _filters, kind="list of filters", allowed="filters (below)", items=_FILTER
+        ),
+        "compat": Section(
+            core.CompatConfig,
+            {
+                "networkd_dispatcher": boolean,
+                "networkd_dispatcher_dirs": _PATHS,
+                "nm_dispatcher": boolean,
+                "nm_dispatcher_dirs": _PATHS,
+            },
         ),
     },
 )

@@ -14,6 +14,9 @@ Env = tuple[tuple[str, str], ...]
 class RunScripts:
     """Run every script of ``<directory>.d`` for one link (index 0: manager-level).
 
+    *tree* says whose scripts (netevd.core.trees.Tree): netevd's own, or those of a tool netevd
+    stands in for (``compat:``), found the way that tool finds them and started with *args*.
+
     *env* is the event's validated environment (PATH, LANG and TZ are the executor's). Values
     that failed validation are not in it; they are listed in *dropped* as (variable, reason) so
     the executor can warn. A *coalesce* run (routes.d) waits for a quiet window per link and the
@@ -32,6 +35,8 @@ class RunScripts:
     # Values too large for one environment string (Linux caps one at 128 KiB): the executor
     # writes each to a private file and passes its path in the named variable instead.
     files: tuple[tuple[str, str], ...] = ()
+    tree: str = "netevd"
+    args: tuple[str, ...] = ()  # argv after the script's path (NetworkManager's: iface, action)
 
     def env_dict(self) -> dict[str, str]:
         return dict(self.env)

@@ -35,6 +35,7 @@ class ScriptsConfig:
     routes_debounce_ms: int = 200
     run_startup_triggers: bool = True
     shutdown_grace: float = 10.0  # seconds running scripts get to finish on SIGTERM
+    stdin_json: bool = False  # also give NETEVD_JSON's document on each script's stdin
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,22 @@ class BackendsConfig:
     systemd_networkd: NetworkdConfig = field(default_factory=NetworkdConfig)
     dhclient: DhclientConfig = field(default_factory=DhclientConfig)
     networkmanager: NetworkManagerConfig = field(default_factory=NetworkManagerConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class CompatConfig:
+    """Running the scripts of the tools netevd replaces, unchanged (docs/migration.md)."""
+
+    networkd_dispatcher: bool = False
+    networkd_dispatcher_dirs: tuple[str, ...] = (
+        "/etc/networkd-dispatcher",
+        "/usr/lib/networkd-dispatcher",
+    )
+    nm_dispatcher: bool = False
+    nm_dispatcher_dirs: tuple[str, ...] = (
+        "/etc/NetworkManager/dispatcher.d",
+        "/usr/lib/NetworkManager/dispatcher.d",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +142,4 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     filters: tuple[Filter, ...] = ()
+    compat: CompatConfig = field(default_factory=CompatConfig)

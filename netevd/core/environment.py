@@ -130,6 +130,22 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     "REASON": (_word, "not a reason word"),
     "NM_STATE_OLD": (_word, "not a state word"),
     "CONNECTIVITY": (_word, "not a connectivity word"),
+    # networkd-dispatcher's and NetworkManager-dispatcher's, for their scripts (compat:)
+    "IFACE": (lambda v: LINK_NAME_RE.fullmatch(v) is not None, "not a safe interface name"),
+    "ADDR": (_ip, "not an IP address"),
+    "IP_ADDRS": (_ip_list, "not a list of addresses"),
+    "IP6_ADDRS": (_ip_list, "not a list of addresses"),
+    "json": (_json, "not valid JSON"),
+    "NM_DISPATCHER_ACTION": (_word, "not an action word"),
+    "CONNECTIVITY_STATE": (_word, "not a connectivity word"),
+    "IP4_NAMESERVERS": (_ip_list, "not a list of IP addresses"),
+    "IP6_NAMESERVERS": (_ip_list, "not a list of IP addresses"),
+    "IP4_DOMAINS": (_domain_list, "not a list of domain names"),
+    "IP6_DOMAINS": (_domain_list, "not a list of domain names"),
+    **{
+        name: (_digits, "not a number")
+        for name in ("IP4_NUM_ADDRESSES", "IP6_NUM_ADDRESSES", "IP4_NUM_ROUTES", "IP6_NUM_ROUTES")
+    },
     **{
         name: (_word, "not a state word")
         for name in (

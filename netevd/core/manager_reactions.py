@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 
 from netevd.core.actions import Action, RejectLink, RunScripts, SkipUnknownState
+from netevd.core.compat import networkd_own_state, nm_device_changes, nm_manager_changes
 from netevd.core.config import Config
 from netevd.core.directories import Directory, directory_for
 from netevd.core.environment import link_name_problem, validated
@@ -94,7 +95,9 @@ def react_manager(
             kind = EventKind.MANAGER_LINK
             return react_manager_links(before, after, source, (index,), ctx, config, kind)
         case ManagerChanged(source, properties):
-            return manager_run(after, source, tuple(k for k, _ in properties), ctx, config)
+            changed = tuple(k for k, _ in properties)
+            runs = manager_run(after, source, changed, ctx, config)
+            return runs + nm_manager_changes(after, changed, ctx, config)
         case ManagerLinkRemoved():
             return []
     return []
@@ -158,6 +161,8 @@ def _link_states(
             extra = _link_env(after, source, index, new, config)
             run = script_run(current, directory, source, ctx, kind.value, after, extra=extra)
             actions.append(run)
+        else:  # networkd-dispatcher runs networkd's own carrier states (compat:)
+            actions += networkd_own_state(current, directory, ctx, kind.value, after, config)
     return actions
 
 
@@ -170,19 +175,21 @@ def _device_state(
     config: Config,
     kind: EventKind,
 ) -> list[Action]:
-    """NetworkManager: the device's new state fires its directory, once."""
+    """NetworkManager: the device's new state fires its directory, once (and a new DHCP lease
+    NetworkManager-dispatcher's dhcp4-change/dhcp6-change, with compat.nm_dispatcher)."""
+    changes = nm_device_changes(old, new, current, ctx, state, config)
     directory = device_directory(old, new)
     if directory is None:
-        return []
+        return changes
     if not isinstance(directory, Directory):  # the unknown value, named
-        return [SkipUnknownState(NETWORKMANAGER, current.link.index, directory)]
+        return [SkipUnknownState(NETWORKMANAGER, current.link.index, directory), *changes]
     env = device_env(new, current)
     extra = {**env, **policy_env(state, current.link.name, config)}
     sections = {"networkmanager": device_document(new)}
     run = script_run(
         current, directory, NETWORKMANAGER, ctx, kind.value, state, extra=extra, document=sections
     )
-    return [run]
+    return [*changes, run]
 
 
 def _link_env(

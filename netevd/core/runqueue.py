@@ -12,8 +12,10 @@ Queue = tuple[RunScripts, ...]
 
 
 def enqueue(queue: Queue, action: RunScripts) -> tuple[Queue, Queue]:
-    """(new queue, superseded runs): a newer run for the same directory replaces any queued,
-    not-yet-started one of that link (the obsolete state would only run late and wrong)."""
-    dropped = tuple(run for run in queue if run.directory == action.directory)
-    kept = tuple(run for run in queue if run.directory != action.directory)
+    """(new queue, superseded runs): a newer run for the same directory of the same script tree
+    replaces any queued, not-yet-started one of that link (the obsolete state would only run
+    late and wrong). Trees are kept apart: a compat run never supersedes netevd's own."""
+    key = (action.tree, action.directory)
+    dropped = tuple(run for run in queue if (run.tree, run.directory) == key)
+    kept = tuple(run for run in queue if (run.tree, run.directory) != key)
     return (*kept, action), dropped

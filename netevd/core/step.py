@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from netevd.core.actions import Action, ConfigApplied, Note, Ready, RunScripts
+from netevd.core.compat import compat_actions
 from netevd.core.config import Config
 from netevd.core.describe import event_detail
 from netevd.core.dhcp_reactions import DHCLIENT, react_lease, react_link_gone
@@ -90,6 +91,14 @@ class Step:
 
 def step(world: World, event: Event, config: Config, now: float) -> Step:
     """The world after *event*, the actions it calls for and what to record of it."""
+    result = _step(world, event, config, now)
+    # compat: the runs of networkd-dispatcher's / NetworkManager-dispatcher's scripts that go
+    # with netevd's own (netevd.core.compat); nothing when both are off.
+    actions = compat_actions(result.actions, result.world.state, config)
+    return result if actions is result.actions else replace(result, actions=actions)
+
+
+def _step(world: World, event: Event, config: Config, now: float) -> Step:
     match event:
         case KernelSnapshot():
             return _kernel_snapshot(world, event, config, now)
@@ -255,7 +264,7 @@ def _kernel_snapshot(world: World, snap: KernelSnapshot, config: Config, now: fl
     held = result.world.held
     result = replace(result, world=replace(result.world, kernel_seen=True, held=()))
     for waiting in held:
-        result = result.then(step(result.world, waiting, config, now))
+        result = result.then(_step(result.world, waiting, config, now))
     return result
 
 

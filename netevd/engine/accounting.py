@@ -59,7 +59,8 @@ class Accounting:
                 )
             else:
                 if isinstance(action, RunScripts):
-                    self.metrics.state_changes.labels(action.directory).inc()
+                    if action.tree == "netevd":  # a compat run is no state change of its own
+                        self.metrics.state_changes.labels(action.directory).inc()
                     for name, _reason in action.dropped:
                         self.metrics.dropped_env.labels(name).inc()
                 rest.append(action)

@@ -16,7 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from netevd.core.trees import Tree
 from netevd.core.verdicts import ScriptVerdict
+from netevd.executors.nm_dispatcher_files import EMPTY, empty, skipped_entry
 from netevd.executors.script_trust import DescriptorShortage, open_directory, open_script
 from netevd.system.logfmt import kv
 
@@ -47,6 +49,19 @@ class ScriptSettings:
     allowed_uids: frozenset[int] = frozenset({0})  # owners allowed besides root: the daemon's uid
     output_limit: int = 65536  # bytes of output kept (the tail) per script
     runtime_dir: str = ""  # where too-large values go by file ("" = the system's temp dir)
+    # compat trees' base directories: (tree, directories), e.g. networkd-dispatcher's
+    compat_dirs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    stdin_json: bool = False  # the event document also on each script's stdin
+
+    def directories(self, tree: str, directory: str) -> list[Path]:
+        """Where a run of *directory* for *tree* finds its scripts, earlier ones shadowing.
+
+        netevd and networkd-dispatcher: ``<base>/<directory>.d``; NetworkManager-dispatcher:
+        the base itself (``dispatcher.d``: its scripts get the action as ``$2``)."""
+        bases = self.script_dirs if tree == Tree.NETEVD else dict(self.compat_dirs).get(tree, ())
+        if tree == Tree.NM_DISPATCHER:
+            return [Path(base) for base in bases]
+        return [Path(base) / f"{directory}.d" for base in bases]
 
 
 def valid_directory(directory: str) -> bool:
@@ -131,8 +146,8 @@ def _list_directory(settings: ScriptSettings, path: Path) -> tuple[list[str], st
 def _warn(memory: WarnMemory | None, path: str, st: os.stat_result | None, reason: str) -> None:
     if memory is None:
         return
-    if reason == MASKED:
-        log.debug(kv("script.masked", path=path))
+    if reason in (MASKED, EMPTY):  # what NetworkManager-dispatcher skips without a word
+        log.debug(kv("script.masked" if reason == MASKED else "script.empty", path=path))
     elif memory.first_time(path, st, reason):
         log.warning(kv("script.skipped", path=path, reason=reason))
 
@@ -142,21 +157,36 @@ def _sort_key(name: str) -> bytes:
 
 
 def _collect(
-    settings: ScriptSettings, directory: str, memory: WarnMemory | None
+    settings: ScriptSettings, directory: str, memory: WarnMemory | None, tree: str
 ) -> list[tuple[str, Path, str]]:
     """(name, path, directory problem) for every entry of every base, in base order."""
     found: list[tuple[str, Path, str]] = []
-    for base in settings.script_dirs:
-        dpath = Path(base) / f"{directory}.d"
+    for dpath in settings.directories(tree, directory):
         names, problem = _list_directory(settings, dpath)
         if not names and problem:
             _warn(memory, str(dpath), None, problem)
-        found.extend((name, dpath / name, problem) for name in sorted(names, key=_sort_key))
+        entries = ((name, dpath / name) for name in sorted(names, key=_sort_key))
+        if tree == Tree.NM_DISPATCHER:  # no-wait.d, pre-up.d, pre-down.d are not scripts
+            entries = ((name, path) for name, path in entries if not skipped_entry(path))
+        found.extend((name, path, problem) for name, path in entries)
     return found
 
 
+def _judge(
+    settings: ScriptSettings, path: Path, problem: str, tree: str
+) -> tuple[str, os.stat_result | None]:
+    reason, st = check_file(settings, path, problem)
+    if not reason and tree == Tree.NM_DISPATCHER and empty(path):
+        reason = EMPTY
+    return reason, st
+
+
 def discover(
-    settings: ScriptSettings, directory: str, *, memory: WarnMemory | None = None
+    settings: ScriptSettings,
+    directory: str,
+    *,
+    memory: WarnMemory | None = None,
+    tree: str = Tree.NETEVD.value,
 ) -> tuple[list[Path], list[ScriptVerdict]]:
     """The scripts of ``<directory>.d`` that run (in name byte order) and every file's verdict.
 
@@ -170,12 +200,13 @@ def discover(
     runnable: list[Path] = []
     verdicts: list[ScriptVerdict] = []
     winners: dict[str, Path] = {}
-    for name, path, problem in _collect(settings, directory, memory):
+    for name, path, problem in _collect(settings, directory, memory, tree):
         winner = winners.setdefault(name, path)
+        st: os.stat_result | None = None
         if winner != path:
-            reason, st = f"shadowed by {winner}", None
+            reason = f"shadowed by {winner}"
         else:
-            reason, st = check_file(settings, path, problem)
+            reason, st = _judge(settings, path, problem, tree)
             if reason:
                 _warn(memory, str(path), st, reason)
             elif memory is not None:

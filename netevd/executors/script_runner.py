@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import subprocess
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -172,20 +172,31 @@ async def _supervise(
     return timed_out, loop.time()
 
 
+@dataclass(frozen=True)
+class Start:
+    """How a script is started besides its environment: the checked descriptor to execute,
+    the arguments after its path, and its stdin (None: /dev/null)."""
+
+    fd: int | None = None
+    args: Sequence[str] = ()
+    stdin: int | None = None
+
+
 async def _spawn(
     loop: asyncio.AbstractEventLoop,
     proto: _Capture,
     path: Path,
     env: Mapping[str, str],
-    fd: int | None,
+    start: Start,
 ) -> asyncio.SubprocessTransport:
     """execve the script directly (no shell) as the leader of a new session.
 
-    With *fd* (an O_PATH descriptor of the checked file) the kernel executes that very inode
-    through ``/proc/self/fd/N``; ``argv[0]`` stays the script's path. The protocol-level API
-    rather than create_subprocess_exec: it lets us close the pipe when a leftover grandchild
-    keeps it open, without reaching into private attributes.
+    With ``start.fd`` (an O_PATH descriptor of the checked file) the kernel executes that very
+    inode through ``/proc/self/fd/N``; ``argv[0]`` stays the script's path, ``start.args``
+    follow it. The protocol-level API rather than create_subprocess_exec: it lets us close the
+    pipe when a leftover grandchild keeps it open, without reaching into private attributes.
     """
+    fd = start.fd
     extra: dict[str, Any] = {}
     if fd is not None:
         # Not close-on-exec in the child: a #! interpreter opens /proc/self/fd/N itself.
@@ -193,7 +204,8 @@ async def _spawn(
     transport, _ = await loop.subprocess_exec(
         lambda: proto,
         _absolute(path),
-        stdin=subprocess.DEVNULL,
+        *start.args,
+        stdin=subprocess.DEVNULL if start.stdin is None else start.stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=dict(env),
@@ -232,13 +244,15 @@ async def _start(
     proto: _Capture,
     path: Path,
     env: Mapping[str, str],
-    fd: int | None,
+    start: Start,
     reaper: Reaper | None,
 ) -> asyncio.SubprocessTransport:
     if reaper is None:
-        return await retry_on_shortage(lambda: _spawn(loop, proto, path, env, fd), str(path))
+        return await retry_on_shortage(lambda: _spawn(loop, proto, path, env, start), str(path))
     with reaper.spawning():  # no orphan sweep may mistake the new script for an orphan
-        transport = await retry_on_shortage(lambda: _spawn(loop, proto, path, env, fd), str(path))
+        transport = await retry_on_shortage(
+            lambda: _spawn(loop, proto, path, env, start), str(path)
+        )
         reaper.started(transport.get_pid())
     return transport
 
@@ -253,16 +267,17 @@ async def run_script(
     line_budget: int | None = None,
     fd: int | None = None,
     reaper: Reaper | None = None,
+    args: Sequence[str] = (),
+    stdin: int | None = None,
 ) -> ScriptResult:
-    """Run *path* (or the checked file *fd*) with exactly *env*, stdin /dev/null, cwd /, in
-    its own session. When it ends (exit, timeout, cancellation) its whole process group is
-    SIGKILLed; children that left the group are the *reaper*'s. Never raises for a script
-    that cannot be executed: the reason is in ``ScriptResult.error``."""
+    """Run *path* (or the checked file *fd*) with exactly *env*, *args* after its path, stdin
+    /dev/null (or *stdin*), cwd /, in its own session; when it ends its whole process group is
+    SIGKILLed (escapees are the *reaper*'s). A script that cannot start: ``.error`` says why."""
     loop = asyncio.get_running_loop()
     proto = _Capture(loop, max(output_limit, 0), on_line, line_budget)
     start = loop.time()
     try:
-        transport = await _start(loop, proto, path, env, fd, reaper)
+        transport = await _start(loop, proto, path, env, Start(fd, args, stdin), reaper)
     except (OSError, ValueError) as err:
         return ScriptResult(None, loop.time() - start, False, exec_error(err), "", 0)
     pid = transport.get_pid()

@@ -31,6 +31,14 @@ from netevd.executors.script_discovery import (
     valid_directory,
 )
 from netevd.executors.script_files import remove_files, write_files
+from netevd.executors.script_plan import (
+    ExecutorStats,
+    LineLog,
+    RunPlan,
+    close_quietly,
+    event_stdin,
+    plan_run,
+)
 from netevd.executors.script_runner import (
     ScriptResult,
     retry_on_shortage,
@@ -65,39 +73,10 @@ _Key = tuple[int, str]  # (link index, directory)
 
 
 @dataclass
-class ExecutorStats:
-    runs: int = 0  # runs started (a run: one directory's scripts for one link)
-    scripts_started: int = 0  # scripts we tried to execute, including those that failed to start
-    failures: int = 0  # non-zero exit, killed, timed out or failed to start
-    timeouts: int = 0
-    superseded: int = 0  # queued runs replaced by a newer one (each reported as RunDropped)
-    coalesced: int = 0  # coalesce actions replaced by a newer one inside the quiet window
-    skipped_scripts: int = 0  # files not run because of their verdict, counted per run
-
-
-@dataclass
 class _Debounce:
     action: RunScripts
     last: float  # loop time of the newest submit
     handle: asyncio.TimerHandle
-
-
-class _LineLog:
-    """Logs the output lines a script's runner hands over (at most LOGGED_LINES of them: the
-    runner stops splitting after that and only counts), then how many were left out."""
-
-    def __init__(self, link: str, script: str) -> None:
-        self.link = link
-        self.script = script
-
-    def __call__(self, line: str) -> None:
-        log.info(kv("script.output", link=self.link, script=self.script, line=line))
-
-    def finish(self, unlogged: int) -> None:
-        if unlogged:
-            log.info(
-                kv("script.output.suppressed", link=self.link, script=self.script, lines=unlogged)
-            )
 
 
 class ScriptExecutor:
@@ -120,6 +99,7 @@ class ScriptExecutor:
         self._sem = asyncio.Semaphore(max(settings.max_parallel, 1))
         self._queues: dict[int, deque[RunScripts]] = {}
         self._workers: dict[int, asyncio.Task[Any]] = {}
+        self._detached: set[asyncio.Task[Any]] = set()  # no-wait.d scripts still running
         self._debounce: dict[_Key, _Debounce] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -225,14 +205,13 @@ class ScriptExecutor:
     async def _run(self, action: RunScripts) -> None:
         self._stats.runs += 1
         settings = self._settings
-        found = await self._discover(action)
-        if found is None:
+        plan = await self._discover(action)
+        if plan is None:
             return
-        paths, verdicts = found
         self._stats.skipped_scripts += sum(
-            1 for v in verdicts if not v.runs and not v.reason.startswith("shadowed by ")
+            1 for v in plan.verdicts if not v.runs and not v.reason.startswith("shadowed by ")
         )
-        if not paths:
+        if not plan.paths:
             return
         for name, reason in action.dropped:
             log.warning(
@@ -242,21 +221,33 @@ class ScriptExecutor:
         files = await asyncio.to_thread(write_files, action.files, settings.runtime_dir)
         env.update(files)
         try:
-            for path in paths:
+            for path in plan.paths:
                 if self._closed:  # shutting down: finish the script in hand, start no more
                     return
-                await self._run_one(action, path, env, settings)
+                if path in plan.detached:  # compat runs pass no files: none outlives the run
+                    self._detach(self._run_one(action, path, env, settings), action)
+                else:
+                    await self._run_one(action, path, env, settings)
         finally:
             await asyncio.to_thread(remove_files, files.values())
 
-    async def _discover(self, action: RunScripts) -> tuple[list[Path], list[ScriptVerdict]] | None:
+    def _detach(self, job: Any, action: RunScripts) -> None:
+        """NetworkManager's no-wait.d: started now, waited for by nobody (still timed out,
+        killed at stop and reported like any other script)."""
+        task = self._spawn(job, f"no-wait-{action.link_index}")
+        self._detached.add(task)
+        task.add_done_callback(self._detached_done)
+
+    def _detached_done(self, task: asyncio.Task[Any]) -> None:
+        self._detached.discard(task)
+        self._check_idle()
+
+    async def _discover(self, action: RunScripts) -> RunPlan | None:
         """The run's scripts; out of descriptors (EMFILE/ENFILE) is retried, not a verdict."""
         settings = self._settings
         try:
             return await retry_on_shortage(
-                lambda: asyncio.to_thread(
-                    discover, settings, action.directory, memory=self._memory
-                ),
+                lambda: asyncio.to_thread(plan_run, settings, action, self._memory),
                 f"discover {action.directory}.d",
             )
         except Exception:
@@ -283,15 +274,22 @@ class ScriptExecutor:
             elif self._memory.first_time(str(path), checked.st, checked.reason):
                 log.warning(kv("script.skipped", path=path, reason=checked.reason))
             return
+        stdin = None
         try:
-            await self._exec(action, path, checked.fd, {**env, "NETEVD_SCRIPT": str(path)})
+            if settings.stdin_json and "NETEVD_JSON" in env:
+                stdin = await asyncio.to_thread(event_stdin, env["NETEVD_JSON"])
+            script_env = {**env, "NETEVD_SCRIPT": str(path)}
+            await self._exec(action, path, checked.fd, script_env, stdin)
         finally:
             checked.close()
+            close_quietly(stdin)
 
-    async def _exec(self, action: RunScripts, path: Path, fd: int, env: Mapping[str, str]) -> None:
+    async def _exec(
+        self, action: RunScripts, path: Path, fd: int, env: Mapping[str, str], stdin: int | None
+    ) -> None:
         settings = self._settings
         self._stats.scripts_started += 1
-        lines = _LineLog(action.link_name, str(path))
+        lines = LineLog(action.link_name, str(path))
         start = asyncio.get_running_loop().time()
         try:
             result = await run_script(
@@ -303,6 +301,8 @@ class ScriptExecutor:
                 line_budget=LOGGED_LINES,
                 fd=fd,
                 reaper=self._reaper,
+                args=action.args,
+                stdin=stdin,
             )
         except asyncio.CancelledError:
             # Shutdown ran out of grace; run_script has killed and reaped the group. Say so,
@@ -372,7 +372,7 @@ class ScriptExecutor:
         return scan_all(self._settings, directories)
 
     def _check_idle(self) -> None:
-        if not (self._queues or self._workers or self._debounce):
+        if not (self._queues or self._workers or self._debounce or self._detached):
             self._idle.set()
 
     async def idle(self) -> None:
@@ -388,7 +388,7 @@ class ScriptExecutor:
         dropped = len(self._debounce) + sum(len(queue) for queue in self._queues.values())
         self._debounce.clear()
         self._queues.clear()
-        workers = list(self._workers.values())
+        workers = [*self._workers.values(), *self._detached]
         log.info(kv("script.shutdown", running=len(workers), dropped=dropped))
         if workers:
             _, late = await asyncio.wait(workers, timeout=self._settings.shutdown_grace)

@@ -50,12 +50,16 @@ from netevd.sources.networkd_decode import decode_name_owner_changed
 from netevd.sources.networkmanager_decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
+    DHCP4_INTERFACE,
+    DHCP6_INTERFACE,
     IP4_INTERFACE,
     IP6_INTERFACE,
     NM_INTERFACE,
     OBJECT_MANAGER_INTERFACE,
     PROPERTIES_INTERFACE,
+    SETTINGS_INTERFACE,
     ManagerProps,
+    SettingsProps,
     decode_device_list,
     decode_get_all,
 )
@@ -63,10 +67,13 @@ from netevd.sources.networkmanager_devices import NAME, IfindexLookup, Tracker
 from netevd.sources.networkmanager_paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
+    DHCP4_PREFIX,
+    DHCP6_PREFIX,
     IP4_PREFIX,
     IP6_PREFIX,
     NM_PATH,
     OBJECT_MANAGER_PATH,
+    SETTINGS_PATH,
 )
 from netevd.sources.networkmanager_session import DEVICES, Session
 from netevd.sources.networkmanager_signals import (
@@ -92,6 +99,7 @@ MATCH_RULES = (
     f"{_SIGNAL},interface='{NM_INTERFACE}',path='{NM_PATH}'",
     f"{_SIGNAL},interface='{OBJECT_MANAGER_INTERFACE}',path='{OBJECT_MANAGER_PATH}'",
     f"{_CHANGED},path='{NM_PATH}',arg0='{NM_INTERFACE}'",
+    f"{_CHANGED},path='{SETTINGS_PATH}',arg0='{SETTINGS_INTERFACE}'",
     *(
         f"{_CHANGED},path_namespace='{prefix.rstrip('/')}',arg0='{interface}'"
         for prefix, interface in (
@@ -99,6 +107,8 @@ MATCH_RULES = (
             (ACTIVE_PREFIX, ACTIVE_INTERFACE),
             (IP4_PREFIX, IP4_INTERFACE),
             (IP6_PREFIX, IP6_INTERFACE),
+            (DHCP4_PREFIX, DHCP4_INTERFACE),
+            (DHCP6_PREFIX, DHCP6_INTERFACE),
         )
     ),
 )
@@ -237,7 +247,9 @@ class NetworkManagerSource:
         await self._take_snapshot(session, paths, manager)
 
     async def _take_snapshot(self, session: Session, paths: Sequence[str], manager: object) -> None:
-        """Describe *paths* and emit the ManagerSnapshot (with *manager*'s State, Connectivity)."""
+        """Describe *paths* and emit the ManagerSnapshot (with *manager*'s State, Connectivity
+        and the Settings' Hostname)."""
+        settings = await self._fetch(session, SETTINGS_PATH, SETTINGS_INTERFACE)
         limit = asyncio.Semaphore(SNAPSHOT_CONCURRENCY)
 
         async def describe(path: str) -> None:
@@ -249,7 +261,8 @@ class NetworkManagerSource:
         entries = (tracker.snapshot_entry(path) for path in paths)
         found = tuple(entry for entry in entries if entry is not None)
         state = manager if isinstance(manager, ManagerProps) else ManagerProps()
-        self._emit(ManagerSnapshot(NAME, found, tracker.manager_snapshot(state)))
+        named = settings if isinstance(settings, SettingsProps) else SettingsProps()
+        self._emit(ManagerSnapshot(NAME, found, tracker.manager_snapshot(state, named)))
         session.snapshots += 1
         self._up = True
         self._emit(SourceStatus(NAME, True, f"owner {session.owner}, {len(found)} devices"))
@@ -281,7 +294,7 @@ class NetworkManagerSource:
             self._counters.reject(props.reason, f"{path}: {props.detail}")
             session.tracker.mark_absent(path)
             return None
-        if not isinstance(props, ManagerProps):
+        if not isinstance(props, ManagerProps | SettingsProps):
             session.tracker.learn(path, props)
         return props
 

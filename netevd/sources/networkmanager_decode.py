@@ -4,7 +4,7 @@ A dict that fails any check (:mod:`netevd.sources.networkmanager_values`) is mal
 whole: a peer that lies about one value is not believed about the others. Properties
 NetworkManager has but netevd does not follow are ignored unchecked; a followed property missing
 from a dict is left ``None`` (PropertiesChanged carries only what changed; NetworkManager 1.42
-sends one property per signal).
+sends a device's properties one per signal, an IP configuration's several at once).
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import TypeVar
 
 from dbus_fast import Variant
 
 from netevd.sources.networkmanager_paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
+    DHCP4_PREFIX,
+    DHCP6_PREFIX,
     IP4_PREFIX,
     IP6_PREFIX,
     numbered_path,
@@ -31,10 +34,16 @@ from netevd.sources.networkmanager_values import (
     connectivity_name,
     device_reason_name,
     device_state_name,
+    dhcp_options_value,
+    domains_value,
     gateway_value,
+    hostname_value,
     iface_value,
+    nameserver_data_value,
+    nameservers6_value,
     nm_state_name,
     object_value,
+    route_data_value,
     uuid_value,
 )
 
@@ -43,6 +52,9 @@ DEVICE_INTERFACE = "org.freedesktop.NetworkManager.Device"
 ACTIVE_INTERFACE = "org.freedesktop.NetworkManager.Connection.Active"
 IP4_INTERFACE = "org.freedesktop.NetworkManager.IP4Config"
 IP6_INTERFACE = "org.freedesktop.NetworkManager.IP6Config"
+DHCP4_INTERFACE = "org.freedesktop.NetworkManager.DHCP4Config"
+DHCP6_INTERFACE = "org.freedesktop.NetworkManager.DHCP6Config"
+SETTINGS_INTERFACE = "org.freedesktop.NetworkManager.Settings"
 PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
 OBJECT_MANAGER_INTERFACE = "org.freedesktop.DBus.ObjectManager"
 
@@ -60,6 +72,8 @@ class DeviceProps:
     active_connection: str | None = None
     ip4_config: str | None = None
     ip6_config: str | None = None
+    dhcp4_config: str | None = None
+    dhcp6_config: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +86,28 @@ class ConnectionProps:
 
 @dataclass(frozen=True, slots=True)
 class IpConfigProps:
-    """``IP4Config``/``IP6Config``: the gateway ("" = none) and ``address/prefix`` strings."""
+    """``IP4Config``/``IP6Config``: the gateway ("" = none), ``address/prefix`` strings, DNS
+    servers, domains and routes (``dest/prefix next-hop metric``)."""
 
     gateway: str | None = None
     addresses: tuple[str, ...] | None = None
+    nameservers: tuple[str, ...] | None = None
+    domains: tuple[str, ...] | None = None
+    routes: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpConfigProps:
+    """``DHCP4Config``/``DHCP6Config``: the lease's options, (name, value) sorted by name."""
+
+    options: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsProps:
+    """``Settings``: the host name NetworkManager reports ("" = none)."""
+
+    hostname: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +126,10 @@ class StateChange:
     reason: str
 
 
-Props = DeviceProps | ConnectionProps | IpConfigProps | ManagerProps
+T = TypeVar("T")
+Props = (
+    DeviceProps | ConnectionProps | IpConfigProps | DhcpConfigProps | SettingsProps | ManagerProps
+)
 
 
 # -- property dicts ----------------------------------------------------------------------------
@@ -156,6 +191,8 @@ _DEVICE_CHECKS: Mapping[str, tuple[str, Check]] = {
     ),
     "ip4_config": ("Ip4Config", partial(object_value, "Ip4Config", prefix=IP4_PREFIX)),
     "ip6_config": ("Ip6Config", partial(object_value, "Ip6Config", prefix=IP6_PREFIX)),
+    "dhcp4_config": ("Dhcp4Config", partial(object_value, "Dhcp4Config", prefix=DHCP4_PREFIX)),
+    "dhcp6_config": ("Dhcp6Config", partial(object_value, "Dhcp6Config", prefix=DHCP6_PREFIX)),
 }
 _CONNECTION_CHECKS: Mapping[str, tuple[str, Check]] = {
     "id": ("Id", connection_id_value),
@@ -196,19 +233,53 @@ def decode_manager_props(values: object) -> ManagerProps | Malformed:
     return paths if isinstance(paths, Malformed) else replace(props, devices=tuple(paths))
 
 
+def _optional(
+    fields: Mapping[str, object], name: str, check: Callable[[object], T | Malformed]
+) -> T | Malformed | None:
+    """*check* of property *name*, or None when the dict does not carry it."""
+    return check(fields[name]) if name in fields else None
+
+
 def decode_ip_config_props(values: object, version: int) -> IpConfigProps | Malformed:
     fields = _fields(values)
     if isinstance(fields, Malformed):
         return fields
-    gateway = gateway_value(fields["Gateway"], version) if "Gateway" in fields else None
+    gateway = _optional(fields, "Gateway", partial(gateway_value, version=version))
+    addresses = _optional(fields, "AddressData", partial(address_data_value, version=version))
+    nameservers = (
+        _optional(fields, "NameserverData", nameserver_data_value)
+        if version == 4
+        else _optional(fields, "Nameservers", nameservers6_value)
+    )
+    domains = _optional(fields, "Domains", domains_value)
+    routes = _optional(fields, "RouteData", partial(route_data_value, version=version))
     if isinstance(gateway, Malformed):
         return gateway
-    addresses = (
-        address_data_value(fields["AddressData"], version) if "AddressData" in fields else None
-    )
     if isinstance(addresses, Malformed):
         return addresses
-    return IpConfigProps(gateway, addresses)
+    if isinstance(nameservers, Malformed):
+        return nameservers
+    if isinstance(domains, Malformed):
+        return domains
+    if isinstance(routes, Malformed):
+        return routes
+    return IpConfigProps(gateway, addresses, nameservers, domains, routes)
+
+
+def decode_dhcp_config_props(values: object) -> DhcpConfigProps | Malformed:
+    fields = _fields(values)
+    if isinstance(fields, Malformed) or "Options" not in fields:
+        return fields if isinstance(fields, Malformed) else DhcpConfigProps()
+    options = dhcp_options_value(fields["Options"])
+    return options if isinstance(options, Malformed) else DhcpConfigProps(options)
+
+
+def decode_settings_props(values: object) -> SettingsProps | Malformed:
+    fields = _fields(values)
+    if isinstance(fields, Malformed) or "Hostname" not in fields:
+        return fields if isinstance(fields, Malformed) else SettingsProps()
+    hostname = hostname_value(fields["Hostname"])
+    return hostname if isinstance(hostname, Malformed) else SettingsProps(hostname)
 
 
 def decode_props(interface: str, values: object) -> Props | Malformed | Ignored:
@@ -222,6 +293,13 @@ def decode_props(interface: str, values: object) -> Props | Malformed | Ignored:
             return decode_ip_config_props(values, 4)
         case "org.freedesktop.NetworkManager.IP6Config":
             return decode_ip_config_props(values, 6)
+        case (
+            "org.freedesktop.NetworkManager.DHCP4Config"
+            | "org.freedesktop.NetworkManager.DHCP6Config"
+        ):
+            return decode_dhcp_config_props(values)
+        case "org.freedesktop.NetworkManager.Settings":
+            return decode_settings_props(values)
         case "org.freedesktop.NetworkManager":
             return decode_manager_props(values)
     return Ignored(f"interface {interface!r:.80} is not followed")

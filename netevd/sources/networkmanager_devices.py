@@ -18,15 +18,21 @@ What a device event carries (strings; "" = NetworkManager reports none):
   are then simply absent: the engine's state keeps the earlier values.
 - ``Ip4Gateway``, ``Ip6Gateway``: of the device's IP4Config/IP6Config objects, when known.
 - ``Ip4Addresses``, ``Ip6Addresses``: their ``AddressData``, space-separated ``address/prefix``.
+- ``Ip4Nameservers``, ``Ip4Domains`` (space-separated), ``Ip4Routes`` (``dest/prefix next-hop
+  metric`` entries joined by ``;``; ``-`` for no next hop), the same for IPv6.
+- ``Dhcp4Options``, ``Dhcp6Options``: the device's DHCP4Config/DHCP6Config ``Options``, a JSON
+  object of strings ("" without a lease).
 
 A state change carries all of them; any other change carries only what it changed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from netevd.core.events import (
     Event,
@@ -37,12 +43,16 @@ from netevd.core.events import (
 )
 from netevd.sources.networkmanager_decode import (
     ACTIVE_INTERFACE,
+    DHCP4_INTERFACE,
+    DHCP6_INTERFACE,
     IP4_INTERFACE,
     IP6_INTERFACE,
     ConnectionProps,
     DeviceProps,
+    DhcpConfigProps,
     IpConfigProps,
     ManagerProps,
+    SettingsProps,
     StateChange,
 )
 
@@ -63,9 +73,19 @@ DEVICE_PROPERTIES = (
     "Ip6Gateway",
     "Ip4Addresses",
     "Ip6Addresses",
+    "Ip4Nameservers",
+    "Ip6Nameservers",
+    "Ip4Domains",
+    "Ip6Domains",
+    "Ip4Routes",
+    "Ip6Routes",
+    "Dhcp4Options",
+    "Dhcp6Options",
 )
-MANAGER_PROPERTIES = ("State", "Connectivity")
+MANAGER_PROPERTIES = ("State", "Connectivity", "Hostname")
+Learned = DeviceProps | ConnectionProps | IpConfigProps | DhcpConfigProps
 _STATE_KEYS = frozenset({"DeviceState", "DeviceStateOld", "Reason"})
+_IP_KEYS = ("Gateway", "Addresses", "Nameservers", "Domains", "Routes")
 IfindexLookup = Callable[[str], "int | None"]
 
 
@@ -79,7 +99,10 @@ class Device:
     shown: dict[str, str] = field(default_factory=dict)  # what the engine has, merged
 
 
-def _merge(old: DeviceProps, new: DeviceProps) -> DeviceProps:
+P = TypeVar("P", DeviceProps, IpConfigProps, DhcpConfigProps)
+
+
+def _merge(old: P, new: P) -> P:
     changes = {k: getattr(new, k) for k in new.__slots__ if getattr(new, k) is not None}
     return replace(old, **changes)
 
@@ -92,12 +115,13 @@ class Tracker:
         self.devices: dict[str, Device] = {}
         self.connections: dict[str, ConnectionProps] = {}
         self.ip_configs: dict[str, IpConfigProps] = {}
+        self.dhcp_configs: dict[str, DhcpConfigProps] = {}
         self.absent: set[str] = set()  # objects a fetch found gone: not asked for again
         self.manager: dict[str, str] = {}
 
     # -- learning -------------------------------------------------------------------------------
 
-    def learn(self, path: str, props: DeviceProps | ConnectionProps | IpConfigProps) -> None:
+    def learn(self, path: str, props: Learned) -> None:
         """Properties of the object at *path* (GetAll, InterfacesAdded, PropertiesChanged)."""
         self.absent.discard(path)
         match props:
@@ -111,16 +135,16 @@ class Tracker:
                     props.uuid if props.uuid is not None else old.uuid,
                 )
             case IpConfigProps():
-                old_ip = self.ip_configs.get(path, IpConfigProps())
-                self.ip_configs[path] = IpConfigProps(
-                    props.gateway if props.gateway is not None else old_ip.gateway,
-                    props.addresses if props.addresses is not None else old_ip.addresses,
-                )
+                self.ip_configs[path] = _merge(self.ip_configs.get(path, IpConfigProps()), props)
+            case DhcpConfigProps():
+                known = self.dhcp_configs.get(path, DhcpConfigProps())
+                self.dhcp_configs[path] = _merge(known, props)
 
     def forget(self, path: str) -> None:
         """InterfacesRemoved of an active connection or IP configuration."""
         self.connections.pop(path, None)
         self.ip_configs.pop(path, None)
+        self.dhcp_configs.pop(path, None)
         self.absent.discard(path)
 
     def mark_absent(self, path: str) -> None:
@@ -131,6 +155,7 @@ class Tracker:
         self.devices.clear()
         self.connections.clear()
         self.ip_configs.clear()
+        self.dhcp_configs.clear()
         self.absent.clear()
 
     def unknown(self, path: str) -> bool:
@@ -143,10 +168,12 @@ class Tracker:
         if device is None:
             return []
         props = device.props
-        wanted = (
+        wanted: tuple[tuple[str | None, str, Mapping[str, object]], ...] = (
             (props.active_connection, ACTIVE_INTERFACE, self.connections),
             (props.ip4_config, IP4_INTERFACE, self.ip_configs),
             (props.ip6_config, IP6_INTERFACE, self.ip_configs),
+            (props.dhcp4_config, DHCP4_INTERFACE, self.dhcp_configs),
+            (props.dhcp6_config, DHCP6_INTERFACE, self.dhcp_configs),
         )
         return [
             (ref, interface)
@@ -155,12 +182,18 @@ class Tracker:
         ]
 
     def users(self, path: str) -> list[str]:
-        """The devices whose active connection or IP configuration is *path*."""
+        """The devices whose active connection, IP or DHCP configuration is *path*."""
         return [
             device_path
             for device_path, device in self.devices.items()
             if path
-            in (device.props.active_connection, device.props.ip4_config, device.props.ip6_config)
+            in (
+                device.props.active_connection,
+                device.props.ip4_config,
+                device.props.ip6_config,
+                device.props.dhcp4_config,
+                device.props.dhcp6_config,
+            )
         ]
 
     # -- events ---------------------------------------------------------------------------------
@@ -222,8 +255,21 @@ class Tracker:
         self.manager.update(changed)
         return [ManagerChanged(NAME, changed)]
 
-    def manager_snapshot(self, props: ManagerProps) -> Properties:
-        values = (("State", props.state), ("Connectivity", props.connectivity))
+    def settings_changed(self, props: SettingsProps) -> list[Event]:
+        """The host name NetworkManager reports (Settings.Hostname), when it changed."""
+        if props.hostname is None or self.manager.get("Hostname") == props.hostname:
+            return []
+        self.manager["Hostname"] = props.hostname
+        return [ManagerChanged(NAME, (("Hostname", props.hostname),))]
+
+    def manager_snapshot(
+        self, props: ManagerProps, settings: SettingsProps | None = None
+    ) -> Properties:
+        values = (
+            ("State", props.state),
+            ("Connectivity", props.connectivity),
+            ("Hostname", settings.hostname if settings else None),
+        )
         found = tuple((name, value) for name, value in values if value is not None)
         self.manager = dict(found)
         return found
@@ -251,22 +297,40 @@ class Tracker:
                     found[key] = value
         for family, ref in (("4", props.ip4_config), ("6", props.ip6_config)):
             found.update(self._ip_config(family, ref))
+        for family, ref in (("4", props.dhcp4_config), ("6", props.dhcp6_config)):
+            found.update(self._dhcp_config(family, ref))
         return _ordered(found.items())
+
+    def _dhcp_config(self, family: str, ref: str | None) -> dict[str, str]:
+        """``DhcpNOptions``: the options as a JSON object; "" once the device has none."""
+        config = self.dhcp_configs.get(ref or "")
+        if ref == "" or (config is not None and config.options == ()):
+            return {f"Dhcp{family}Options": ""}
+        if config is None or config.options is None:
+            return {}
+        text = json.dumps(dict(config.options), sort_keys=True, separators=(",", ":"))
+        return {f"Dhcp{family}Options": text}
 
     def _ip_config(self, family: str, ref: str | None) -> dict[str, str]:
         """``IpNGateway`` and ``IpNAddresses`` (space-separated ``address/prefix``) of the
         device's IP configuration object; "" once it has none ("/")."""
-        gateway, addresses = f"Ip{family}Gateway", f"Ip{family}Addresses"
         if ref == "":
-            return {gateway: "", addresses: ""}
+            return {f"Ip{family}{key}": "" for key in _IP_KEYS}
         config = self.ip_configs.get(ref or "")
         if config is None:
             return {}
         found: dict[str, str] = {}
         if config.gateway is not None:
-            found[gateway] = config.gateway or ""
-        if config.addresses is not None:
-            found[addresses] = " ".join(config.addresses)
+            found[f"Ip{family}Gateway"] = config.gateway or ""
+        lists = (
+            ("Addresses", config.addresses, " "),
+            ("Nameservers", config.nameservers, " "),
+            ("Domains", config.domains, " "),
+            ("Routes", config.routes, ";"),
+        )
+        for key, values, separator in lists:
+            if values is not None:
+                found[f"Ip{family}{key}"] = separator.join(values)
         return found
 
     def _changed(self, device: Device) -> Properties:

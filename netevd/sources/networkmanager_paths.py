@@ -17,6 +17,9 @@ DEVICE_PREFIX = NM_PATH + "/Devices/"
 ACTIVE_PREFIX = NM_PATH + "/ActiveConnection/"
 IP4_PREFIX = NM_PATH + "/IP4Config/"
 IP6_PREFIX = NM_PATH + "/IP6Config/"
+DHCP4_PREFIX = NM_PATH + "/DHCP4Config/"
+DHCP6_PREFIX = NM_PATH + "/DHCP6Config/"
+SETTINGS_PATH = NM_PATH + "/Settings"
 _NUMBER_RE = re.compile(r"[1-9][0-9]{0,9}")
 MAX_NUMBER = 2**32 - 1
 

@@ -23,7 +23,12 @@ from netevd.core.events import Event
 from netevd.sources.dbus_client import BusCounters, Inbox, text
 from netevd.sources.networkmanager_decode import DEVICE_INTERFACE, DeviceProps
 from netevd.sources.networkmanager_devices import Tracker
-from netevd.sources.networkmanager_paths import DEVICE_PREFIX, NM_PATH, numbered_path
+from netevd.sources.networkmanager_paths import (
+    DEVICE_PREFIX,
+    NM_PATH,
+    SETTINGS_PATH,
+    numbered_path,
+)
 from netevd.sources.networkmanager_signals import (
     ConnectionChanged,
     Decoded,
@@ -31,10 +36,12 @@ from netevd.sources.networkmanager_signals import (
     DeviceChanged,
     DeviceRemoved,
     DeviceStateChanged,
+    DhcpConfigChanged,
     IpConfigChanged,
     ManagerChanged,
     ObjectAdded,
     ObjectRemoved,
+    SettingsChanged,
 )
 from netevd.sources.networkmanager_values import Ignored, Malformed
 
@@ -110,6 +117,7 @@ class Session:
                 ObjectAdded(path, props)
                 | ConnectionChanged(path, props)
                 | IpConfigChanged(path, props)
+                | DhcpConfigChanged(path, props)
             ) if serial > self.covered.get(path, 0):
                 tracker.learn(path, props)
                 for device in tracker.users(path):
@@ -124,6 +132,8 @@ class Session:
             case ManagerChanged(props) if serial > self.covered.get(NM_PATH, 0):
                 state = message.member == "StateChanged"
                 self._emit_all(tracker.manager_changed(props, state=state))
+            case SettingsChanged(props) if serial > self.covered.get(SETTINGS_PATH, 0):
+                self._emit_all(tracker.settings_changed(props))
             case Malformed(reason, detail):
                 self.counters.reject(reason, detail)
             case Ignored(why):

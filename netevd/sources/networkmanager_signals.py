@@ -14,23 +14,31 @@ from dataclasses import dataclass
 from netevd.sources.networkmanager_decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
+    DHCP4_INTERFACE,
+    DHCP6_INTERFACE,
     IP4_INTERFACE,
     IP6_INTERFACE,
     NM_INTERFACE,
+    SETTINGS_INTERFACE,
     ConnectionProps,
     DeviceProps,
+    DhcpConfigProps,
     IpConfigProps,
     ManagerProps,
+    SettingsProps,
     StateChange,
     decode_props,
 )
 from netevd.sources.networkmanager_paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
+    DHCP4_PREFIX,
+    DHCP6_PREFIX,
     IP4_PREFIX,
     IP6_PREFIX,
     NM_PATH,
     OBJECT_MANAGER_PATH,
+    SETTINGS_PATH,
     numbered_path,
 )
 from netevd.sources.networkmanager_values import (
@@ -70,6 +78,17 @@ class IpConfigChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class DhcpConfigChanged:
+    path: str
+    props: DhcpConfigProps
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChanged:
+    props: SettingsProps
+
+
+@dataclass(frozen=True, slots=True)
 class ManagerChanged:
     props: ManagerProps
 
@@ -89,7 +108,7 @@ class ObjectAdded:
     """ObjectManager.InterfacesAdded: a new object with the followed properties it has."""
 
     path: str
-    props: DeviceProps | ConnectionProps | IpConfigProps
+    props: DeviceProps | ConnectionProps | IpConfigProps | DhcpConfigProps
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +131,8 @@ Decoded = (
     | DeviceChanged
     | ConnectionChanged
     | IpConfigChanged
+    | DhcpConfigChanged
+    | SettingsChanged
     | ManagerChanged
     | DeviceAdded
     | DeviceRemoved
@@ -162,6 +183,8 @@ _KINDS: Mapping[str, str] = {
     ACTIVE_INTERFACE: ACTIVE_PREFIX,
     IP4_INTERFACE: IP4_PREFIX,
     IP6_INTERFACE: IP6_PREFIX,
+    DHCP4_INTERFACE: DHCP4_PREFIX,
+    DHCP6_INTERFACE: DHCP6_PREFIX,
 }
 
 
@@ -172,6 +195,8 @@ def _on_object(path: str, interface: str, values: object) -> Decoded:
         return Malformed(Malformation.PATH, f"{interface} at {path[:80]!r}")
     if interface == NM_INTERFACE and path != NM_PATH:
         return Malformed(Malformation.PATH, f"manager properties at {path[:80]!r}")
+    if interface == SETTINGS_INTERFACE and path != SETTINGS_PATH:
+        return Malformed(Malformation.PATH, f"settings properties at {path[:80]!r}")
     props = decode_props(interface, values)
     match props:
         case DeviceProps():
@@ -180,6 +205,10 @@ def _on_object(path: str, interface: str, values: object) -> Decoded:
             return ConnectionChanged(path, props)
         case IpConfigProps():
             return IpConfigChanged(path, props)
+        case DhcpConfigProps():
+            return DhcpConfigChanged(path, props)
+        case SettingsProps():
+            return SettingsChanged(props)
         case ManagerProps():
             return ManagerChanged(props)
     return props
@@ -234,6 +263,7 @@ def _object_manager(member: str, signature: str, body: Sequence[object]) -> Deco
                     DeviceChanged(_, props)
                     | ConnectionChanged(_, props)
                     | IpConfigChanged(_, props)
+                    | DhcpConfigChanged(_, props)
                 ):
                     return ObjectAdded(path, props)
             return decoded

@@ -177,3 +177,150 @@ def address_data_value(value: object, version: int) -> tuple[str, ...] | Malform
             return Malformed(Malformation.VALUE, f"{address!r} is not IPv{version}")
         found.append(str(network))
     return tuple(found)
+
+
+# -- DNS, routes, DHCP options, the host name (compat.nm_dispatcher's variables) -----------------
+
+MAX_OPTIONS = 512
+MAX_OPTION_TEXT = 4096
+_OPTION_NAME_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+_DOMAIN_RE = re.compile(
+    r"~?(?=.{1,253}\Z)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?"
+)
+HOSTNAME_RE = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-z0-9_-]{1,63})*\.?"
+)
+
+
+def _entries(value: object, name: str) -> list[dict[str, object]] | Malformed:
+    if not isinstance(value, Variant) or value.signature != "aa{sv}":
+        return Malformed(Malformation.TYPE, f"{name} is not aa{{sv}}")
+    entries = value.value
+    if not isinstance(entries, list) or len(entries) > MAX_ADDRESSES:
+        return Malformed(Malformation.VALUE, f"{name} is not a list of bounded size")
+    if not all(isinstance(entry, dict) for entry in entries):
+        return Malformed(Malformation.TYPE, f"a {name} entry is not a dict")
+    return entries
+
+
+def _address(text: object, version: int, what: str) -> str | Malformed:
+    if not isinstance(text, str):
+        return Malformed(Malformation.TYPE, f"{what} is not a string")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return Malformed(Malformation.VALUE, f"{what} {text[:60]!r} is not an address")
+    if address.version != version:
+        return Malformed(Malformation.VALUE, f"{what} {text[:60]!r} is not IPv{version}")
+    return str(address)
+
+
+def nameserver_data_value(value: object) -> tuple[str, ...] | Malformed:
+    """IPv4 ``NameserverData aa{sv}``: each entry's ``address`` (s)."""
+    entries = _entries(value, "NameserverData")
+    if isinstance(entries, Malformed):
+        return entries
+    found: list[str] = []
+    for entry in entries:
+        raw = entry.get("address")
+        address = _address(raw.value if isinstance(raw, Variant) else None, 4, "a nameserver")
+        if isinstance(address, Malformed):
+            return address
+        found.append(address)
+    return tuple(found)
+
+
+def nameservers6_value(value: object) -> tuple[str, ...] | Malformed:
+    """IPv6 ``Nameservers aay``: 16 bytes each."""
+    if not isinstance(value, Variant) or value.signature != "aay":
+        return Malformed(Malformation.TYPE, "Nameservers is not aay")
+    items = value.value
+    if not isinstance(items, list) or len(items) > MAX_ADDRESSES:
+        return Malformed(Malformation.VALUE, "Nameservers is not a list of bounded size")
+    if not all(isinstance(item, bytes) and len(item) == 16 for item in items):
+        return Malformed(Malformation.VALUE, "a Nameservers entry is not 16 bytes")
+    return tuple(str(ipaddress.IPv6Address(item)) for item in items)
+
+
+def domains_value(value: object) -> tuple[str, ...] | Malformed:
+    """``Domains as``. The names come from the network through NetworkManager: one that is
+    not a domain name is left out (the rest of the message still holds), never passed on."""
+    if not isinstance(value, Variant) or value.signature != "as":
+        return Malformed(Malformation.TYPE, "Domains is not as")
+    items = value.value
+    if not isinstance(items, list) or len(items) > MAX_ADDRESSES:
+        return Malformed(Malformation.VALUE, "Domains is not a list of bounded size")
+    return tuple(d for d in items if isinstance(d, str) and _DOMAIN_RE.fullmatch(d))
+
+
+def route_data_value(value: object, version: int) -> tuple[str, ...] | Malformed:
+    """``RouteData aa{sv}``: ``dest`` (s), ``prefix`` (u), ``next-hop`` (s, optional),
+    ``metric`` (u, optional) as ``dest/prefix next-hop metric`` (``-``: no next hop)."""
+    entries = _entries(value, "RouteData")
+    if isinstance(entries, Malformed):
+        return entries
+    found: list[str] = []
+    for entry in entries:
+        route = _route(entry, version)
+        if isinstance(route, Malformed):
+            return route
+        found.append(route)
+    return tuple(found)
+
+
+def _u32_variant(entry: dict[str, object], key: str, default: int | None) -> int | Malformed:
+    raw = entry.get(key)
+    if raw is None and default is not None:
+        return default
+    if not isinstance(raw, Variant) or raw.signature != "u" or _u32(raw.value) is None:
+        return Malformed(Malformation.TYPE, f"a route's {key} is not a u32")
+    return int(raw.value)
+
+
+def _route(entry: dict[str, object], version: int) -> str | Malformed:
+    raw_dest, raw_hop = entry.get("dest"), entry.get("next-hop")
+    dest = _address(raw_dest.value if isinstance(raw_dest, Variant) else None, version, "dest")
+    if isinstance(dest, Malformed):
+        return dest
+    hop: str | Malformed = "-"
+    if raw_hop is not None:
+        hop = _address(raw_hop.value if isinstance(raw_hop, Variant) else None, version, "next-hop")
+    if isinstance(hop, Malformed):
+        return hop
+    prefix, metric = _u32_variant(entry, "prefix", None), _u32_variant(entry, "metric", 0)
+    if isinstance(prefix, Malformed):
+        return prefix
+    if isinstance(metric, Malformed):
+        return metric
+    if prefix > (32 if version == 4 else 128):
+        return Malformed(Malformation.VALUE, f"route prefix {prefix} is out of range")
+    return f"{dest}/{prefix} {hop} {metric}"
+
+
+def dhcp_options_value(value: object) -> tuple[tuple[str, str], ...] | Malformed:
+    """``DHCP4Config``/``DHCP6Config`` ``Options a{sv}``: NetworkManager's option names
+    (letters, digits, _) with string values, bounded."""
+    if not isinstance(value, Variant) or value.signature != "a{sv}":
+        return Malformed(Malformation.TYPE, "Options is not a{sv}")
+    options = value.value
+    if not isinstance(options, dict) or len(options) > MAX_OPTIONS:
+        return Malformed(Malformation.VALUE, "Options is not a dict of bounded size")
+    found: list[tuple[str, str]] = []
+    for key, item in options.items():
+        if not isinstance(key, str) or not _OPTION_NAME_RE.fullmatch(key):
+            return Malformed(Malformation.VALUE, f"DHCP option name {str(key)[:40]!r}")
+        text = text_value(f"DHCP option {key}", item)
+        if isinstance(text, Malformed):
+            return text
+        if len(text) > MAX_OPTION_TEXT or "\x00" in text:
+            return Malformed(Malformation.VALUE, f"DHCP option {key} is not believable")
+        found.append((key, text))
+    return tuple(sorted(found))
+
+
+def hostname_value(value: object) -> str | Malformed:
+    """``Settings.Hostname``: a host name, or "" for none."""
+    text = text_value("Hostname", value)
+    if isinstance(text, str) and text and not HOSTNAME_RE.fullmatch(text):
+        return Malformed(Malformation.VALUE, f"Hostname {text[:40]!r} is not a host name")
+    return text

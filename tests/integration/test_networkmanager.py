@@ -5,6 +5,7 @@ dnsmasq (``--no-ping``) handing out 10.231.80.100-150 with router 10.231.80.1. T
 in-process on a thread inside ``client`` and its events are collected; no engine.
 """
 
+import json
 import re
 
 import pytest
@@ -62,6 +63,8 @@ async def test_snapshot_of_an_activated_device(world):
         status = await got.status(up=True)
     links = snapshot_links(snapshot)
     ip4_addresses = links[ETH0].pop("Ip4Addresses")  # the lease's address, from the pool
+    lease = json.loads(links[ETH0].pop("Dhcp4Options"))  # DHCP4Config's Options
+    assert (lease["ip_address"], lease["routers"]) == (ip4_addresses.split("/")[0], ROUTER)
     assert links[ETH0] == {
         "DeviceState": "activated",
         "Reason": "none",
@@ -73,10 +76,19 @@ async def test_snapshot_of_an_activated_device(world):
         "Ip4Gateway": ROUTER,
         "Ip6Gateway": "",
         "Ip6Addresses": "",
+        "Ip4Nameservers": "",  # dnsmasq offers none here
+        "Ip6Nameservers": "",
+        "Ip4Domains": "",
+        "Ip6Domains": "",
+        "Ip4Routes": f"10.231.80.0/24 - 100;0.0.0.0/0 {ROUTER} 100",
+        "Ip6Routes": "",
+        "Dhcp6Options": "",
     }
     assert re.fullmatch(r"10\.231\.80\.1[0-5][0-9]/24", ip4_addresses)
     assert links[1]["DeviceState"] == "unmanaged"  # lo, by the kernel's ifindex
-    assert snapshot.manager == (("State", "connected-global"), ("Connectivity", "full"))
+    manager = dict(snapshot.manager)
+    assert manager.pop("Hostname")  # Settings.Hostname: the host's static name here
+    assert manager == {"State": "connected-global", "Connectivity": "full"}
     assert status.detail == f"owner {nm.owner}, 2 devices"
 
 

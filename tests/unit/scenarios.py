@@ -333,11 +333,18 @@ def _apply(runner: Runner, entry: dict[str, Any]) -> None:
 # --- checking -----------------------------------------------------------------------------------
 
 
+def _run_name(tree: str, directory: str, link: str) -> str:
+    """``dir@link``; a compat run's with its tree first: ``nm-dispatcher:up@eth0``."""
+    return f"{'' if tree == 'netevd' else tree + ':'}{directory}@{link or '-'}"
+
+
 def check_runs(runs: list[RunScripts], expected: list[dict[str, Any]], what: str) -> None:
-    got = [f"{r.directory}@{r.link_name or '-'}" for r in runs]
-    want = [f"{e['dir']}@{e.get('link', '-')}" for e in expected]
+    got = [_run_name(r.tree, r.directory, r.link_name) for r in runs]
+    want = [_run_name(e.get("tree", "netevd"), e["dir"], e.get("link", "-")) for e in expected]
     assert got == want, f"{what}: ran {got}, expected {want}"
     for run_, spec in zip(runs, expected, strict=True):
+        if "args" in spec:
+            assert list(run_.args) == spec["args"], f"{what} {run_.directory}: args {run_.args}"
         env = run_.env_dict()
         for name, value in (spec.get("env") or {}).items():
             assert env.get(name) == str(value), f"{what} {run_.directory}: {name}={env.get(name)!r}"
@@ -345,6 +352,8 @@ def check_runs(runs: list[RunScripts], expected: list[dict[str, Any]], what: str
             assert name not in env, f"{what} {run_.directory}: {name} should be absent"
         for name, pattern in (spec.get("match") or {}).items():
             assert re.search(pattern, env.get(name, "")), f"{what}: {name} !~ {pattern}"
+        for prefix in spec.get("none_with", ()):  # no variable of this family at all
+            assert not [n for n in env if n.startswith(prefix)], f"{what}: {prefix}* in {env}"
 
 
 def _of(actions: list[Action], kind: type) -> list[Any]:
@@ -395,8 +404,9 @@ def check_outcome(outcome: Outcome, expect: dict[str, Any], what: str) -> None:
     if "runs" in expect:
         check_runs(outcome.runs, expect["runs"], what)
     if "dropped" in expect:
-        got = [(old.directory, old.seq, by.seq) for old, by in outcome.dropped]
-        assert got == [(d["dir"], d["seq"], d["by"]) for d in expect["dropped"]]
+        got = [(old.tree, old.directory, old.seq, by.seq) for old, by in outcome.dropped]
+        want = [(d.get("tree", "netevd"), d["dir"], d["seq"], d["by"]) for d in expect["dropped"]]
+        assert got == want, f"{what}: dropped {got}, expected {want}"
     if "routing" in expect:
         check_routing(outcome.actions, expect["routing"])
     if "tables" in expect:

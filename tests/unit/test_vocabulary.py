@@ -14,13 +14,20 @@ from netevd.api import openapi
 from netevd.api.params import EventQuery, ParamError
 from netevd.cli import build_parser
 from netevd.config import ConfigError, parse_config
+from netevd.core.compat_networkd import STATES as NETWORKD_DISPATCHER_STATES
+from netevd.core.compat_nm import ACTIONS as NM_DISPATCHER_ACTIONS
 from netevd.core.describe import record_line
 from netevd.core.directories import Directory
 from netevd.core.kinds import KINDS, EventKind
 from netevd.core.records import Record
+from netevd.core.trees import Tree
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "netevd" / "api" / "static" / "app.js"
 DIRECTORIES = [d.value for d in Directory]
+COMPAT_DIRECTORIES = {
+    Tree.NETWORKD_DISPATCHER: NETWORKD_DISPATCHER_STATES,  # all of them netevd directories too
+    Tree.NM_DISPATCHER: frozenset(NM_DISPATCHER_ACTIONS),
+}
 
 
 def _subcommand(name: str) -> argparse.ArgumentParser:
@@ -69,6 +76,9 @@ def test_the_engine_records_and_script_events_speak_the_vocabulary():
         records = replay.records + runner.outcome.records
         seen |= {r.kind.value for r in records}
         for run_ in replay.runs + runner.outcome.runs:
+            if run_.tree != Tree.NETEVD:  # the other tool's words (compat:)
+                assert run_.directory in COMPAT_DIRECTORIES[run_.tree]
+                continue
             assert run_.directory in DIRECTORIES
             events.add(run_.env_dict()["EVENT"])
     assert seen <= set(KINDS)
@@ -80,6 +90,10 @@ def test_the_engine_records_and_script_events_speak_the_vocabulary():
 def test_every_kind_has_a_log_line_that_names_it(kind):
     line = record_line(Record(7, 0.0, kind, "kernel", 3, "eth0", {"up": True}))
     assert kind.value in line or (kind is EventKind.SOURCE and line.startswith("source.up "))
+
+
+def test_networkd_dispatchers_states_are_netevd_directories():
+    assert set(DIRECTORIES) >= NETWORKD_DISPATCHER_STATES
 
 
 def test_filters_name_script_directories():

@@ -199,7 +199,7 @@ def test_the_active_connection_is_gone_before_disconnected():
         if isinstance(d, DeviceStateChanged) and d.change.new == "disconnected"
     )
     gateway_cleared = decoded.index(
-        IpConfigChanged(NM + "/IP4Config/2", IpConfigProps(gateway="", addresses=()))
+        IpConfigChanged(NM + "/IP4Config/2", IpConfigProps(gateway="", addresses=(), routes=()))
     )
     assert cleared < disconnected < gateway_cleared
 
@@ -239,6 +239,8 @@ def test_recorded_replies():
         active_connection=eth0.active_connection,
         ip4_config=NM + "/IP4Config/2",
         ip6_config=NM + "/IP6Config/2",
+        dhcp4_config=NM + "/DHCP4Config/1",
+        dhcp6_config="",
     )
     assert eth0.active_connection.startswith(NM + "/ActiveConnection/")
     lo = get_all("GetAll.Device.lo", DEVICE)
@@ -253,7 +255,7 @@ def test_recorded_replies():
     assert address.startswith("10.231.80.")
     assert address.endswith("/24")
     assert get_all("GetAll.IP6Config", "org.freedesktop.NetworkManager.IP6Config") == IpConfigProps(
-        "", ()
+        "", (), nameservers=(), domains=(), routes=()
     )
     manager = get_all("GetAll.Manager", "org.freedesktop.NetworkManager")
     assert manager == ManagerProps("connected-global", "full", (NM + "/Devices/1", ETH0))

@@ -6,6 +6,8 @@ trips, so the tracker alone decides what is emitted. The source's own routing, r
 ordering are proven against the real NetworkManager in tests/integration.
 """
 
+import json
+
 from nm_recording import phases
 
 from netevd.core.events import ManagerChanged, ManagerLinkChanged, ManagerLinkRemoved
@@ -23,6 +25,7 @@ from netevd.sources.networkmanager_signals import (
     DeviceChanged,
     DeviceRemoved,
     DeviceStateChanged,
+    DhcpConfigChanged,
     IpConfigChanged,
     ManagerAdded,
     ObjectAdded,
@@ -37,6 +40,7 @@ NM = "/org/freedesktop/NetworkManager"
 ETH0 = NM + "/Devices/2"
 UUID = "5c0ffee0-0000-4000-8000-00000000beef"
 INDEXES = {"lo": 1, "eth0": 10}
+ROUTES = "10.231.80.0/24 - 100;0.0.0.0/0 10.231.80.1 100"
 
 
 def replay(tracker, messages):
@@ -55,6 +59,7 @@ def replay(tracker, messages):
                 ObjectAdded(path, props)
                 | ConnectionChanged(path, props)
                 | IpConfigChanged(path, props)
+                | DhcpConfigChanged(path, props)
             ):
                 tracker.learn(path, props)
                 for device in tracker.users(path):
@@ -113,6 +118,12 @@ def test_activation_via_dhcp():
         *ACTIVATION,
     ]
     activated = eth0(first)[-1]
+    lease = json.loads(activated.pop("Dhcp4Options"))  # DHCP4Config's Options, the lease
+    assert (lease["ip_address"], lease["routers"], lease["dhcp_lease_time"]) == (
+        "10.231.80.147",
+        "10.231.80.1",
+        "3600",
+    )
     assert activated == {
         "DeviceState": "activated",
         "DeviceStateOld": "secondaries",
@@ -126,6 +137,13 @@ def test_activation_via_dhcp():
         "Ip6Gateway": "",
         "Ip4Addresses": "10.231.80.147/24",  # the lease, through IP4Config's AddressData
         "Ip6Addresses": "",
+        "Ip4Nameservers": "",  # dnsmasq gave no DNS server here
+        "Ip6Nameservers": "",
+        "Ip4Domains": "",
+        "Ip6Domains": "",
+        "Ip4Routes": ROUTES,  # IP4Config's RouteData: the prefix route and the default
+        "Ip6Routes": "",
+        "Dhcp6Options": "",
     }
     lo = [e for e in first if isinstance(e, ManagerLinkChanged) and e.index == 1]
     assert [dict(e.properties)["DeviceState"] for e in lo] == ["unmanaged"]
@@ -142,10 +160,13 @@ def test_activation_via_dhcp():
 def test_changes_between_states_carry_only_what_changed():
     _, events = recorded()
     between = [p for p in eth0(events["activation"]) if "DeviceState" not in p]
+    lease = json.loads(between[2].pop("Dhcp4Options"))
+    assert lease["ip_address"] == "10.231.80.147"
     assert between == [
         {"IpInterface": ""},  # NM clears it when the device becomes managed
         {"ConnectionId": "wired", "ConnectionUuid": UUID},  # before prepare
-        {"Ip4Gateway": "10.231.80.1", "Ip4Addresses": "10.231.80.147/24"},  # the lease
+        {},  # the lease's options (DHCP4Config), in ip-config
+        {"Ip4Gateway": "10.231.80.1", "Ip4Addresses": "10.231.80.147/24", "Ip4Routes": ROUTES},
         {"IpInterface": "eth0"},
     ]
 
@@ -153,7 +174,8 @@ def test_changes_between_states_carry_only_what_changed():
 def test_connection_down_then_disconnected_without_the_connection():
     _, events = recorded()
     down = eth0(events["down"])
-    deactivating, disconnected, *rest = down
+    deactivating, lease_gone, disconnected, *rest = down
+    assert lease_gone == {"Dhcp4Options": ""}  # Dhcp4Config "/" before 30
     assert deactivating["DeviceState"] == "deactivating"
     assert deactivating["DeviceStateOld"] == "activated"
     assert deactivating["Reason"] == "user-requested"
@@ -168,7 +190,7 @@ def test_connection_down_then_disconnected_without_the_connection():
     assert "ConnectionId" not in disconnected
     assert "ConnectionUuid" not in disconnected
     assert disconnected["Ip4Gateway"] == "10.231.80.1"
-    assert rest == [{"IpInterface": ""}, {"Ip4Gateway": "", "Ip4Addresses": ""}]
+    assert rest == [{"IpInterface": ""}, {"Ip4Gateway": "", "Ip4Addresses": "", "Ip4Routes": ""}]
 
 
 def test_connection_up_brings_activated_back():
@@ -194,14 +216,15 @@ def test_restart_after_sigkill_shows_every_state_from_unmanaged():
 
 def test_carrier_lost_and_back():
     _, events = recorded()
-    (lost, *rest) = eth0(events["carrier-lost"])
+    (lease_gone, lost, *rest) = eth0(events["carrier-lost"])
+    assert lease_gone == {"Dhcp4Options": ""}
     assert (lost["DeviceState"], lost["DeviceStateOld"], lost["Reason"]) == (
         "unavailable",
         "activated",
         "carrier",
     )
     assert "ConnectionId" not in lost
-    assert rest == [{"IpInterface": ""}, {"Ip4Gateway": "", "Ip4Addresses": ""}]
+    assert rest == [{"IpInterface": ""}, {"Ip4Gateway": "", "Ip4Addresses": "", "Ip4Routes": ""}]
     back = states(events["carrier-back"])
     assert back == [("disconnected", "unavailable", "carrier"), *ACTIVATION]
 
@@ -231,6 +254,7 @@ def test_snapshot_entry_and_removal():
             ("Ip6Gateway", ""),
             ("Ip4Addresses", ""),
             ("Ip6Addresses", ""),
+            *((f"Ip{n}{key}", "") for key in ("Nameservers", "Domains", "Routes") for n in "46"),
         ),
         "",
     )

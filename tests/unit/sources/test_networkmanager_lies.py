@@ -313,7 +313,15 @@ _values = st.recursive(
 
 _paths = st.one_of(
     st.sampled_from(
-        [NM, ETH0, "/org/freedesktop", NM + "/IP4Config/2", NM + "/ActiveConnection/1"]
+        [
+            NM,
+            ETH0,
+            "/org/freedesktop",
+            NM + "/IP4Config/2",
+            NM + "/ActiveConnection/1",
+            NM + "/DHCP4Config/1",
+            NM + "/Settings",
+        ]
     ),
     st.text(max_size=40),
 )
@@ -326,6 +334,9 @@ _interfaces = st.sampled_from(
         "org.freedesktop.NetworkManager.Connection.Active",
         "org.freedesktop.NetworkManager.IP4Config",
         "org.freedesktop.NetworkManager.IP6Config",
+        "org.freedesktop.NetworkManager.DHCP4Config",
+        "org.freedesktop.NetworkManager.DHCP6Config",
+        "org.freedesktop.NetworkManager.Settings",
         "x",
     ]
 )
@@ -356,7 +367,13 @@ def test_garbage_property_dicts_never_raise(interface, values):
 
 @given(
     st.dictionaries(
-        st.sampled_from(["State", "StateReason", "Interface", "Gateway", "AddressData", "Id"]),
+        st.sampled_from(
+            [
+                *("State", "StateReason", "Interface", "Gateway", "AddressData", "Id"),
+                *("Options", "NameserverData", "Nameservers", "Domains", "RouteData"),
+                *("Hostname", "Dhcp4Config", "Dhcp6Config"),
+            ]
+        ),
         _values,
         max_size=4,
     )
@@ -365,6 +382,9 @@ def test_garbage_under_followed_names_never_raises(values):
     for interface in (
         DEVICE,
         "org.freedesktop.NetworkManager.IP4Config",
+        "org.freedesktop.NetworkManager.IP6Config",
         "org.freedesktop.NetworkManager.Connection.Active",
+        "org.freedesktop.NetworkManager.DHCP4Config",
+        "org.freedesktop.NetworkManager.Settings",
     ):
         assert decode_props(interface, values) is not None

@@ -1,0 +1,192 @@
+"""NetworkManager-dispatcher's scripts run by netevd (``compat.nm_dispatcher``), pure.
+
+The actions an observer sees after the fact, when NetworkManager 1.42 dispatches them
+(src/core/devices/nm-device.c, src/core/nm-manager.c; docs/migration.md cites each):
+
+- ``up``: a device enters ``activated``;
+- ``down``: a device leaves ``activated`` or ``deactivating`` for any state but
+  ``deactivating`` (``nmcli connection down``: 110 -> 30; carrier lost: 100 -> 20);
+- ``dhcp4-change`` / ``dhcp6-change``: the device's DHCP options change to a lease (the first
+  one, and every renewal: NetworkManager-dispatcher(8) and NetworkManager 1.44; 1.36-1.42 skip
+  renewals, a regression fixed by NetworkManager commit cab80c5129);
+- ``connectivity-change``: the manager's Connectivity changes;
+- ``hostname``: the host name NetworkManager reports (Settings.Hostname) changes.
+
+``pre-up`` and ``pre-down`` are never run: NetworkManager waits for them, and an observer cannot
+make it wait. Each script gets ``$1`` (the device's IP interface, else its interface; ``none``
+for hostname, empty for connectivity-change) and ``$2`` (the action), and NetworkManager's
+environment as nm-dispatcher-utils.c builds it: the connection and device variables, and the
+IP and DHCP ones only while the device is ``activated``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from netevd.core.actions import RunScripts
+from netevd.core.compat_env import compat_env
+from netevd.core.environment import LINK_NAME_RE
+from netevd.core.events import Context
+from netevd.core.state import State
+from netevd.core.trees import Tree
+
+NETWORKMANAGER = "NetworkManager"
+# The actions run here, and so the directory names of this tree's runs.
+ACTIONS = ("up", "down", "dhcp4-change", "dhcp6-change", "connectivity-change", "hostname")
+PASSED_ON = ("NETEVD_SEQ", "NETEVD_REPLAY", "NETEVD_JSON")
+_DEVICE = (
+    ("ConnectionUuid", "CONNECTION_UUID"),
+    ("ConnectionId", "CONNECTION_ID"),
+    ("Interface", "DEVICE_IFACE"),
+)
+NO_ADDRESS = "0.0.0.0"  # noqa: S104 (nm-dispatcher prints it for "no gateway", IPv6 too)
+_NEXT_HOP_NONE = {"4": NO_ADDRESS, "6": "::"}
+_OPTION_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def device_action(directory: str, old: str) -> str | None:
+    """The action NetworkManager dispatches when a device enters *directory* from *old*."""
+    if directory == "activated":
+        return "up"
+    if old in ("activated", "deactivating") and directory != "deactivating":
+        return "down"
+    return None
+
+
+def nm_dispatcher_runs(run: RunScripts, state: State) -> list[RunScripts]:
+    """The NetworkManager-dispatcher run that goes with netevd's device *run*: none or one."""
+    if run.tree != Tree.NETEVD or not run.link_index:
+        return []
+    env = run.env_dict()
+    if env.get("BACKEND") != NETWORKMANAGER:
+        return []
+    action = device_action(run.directory, env.get("NM_STATE_OLD", ""))
+    if action is None:
+        return []
+    found = device_run(state, run.link_index, run.link_name, action, env, run)
+    return [found] if found is not None else []
+
+
+def device_run(
+    state: State,
+    index: int,
+    name: str,
+    action: str,
+    passed: Mapping[str, str],
+    timing: RunScripts | Context,
+) -> RunScripts | None:
+    """*action* for the device of link *index*: None when its interface name is not safe."""
+    props = state.managed_props(NETWORKMANAGER, index)
+    # NetworkManager's nm_device_get_ip_iface(): the IP interface, else the interface (its
+    # IpInterface property is "" until it has one, the dispatcher's value never is).
+    iface = props.get("IpInterface") or props.get("Interface") or name
+    if not LINK_NAME_RE.fullmatch(iface):
+        return None
+    values = {"NM_DISPATCHER_ACTION": action}
+    values.update((var, props[key]) for key, var in _DEVICE if key in props)
+    values["DEVICE_IP_IFACE"] = iface
+    if props.get("DeviceState") == "activated":
+        for family in ("4", "6"):
+            values.update(ip_items(props, family))
+            values.update(dhcp_items(props, family))
+    values.update((key, passed[key]) for key in PASSED_ON if key in passed)
+    return _run(values, index, name, action, (iface, action), timing)
+
+
+def manager_run(action: str, values: Mapping[str, str], timing: RunScripts | Context) -> RunScripts:
+    """A manager-level action: ``connectivity-change`` (``$1`` empty), ``hostname`` (``none``)."""
+    first = "none" if action == "hostname" else ""
+    return _run({"NM_DISPATCHER_ACTION": action, **values}, 0, "", action, (first, action), timing)
+
+
+def _run(
+    values: Mapping[str, str],
+    index: int,
+    name: str,
+    action: str,
+    args: tuple[str, ...],
+    timing: RunScripts | Context,
+    always: tuple[str, ...] = (),
+) -> RunScripts:
+    env, dropped = compat_env(values, always)
+    ts = timing.event_ts if isinstance(timing, RunScripts) else timing.ts
+    return RunScripts(
+        directory=action,
+        link_index=index,
+        link_name=name,
+        env=env,
+        seq=timing.seq,
+        replay=timing.replay,
+        dropped=dropped,
+        event_ts=ts,
+        tree=Tree.NM_DISPATCHER.value,
+        args=args,
+    )
+
+
+def ip_items(props: Mapping[str, str], family: str) -> dict[str, str]:
+    """``IPn_ADDRESS_N`` ("address/prefix gateway", the gateway on the first only, else
+    0.0.0.0), ``IPn_NUM_ADDRESSES``, ``IPn_GATEWAY``, ``IPn_ROUTE_N`` ("dst/prefix next-hop
+    metric", default routes left out), ``IPn_NUM_ROUTES`` (always for IPv4),
+    ``IPn_NAMESERVERS``, ``IPn_DOMAINS``: nm-dispatcher-utils.c's construct_ip_items."""
+    prefix = f"IP{family}_"
+    gateway = props.get(f"Ip{family}Gateway") or NO_ADDRESS
+    addresses = props.get(f"Ip{family}Addresses", "").split()
+    items: dict[str, str] = {}
+    for n, address in enumerate(addresses):
+        items[f"{prefix}ADDRESS_{n}"] = f"{address} {gateway if n == 0 else NO_ADDRESS}"
+    if addresses:
+        items[f"{prefix}NUM_ADDRESSES"] = str(len(addresses))
+    items[f"{prefix}GATEWAY"] = gateway
+    for key, name in (("Nameservers", "NAMESERVERS"), ("Domains", "DOMAINS")):
+        if value := props.get(f"Ip{family}{key}", ""):
+            items[prefix + name] = value
+    routes = [r for r in routes_of(props.get(f"Ip{family}Routes", "")) if not _default(r)]
+    for n, (dst, hop, metric) in enumerate(routes):
+        items[f"{prefix}ROUTE_{n}"] = f"{dst} {hop or _NEXT_HOP_NONE[family]} {metric}"
+    if routes or family == "4":
+        items[f"{prefix}NUM_ROUTES"] = str(len(routes))
+    return items
+
+
+def routes_of(text: str) -> list[tuple[str, str, str]]:
+    """The source's ``IpNRoutes``: ``dst/prefix next-hop metric`` entries joined by ``;``."""
+    found = []
+    for entry in text.split(";"):
+        parts = entry.split()
+        if len(parts) == 3:
+            found.append((parts[0], "" if parts[1] == "-" else parts[1], parts[2]))
+    return found
+
+
+def _default(route: tuple[str, str, str]) -> bool:
+    return route[0].endswith("/0")
+
+
+def dhcp_items(props: Mapping[str, str], family: str) -> dict[str, str]:
+    """``DHCPn_<OPTION>`` for each DHCP option (its name upper-cased; a name with anything but
+    letters, digits and _ is left out), as construct_device_dhcp_items does; with Azure's
+    ``private_245`` also passed as ``DHCP4_UNKNOWN_245``."""
+    options = dhcp_options(props.get(f"Dhcp{family}Options", ""))
+    items: dict[str, str] = {}
+    for key, value in options.items():
+        name = key.upper()
+        if name and name[0] not in "0123456789" and set(name) <= _OPTION_CHARS:
+            items[f"DHCP{family}_{name}"] = value
+    if family == "4" and "private_245" in options and "unknown_245" not in options:
+        items["DHCP4_UNKNOWN_245"] = options["private_245"]
+    return items
+
+
+def dhcp_options(text: str) -> dict[str, str]:
+    """The source's ``DhcpNOptions`` (a JSON object of strings); {} for anything else."""
+    if not text:
+        return {}
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {str(k): v for k, v in doc.items() if isinstance(v, str)}

@@ -1,0 +1,21 @@
+"""Script trees: whose scripts a run is for (netevd's own, or a tool netevd stands in for).
+
+A run (netevd.core.actions.RunScripts) names its tree; the script executor maps the tree to its
+base directories and to the way scripts are found there (netevd.executors.script_discovery).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Tree(StrEnum):
+    # netevd's own ``<state>.d`` directories under system.script_dirs
+    NETEVD = "netevd"
+    # networkd-dispatcher's ``<state>.d`` directories under compat.networkd_dispatcher_dirs
+    NETWORKD_DISPATCHER = "networkd-dispatcher"
+    # NetworkManager-dispatcher's flat dispatcher.d directories under compat.nm_dispatcher_dirs
+    NM_DISPATCHER = "nm-dispatcher"
+
+
+TREES: tuple[str, ...] = tuple(tree.value for tree in Tree)

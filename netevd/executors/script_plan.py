@@ -1,0 +1,92 @@
+"""What one run will execute: its scripts in order, and which of them run without waiting.
+
+Blocking (discovery stats files): the executor calls :func:`plan_run` through
+``asyncio.to_thread``. Also here: the executor's counters and its line logger, which have no
+loop of their own to care about.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from netevd.core.actions import RunScripts
+from netevd.core.trees import Tree
+from netevd.core.verdicts import ScriptVerdict
+from netevd.executors.nm_dispatcher_files import no_wait_scripts, warn_blocking_hooks
+from netevd.executors.script_discovery import ScriptSettings, WarnMemory, discover
+from netevd.system.logfmt import kv
+
+log = logging.getLogger("netevd.scripts")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    paths: list[Path]  # the scripts that may run, in order
+    verdicts: list[ScriptVerdict]  # every file found, with its verdict
+    detached: frozenset[Path] = frozenset()  # NetworkManager's no-wait.d: nobody waits for them
+
+
+def plan_run(settings: ScriptSettings, action: RunScripts, memory: WarnMemory) -> RunPlan:
+    """The scripts of *action*'s directory in its tree (NetworkManager-dispatcher's: with its
+    no-wait rule, and a warning about the pre-up.d/pre-down.d it never runs)."""
+    paths, verdicts = discover(settings, action.directory, memory=memory, tree=action.tree)
+    if action.tree != Tree.NM_DISPATCHER:
+        return RunPlan(paths, verdicts)
+    bases = dict(settings.compat_dirs).get(action.tree, ())
+    warn_blocking_hooks(bases, memory.first_time)
+    return RunPlan(paths, verdicts, no_wait_scripts(paths))
+
+
+def event_stdin(document: str) -> int:
+    """A file descriptor reading *document* from its start (scripts.stdin_json): a memfd, so
+    a script that never reads it blocks nobody, and nothing is written to disk."""
+    fd = os.memfd_create("netevd-event", os.MFD_CLOEXEC)
+    try:
+        data = document.encode()
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def close_quietly(fd: int | None) -> None:
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+@dataclass
+class ExecutorStats:
+    runs: int = 0  # runs started (a run: one directory's scripts for one link)
+    scripts_started: int = 0  # scripts we tried to execute, including those that failed to start
+    failures: int = 0  # non-zero exit, killed, timed out or failed to start
+    timeouts: int = 0
+    superseded: int = 0  # queued runs replaced by a newer one (each reported as RunDropped)
+    coalesced: int = 0  # coalesce actions replaced by a newer one inside the quiet window
+    skipped_scripts: int = 0  # files not run because of their verdict, counted per run
+
+
+class LineLog:
+    """Logs the output lines a script's runner hands over (at most the runner's line budget:
+    it stops splitting after that and only counts), then how many were left out."""
+
+    def __init__(self, link: str, script: str) -> None:
+        self.link = link
+        self.script = script
+
+    def __call__(self, line: str) -> None:
+        log.info(kv("script.output", link=self.link, script=self.script, line=line))
+
+    def finish(self, unlogged: int) -> None:
+        if unlogged:
+            log.info(
+                kv("script.output.suppressed", link=self.link, script=self.script, lines=unlogged)
+            )
