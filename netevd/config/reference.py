@@ -42,7 +42,8 @@ MEANINGS: Final[dict[str, str]] = {
         "one after the other."
     ),
     "scripts.routes_debounce_ms": (
-        "Quiet window in milliseconds that coalesces routes.d runs per interface."
+        "Quiet window in milliseconds that coalesces routes.d runs, and the address, mtu and "
+        "gateway hooks, per interface and directory."
     ),
     "scripts.run_startup_triggers": (
         "Replay the existing state at start, so scripts see every interface once (NETEVD_REPLAY=1)."
@@ -75,6 +76,10 @@ MEANINGS: Final[dict[str, str]] = {
     "monitoring.exclude": (
         "Interfaces never to watch, even when interfaces lists them. Container links (veth*, "
         "docker*, br-*) are good candidates."
+    ),
+    "monitoring.link_local": (
+        "Run address-added.d and address-removed.d for link-local addresses too (fe80::/10, "
+        "169.254/16); they come and go with every carrier change, so they are left out by default."
     ),
     "routing.policy_rules": (
         "Interfaces that get per-interface policy routing: a table of their own with their "

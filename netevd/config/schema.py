@@ -156,7 +156,8 @@ SCHEMA: Final = Section(
             },
         ),
         "monitoring": Section(
-            core.MonitoringConfig, {"interfaces": _INTERFACES, "exclude": _INTERFACES}
+            core.MonitoringConfig,
+            {"interfaces": _INTERFACES, "exclude": _INTERFACES, "link_local": boolean},
         ),
         "routing": Section(
             core.RoutingConfig,

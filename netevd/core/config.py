@@ -42,6 +42,7 @@ class ScriptsConfig:
 class MonitoringConfig:
     interfaces: tuple[str, ...] = ()  # names or globs; empty = all
     exclude: tuple[str, ...] = ("lo",)
+    link_local: bool = False  # address-added.d / address-removed.d for link-local addresses too
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,13 @@ class Directory(StrEnum):
     # manager-level and routing-table changes
     MANAGER = "manager"
     ROUTES = "routes"
+    # what the kernel says happened, with every backend (netevd.core.hooks)
+    LINK_ADDED = "link-added"
+    LINK_REMOVED = "link-removed"
+    ADDRESS_ADDED = "address-added"
+    ADDRESS_REMOVED = "address-removed"
+    MTU = "mtu"
+    GATEWAY = "gateway"
 
 
 def directory_for(value: str) -> Directory | None:

@@ -118,6 +118,14 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     "DHCP_SEARCH": (_domain_list, "not a list of domain names"),
     "DHCP_SERVER": (_ip, "not an IP address"),
     "DHCP_EXPIRE": (_digits, "not a time in seconds since the epoch"),
+    # the kernel hooks' own (netevd.core.hooks)
+    "ADDRESS": (_ip, "not an IP address"),
+    "PREFIXLEN": (_digits, "not a prefix length"),
+    "FAMILY": (lambda v: v in ("inet", "inet6"), "not inet or inet6"),
+    "SCOPE": (_word, "not a scope word"),
+    "MTU": (_digits, "not a number"),
+    "MTU_OLD": (_digits, "not a number"),
+    "GATEWAY_OLD": (_ip, "not an IP address"),
     # NetworkManager's, under its dispatcher's names
     "DEVICE_IFACE": (lambda v: LINK_NAME_RE.fullmatch(v) is not None, "not a safe interface name"),
     "DEVICE_IP_IFACE": (

@@ -17,6 +17,7 @@ from netevd.core.compat import compat_actions
 from netevd.core.config import Config
 from netevd.core.describe import event_detail
 from netevd.core.dhcp_reactions import DHCLIENT, react_lease, react_link_gone
+from netevd.core.directories import Directory
 from netevd.core.events import (
     KERNEL,
     ConfigReloaded,
@@ -39,6 +40,7 @@ from netevd.core.events import (
     SourceStatus,
     TablesAssigned,
 )
+from netevd.core.hooks import react_hooks, react_hooks_between, resolve_hook
 from netevd.core.kinds import EventKind
 from netevd.core.lease import Lease, LeaseChanged, LeaseLost
 from netevd.core.manager_reactions import react_manager, react_manager_links
@@ -119,7 +121,8 @@ def _step(world: World, event: Event, config: Config, now: float) -> Step:
         case SourceStatus():
             return _source_status(world, event, now)
         case QuietWindowEnded(run):
-            return Step(world, tuple(resolve_routes(world.state, run, config)))
+            resolve = resolve_routes if run.directory == Directory.ROUTES else resolve_hook
+            return Step(world, tuple(resolve(world.state, run, config)))
         case ScriptFinished() | RunDropped():
             return Step(world)  # executors' reports: accounted for by the shell
         case LeaseChanged() | LeaseLost():
@@ -152,7 +155,9 @@ def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) 
     world, ctx = _next(world, now)
     before = world.state
     after = apply(before, event)
-    actions = react(before, after, event, ctx, config)
+    # the kernel's own hooks first: link-added.d before the new link's carrier.d
+    actions = react_hooks(before, after, event, ctx, config)
+    actions += react(before, after, event, ctx, config)
     actions += routing_actions(before, after, event, config)
     if isinstance(event, LinkRemoved):
         actions += react_link_gone(before, event, config)
@@ -247,6 +252,7 @@ def _kernel_snapshot(world: World, snap: KernelSnapshot, config: Config, now: fl
     indexes = set(before.links) | set(after.links)
     actions = react_links(before, after, indexes, ctx, config, kind.value)
     if not replay:
+        actions += react_hooks_between(before, after, ctx, config)
         actions += react_resync_routes(before, after, ctx, config)
     actions += routing_actions(before, after, None, config)
     detail = {

@@ -83,7 +83,7 @@ def test_the_engine_records_and_script_events_speak_the_vocabulary():
             events.add(run_.env_dict()["EVENT"])
     assert seen <= set(KINDS)
     assert len(seen) >= 12  # the scenarios exercise most kinds
-    assert events <= set(KINDS) | {"new", "del"}  # routes.d's own two words
+    assert events <= set(KINDS) | {"new", "del", "changed"}  # routes.d's and gateway.d's words
 
 
 @pytest.mark.parametrize("kind", list(EventKind))
