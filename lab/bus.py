@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from lab.errors import LabError
+from lab.lifecycle import Service
 from lab.process import ManagedProcess
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -50,7 +50,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 """
 
 
-class PrivateBus:
+class PrivateBus(Service):
     """``async with PrivateBus() as bus: bus.address`` (a ``unix:path=...`` address)."""
 
     def __init__(self, workdir: str | Path | None = None) -> None:
@@ -98,14 +98,3 @@ class PrivateBus:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

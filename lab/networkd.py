@@ -23,12 +23,12 @@ import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from lab.build import run_command
 from lab.bus import BUS_CONFIG
 from lab.errors import LabError
+from lab.lifecycle import Service
 from lab.process import ManagedProcess
 from lab.topology import Topology
 from lab.wait import wait_until
@@ -97,7 +97,7 @@ def networkd_dhcp() -> Topology:
     return t
 
 
-class NetworkdNode:
+class NetworkdNode(Service):
     """``async with NetworkdNode(ns, {"10-eth0.network": text}) as node:`` networkd + its bus."""
 
     def __init__(
@@ -225,17 +225,6 @@ class NetworkdNode:
         await self.stop_networkd()
         await self.stop_bus()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def _remember(self, proc: ManagedProcess) -> ManagedProcess:
         self.history.append(proc)

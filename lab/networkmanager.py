@@ -22,12 +22,12 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from lab.build import run_command
 from lab.bus import BUS_CONFIG
 from lab.errors import LabError
+from lab.lifecycle import Service
 from lab.networkmanager_files import IFACE_RE, keyfile, nm_config
 from lab.process import ManagedProcess
 from lab.topology import Topology
@@ -92,7 +92,7 @@ def networkmanager_dhcp() -> Topology:
     return t
 
 
-class NetworkManagerNode:
+class NetworkManagerNode(Service):
     """``async with NetworkManagerNode(ns, managed=["eth0"]) as nm:`` NetworkManager + its bus."""
 
     def __init__(
@@ -297,17 +297,6 @@ class NetworkManagerNode:
         await self.stop_nm()
         await self.stop_bus()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def _remember(self, proc: ManagedProcess) -> ManagedProcess:
         self.history.append(proc)

@@ -16,10 +16,10 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from lab.errors import LabError
+from lab.lifecycle import Service
 from lab.wait import WaitTimeout, wait_until
 
 MAX_LINES = 200_000
@@ -29,7 +29,7 @@ class ProcessExited(LabError):
     """The process ended while someone was waiting for it to say something."""
 
 
-class ManagedProcess:
+class ManagedProcess(Service):
     def __init__(
         self,
         argv: Sequence[str],
@@ -136,17 +136,6 @@ class ManagedProcess:
             os.killpg(self._proc.pid, signal.SIGKILL)
         await self._join_readers()
         return self._proc.returncode
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- output -------------------------------------------------------------------------------
 

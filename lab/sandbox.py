@@ -24,11 +24,11 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from lab.build import run_command
 from lab.errors import LabError
+from lab.lifecycle import Service
 from lab.process import ManagedProcess
 
 READY = "netevd-lab-sandbox-ready"
@@ -102,7 +102,7 @@ class HostView:
         )
 
 
-class Sandbox:
+class Sandbox(Service):
     """``async with Sandbox(spec, netns=NS) as box:`` a holder others join (``box.process``)."""
 
     def __init__(
@@ -163,14 +163,3 @@ class Sandbox:
             self.holder = None
         if self._own:
             await asyncio.to_thread(shutil.rmtree, self.workdir, True)
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from dbus_fast import Message
@@ -34,6 +33,7 @@ from dbus_fast.aio import MessageBus
 
 from lab.bus import BUS_CONFIG
 from lab.errors import LabError
+from lab.lifecycle import Service
 from lab.process import ManagedProcess
 from lab.sandbox import Sandbox, SandboxSpec
 from lab.wait import WaitTimeout, wait_until
@@ -75,7 +75,7 @@ def _bus_config(socket: Path) -> str:
     return BUS_CONFIG.format(socket=socket).replace("</busconfig>", include)
 
 
-class SystemdServices:
+class SystemdServices(Service):
     """``async with SystemdServices(netns) as s: await s.start_hostnamed(); s.env``."""
 
     def __init__(
@@ -163,17 +163,6 @@ class SystemdServices:
             await self.stop_service(name)
         await self.sandbox.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def _start(self, name: str, argv: list[str], ready: str | None) -> ManagedProcess:
         await self.stop_service(name)

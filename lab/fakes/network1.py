@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Annotated, Any, Self
 
 from dbus_fast import DBusError, Message, MessageType, PropertyAccess, RequestNameReply
@@ -19,6 +18,7 @@ from dbus_fast.annotations import DBusInt32, DBusSignature, DBusStr, DBusUInt64
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
 from lab.errors import LabError
+from lab.lifecycle import Service
 
 BUS_NAME = "org.freedesktop.network1"
 MANAGER_PATH = "/org/freedesktop/network1"
@@ -146,7 +146,7 @@ class FakeManager(_Stateful):
         return link
 
 
-class FakeNetwork1:
+class FakeNetwork1(Service):
     """``async with FakeNetwork1(address) as fake:`` owns org.freedesktop.network1 on a bus."""
 
     def __init__(self, address: str, *, own_name: bool = True) -> None:
@@ -181,17 +181,6 @@ class FakeNetwork1:
         if self._bus is not None:
             self._bus.disconnect()
             self._bus = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def add_link(self, index: int, name: str, **states: str) -> FakeLink:
         link = FakeLink(index, name, dict(states))

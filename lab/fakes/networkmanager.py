@@ -16,7 +16,6 @@ or not.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Annotated, Any, Self
 
 from dbus_fast import Message, MessageType, PropertyAccess, RequestNameReply, Variant
@@ -25,6 +24,7 @@ from dbus_fast.annotations import DBusObjectPath, DBusSignature, DBusStr, DBusUI
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from lab.errors import LabError
+from lab.lifecycle import Service
 
 BUS_NAME = "org.freedesktop.NetworkManager"
 NM_PATH = "/org/freedesktop/NetworkManager"
@@ -158,7 +158,7 @@ class FakeIpConfig(ServiceInterface):
         ]
 
 
-class FakeNetworkManager:
+class FakeNetworkManager(Service):
     """``async with FakeNetworkManager(address) as fake:`` owns the name on a bus."""
 
     def __init__(self, address: str, *, own_name: bool = True) -> None:
@@ -194,17 +194,6 @@ class FakeNetworkManager:
         if self._bus is not None:
             self._bus.disconnect()
             self._bus = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- objects --------------------------------------------------------------------------------
 

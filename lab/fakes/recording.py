@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Self
 
 from dbus_fast import DBusError, RequestNameReply
@@ -11,6 +10,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.service import ServiceInterface
 
 from lab.errors import LabError
+from lab.lifecycle import Service
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Recorder:
         raise DBusError(error, message)
 
 
-class FakeService:
+class FakeService(Service):
     """Owns *bus_name* on the bus at *address* and serves *objects* (path -> interface)."""
 
     def __init__(self, address: str, bus_name: str, objects: dict[str, ServiceInterface]) -> None:
@@ -79,14 +79,3 @@ class FakeService:
         if self._bus is not None:
             self._bus.disconnect()
             self._bus = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from netevd.core.directories import Directory
+from netevd.core.manager_reactions import STATE_VALUES
+from netevd.core.nm_reactions import DEVICE_STATES
 from netevd.core.state import State
 from netevd.core.views import kernel_state
 
@@ -28,25 +30,8 @@ LEVELS = (
     "enslaved",
     "routable",
 )
-ADMINISTRATIVE = frozenset(
-    {"pending", "initialized", "configuring", "configured", "unmanaged", "failed", "linger"}
-)
-DEVICE = frozenset(
-    {
-        "unmanaged",
-        "unavailable",
-        "disconnected",
-        "prepare",
-        "config",
-        "need-auth",
-        "ip-config",
-        "ip-check",
-        "secondaries",
-        "activated",
-        "deactivating",
-        "failed",
-    }
-)
+ADMINISTRATIVE = STATE_VALUES["AdministrativeState"]  # networkd's, matched exactly
+DEVICE = DEVICE_STATES - {"unknown"}  # NetworkManager's, matched exactly
 WAITABLE: tuple[str, ...] = tuple(
     d.value for d in Directory if d.value in set(LEVELS) | ADMINISTRATIVE | DEVICE
 )
