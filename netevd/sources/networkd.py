@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from dbus_fast import BusType, Message, MessageType
+from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
 from netevd.core.events import (
@@ -36,6 +36,14 @@ from netevd.core.events import (
     SourceStatus,
 )
 from netevd.core.manager_reactions import LINK_PROPERTIES, MANAGER_PROPERTIES
+from netevd.sources.dbus_client import (
+    BusCounters,
+    CallFailed,
+    call,
+    connect,
+    watch,
+)
+from netevd.sources.dbus_client import text as error_text
 from netevd.sources.dbus_paths import NETWORK1_PATH, link_path
 from netevd.sources.networkd_decode import (
     LINK_INTERFACE,
@@ -72,10 +80,6 @@ SNAPSHOT_CONCURRENCY = 32  # well below dbus-daemon's limit of pending replies p
 BACKOFF_MIN = 0.25
 BACKOFF_MAX = 30.0
 LOG_EVERY = 100  # after the first ten of a kind, one warning per this many rejected messages
-
-
-class CallFailed(Exception):
-    """A method call was answered with a D-Bus error."""
 
 
 @dataclass(eq=False)
@@ -115,7 +119,7 @@ class NetworkdSource:
         self._up: bool | None = None
         # rejected.<reason> (Malformation values and "sender"), call.<member>.<ok|error|
         # timeout>, describe_failed, reconnects; mirrored into the Prometheus metrics.
-        self.counts: Counter[str] = Counter()
+        self._counters = BusCounters(NAME, log, metrics)
 
     async def run(self) -> None:
         backoff = BACKOFF_MIN
@@ -124,7 +128,7 @@ class NetworkdSource:
             try:
                 bus = await self._connect()
             except Exception as exc:
-                self._down(f"system bus unreachable: {_text(exc)}")
+                self._down(f"system bus unreachable: {error_text(exc)}")
             else:
                 reason, healthy = await self._session(bus)
                 self._down(reason)
@@ -135,15 +139,12 @@ class NetworkdSource:
             await asyncio.sleep(backoff)  # backoff before reconnecting, not a poll
             backoff = min(backoff * 2, self._backoff_max)
 
+    @property
+    def counts(self) -> Counter[str]:
+        return self._counters.counts
+
     async def _connect(self) -> MessageBus:
-        address = self._env.get("DBUS_SYSTEM_BUS_ADDRESS")
-        bus = MessageBus(bus_address=address) if address else MessageBus(bus_type=BusType.SYSTEM)
-        try:
-            return await asyncio.wait_for(bus.connect(), self._timeout)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                bus.disconnect()
-            raise
+        return await connect(self._env, self._timeout)
 
     async def _session(self, bus: MessageBus) -> tuple[str, bool]:
         """Follow networkd over *bus* until the connection ends: (why it ended, was it useful)."""
@@ -152,7 +153,7 @@ class NetworkdSource:
             await self._follow(session)
             reason = "system bus connection lost"
         except Exception as exc:
-            reason = f"system bus session failed: {_text(exc)}"
+            reason = f"system bus session failed: {error_text(exc)}"
         finally:
             session.drop_chains()
             with contextlib.suppress(Exception):
@@ -162,9 +163,7 @@ class NetworkdSource:
 
     async def _follow(self, session: _Session) -> None:
         bus, inbox = session.bus, session.inbox
-        bus.add_message_handler(partial(_enqueue, inbox))
-        watch = asyncio.ensure_future(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
-        watch.add_done_callback(partial(_on_disconnect, inbox))
+        watching = watch(bus, inbox)
         try:
             for rule in MATCH_RULES:
                 await self._call(session, DBUS_NAME, DBUS_PATH, DBUS_NAME, "AddMatch", "s", [rule])
@@ -172,7 +171,7 @@ class NetworkdSource:
             while (message := await inbox.get()) is not None:
                 await self._on_signal(session, message)
         finally:
-            watch.cancel()
+            watching.cancel()
 
     async def _current_owner(self, session: _Session) -> str:
         try:
@@ -252,7 +251,7 @@ class NetworkdSource:
             )
         except (CallFailed, TimeoutError) as exc:
             self._count("describe_failed")
-            log.info("networkd.describe.failed index=%d error=%r", index, _text(exc))
+            log.info("networkd.describe.failed index=%d error=%r", index, error_text(exc))
             return ""
         text = decode_describe(reply.signature, reply.body, index)
         if isinstance(text, Malformed):
@@ -314,7 +313,7 @@ class NetworkdSource:
         try:
             describe = await self._describe(session, index)
         except Exception as exc:  # the bus went away mid-call: the change itself still holds
-            log.info("networkd.describe.failed index=%d error=%r", index, _text(exc))
+            log.info("networkd.describe.failed index=%d error=%r", index, error_text(exc))
             describe = ""
         self._emit(ManagerLinkChanged(NAME, index, props, describe))
 
@@ -330,39 +329,13 @@ class NetworkdSource:
         signature: str = "",
         body: Sequence[object] = (),
     ) -> Message:
-        message = Message(
-            destination=destination,
-            path=path,
-            interface=interface,
-            member=member,
-            signature=signature,
-            body=list(body),
-        )
-        try:
-            reply = await asyncio.wait_for(session.bus.call(message), self._timeout)
-        except TimeoutError:
-            self._count(f"call.{member}.timeout")
-            raise
-        if reply.message_type is MessageType.ERROR:
-            self._count(f"call.{member}.error")
-            raise CallFailed(f"{interface}.{member} on {path}: {reply.error_name}")
-        self._count(f"call.{member}.ok")
-        return reply
+        return await call(
+            session.bus, self._counters, self._timeout, destination, path, interface, member,
+            signature, body,
+        )  # fmt: skip
 
     def _count(self, key: str) -> None:
-        self.counts[key] += 1
-        if self._metrics is None:
-            return
-        kind, _, rest = key.partition(".")
-        if kind == "rejected":
-            self._metrics.dbus_rejected.labels(NAME, rest).inc()
-        elif kind == "reconnects":
-            self._metrics.source_reconnects.labels(NAME).inc()
-        elif kind == "call":
-            member, _, result = rest.rpartition(".")
-            self._metrics.dbus_calls.labels(NAME, member).inc()
-            if result != "ok":
-                self._metrics.dbus_errors.inc()
+        self._counters.count(key)
 
     def _down(self, reason: str) -> None:
         if self._up is False:
@@ -372,28 +345,9 @@ class NetworkdSource:
         self._emit(SourceStatus(NAME, False, reason))
 
     def _reject(self, reason: str, detail: str) -> None:
-        key = f"rejected.{reason}"
-        self._count(key)
-        count = self.counts[key]
-        level = logging.WARNING if count <= 10 or count % LOG_EVERY == 0 else logging.DEBUG
-        log.log(level, "networkd.rejected reason=%s count=%d detail=%r", reason, count, detail)
-
-
-def _enqueue(inbox: asyncio.Queue[Message | None], message: Message) -> None:
-    if message.message_type is MessageType.SIGNAL:
-        inbox.put_nowait(message)
-
-
-def _on_disconnect(inbox: asyncio.Queue[Message | None], done: asyncio.Future[None]) -> None:
-    if not done.cancelled():
-        done.exception()  # retrieved: the reason is logged by whoever ends the session
-    inbox.put_nowait(None)
+        self._counters.reject(reason, detail)
 
 
 def _forget(chains: dict[int, asyncio.Task[None]], index: int, task: asyncio.Task[None]) -> None:
     if chains.get(index) is task:
         del chains[index]
-
-
-def _text(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
