@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
@@ -130,3 +130,74 @@ def _on_disconnect(inbox: Inbox, done: asyncio.Future[None]) -> None:
 
 def text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+BACKOFF_MIN = 0.25
+
+
+async def name_owner(bus: MessageBus, counters: BusCounters, timeout: float, name: str) -> str:
+    """The unique name that owns *name* now ("" when nobody does)."""
+    try:
+        reply = await call(
+            bus, counters, timeout, DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", "s", [name]
+        )
+    except CallFailed:  # org.freedesktop.DBus.Error.NameHasNoOwner
+        return ""
+    owner = reply.body[0] if reply.signature == "s" else ""
+    return owner if isinstance(owner, str) else ""
+
+
+async def follow_name(
+    bus: MessageBus,
+    inbox: Inbox,
+    counters: BusCounters,
+    timeout: float,
+    rules: Sequence[str],
+    name: str,
+    set_owner: Callable[[str], Awaitable[None]],
+    on_signal: Callable[[Message], Awaitable[None]],
+) -> None:
+    """Subscribe (the match *rules*), follow *name*'s current owner, then stream every signal
+    to *on_signal* until the connection is lost: nothing falls between subscribe and snapshot."""
+    watching = watch(bus, inbox)
+    try:
+        for rule in rules:
+            await call(
+                bus, counters, timeout, DBUS_NAME, DBUS_PATH, DBUS_NAME, "AddMatch", "s", [rule]
+            )
+        await set_owner(await name_owner(bus, counters, timeout, name))
+        while (message := await inbox.get()) is not None:
+            await on_signal(message)
+    finally:
+        watching.cancel()
+
+
+async def keep_connected(
+    env: Mapping[str, str],
+    timeout: float,
+    backoff_max: float,
+    counters: BusCounters,
+    session: Callable[[MessageBus], Awaitable[tuple[str, bool]]],
+    down: Callable[[str], None],
+    log: logging.Logger,
+) -> None:
+    """Connect and run *session* on the bus, again and again: a session that was useful (it
+    took a snapshot) resets the backoff; failures in a row double it up to *backoff_max*.
+    Never returns."""
+    prefix = log.name.rsplit(".", 1)[-1]
+    backoff = BACKOFF_MIN
+    while True:
+        healthy = False
+        try:
+            bus = await connect(env, timeout)
+        except Exception as exc:
+            down(f"system bus unreachable: {text(exc)}")
+        else:
+            reason, healthy = await session(bus)
+            down(reason)
+        if healthy:
+            backoff = BACKOFF_MIN
+        counters.count("reconnects")
+        log.info("%s.reconnect in=%.2fs", prefix, backoff)
+        await asyncio.sleep(backoff)  # backoff before reconnecting, not a poll
+        backoff = min(backoff * 2, backoff_max)

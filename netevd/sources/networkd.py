@@ -41,7 +41,8 @@ from netevd.sources.dbus_client import (
     CallFailed,
     call,
     connect,
-    watch,
+    follow_name,
+    keep_connected,
 )
 from netevd.sources.dbus_client import text as error_text
 from netevd.sources.dbus_paths import NETWORK1_PATH, link_path
@@ -77,7 +78,6 @@ MATCH_RULES = (
 )
 CALL_TIMEOUT = 10.0
 SNAPSHOT_CONCURRENCY = 32  # well below dbus-daemon's limit of pending replies per connection
-BACKOFF_MIN = 0.25
 BACKOFF_MAX = 30.0
 LOG_EVERY = 100  # after the first ten of a kind, one warning per this many rejected messages
 
@@ -122,22 +122,10 @@ class NetworkdSource:
         self._counters = BusCounters(NAME, log, metrics)
 
     async def run(self) -> None:
-        backoff = BACKOFF_MIN
-        while True:
-            healthy = False
-            try:
-                bus = await self._connect()
-            except Exception as exc:
-                self._down(f"system bus unreachable: {error_text(exc)}")
-            else:
-                reason, healthy = await self._session(bus)
-                self._down(reason)
-            if healthy:
-                backoff = BACKOFF_MIN
-            self._count("reconnects")
-            log.info("networkd.reconnect in=%.2fs", backoff)
-            await asyncio.sleep(backoff)  # backoff before reconnecting, not a poll
-            backoff = min(backoff * 2, self._backoff_max)
+        await keep_connected(
+            self._env, self._timeout, self._backoff_max, self._counters, self._session,
+            self._down, log,
+        )  # fmt: skip
 
     @property
     def counts(self) -> Counter[str]:
@@ -162,26 +150,10 @@ class NetworkdSource:
         return reason, session.snapshots > 0
 
     async def _follow(self, session: _Session) -> None:
-        bus, inbox = session.bus, session.inbox
-        watching = watch(bus, inbox)
-        try:
-            for rule in MATCH_RULES:
-                await self._call(session, DBUS_NAME, DBUS_PATH, DBUS_NAME, "AddMatch", "s", [rule])
-            await self._set_owner(session, await self._current_owner(session))
-            while (message := await inbox.get()) is not None:
-                await self._on_signal(session, message)
-        finally:
-            watching.cancel()
-
-    async def _current_owner(self, session: _Session) -> str:
-        try:
-            reply = await self._call(
-                session, DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", "s", [BUS_NAME]
-            )
-        except CallFailed:  # org.freedesktop.DBus.Error.NameHasNoOwner
-            return ""
-        owner = reply.body[0] if reply.signature == "s" else ""
-        return owner if isinstance(owner, str) else ""
+        await follow_name(
+            session.bus, session.inbox, self._counters, self._timeout, MATCH_RULES, BUS_NAME,
+            partial(self._set_owner, session), partial(self._on_signal, session),
+        )  # fmt: skip
 
     async def _set_owner(self, session: _Session, owner: str) -> None:
         """Follow *owner* ("" = nobody): forget the old one's state, snapshot the new one."""

@@ -31,6 +31,7 @@ import logging
 import socket
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
@@ -42,9 +43,9 @@ from netevd.sources.dbus_client import (
     BusCounters,
     CallFailed,
     call,
-    connect,
+    follow_name,
+    keep_connected,
     text,
-    watch,
 )
 from netevd.sources.networkd_decode import decode_name_owner_changed
 from netevd.sources.networkmanager_decode import (
@@ -114,7 +115,6 @@ MATCH_RULES = (
 )
 CALL_TIMEOUT = 10.0
 SNAPSHOT_CONCURRENCY = 32  # well below dbus-daemon's limit of pending replies per connection
-BACKOFF_MIN = 0.25
 BACKOFF_MAX = 30.0
 
 
@@ -158,22 +158,10 @@ class NetworkManagerSource:
         return self._counters.counts
 
     async def run(self) -> None:
-        backoff = BACKOFF_MIN
-        while True:
-            healthy = False
-            try:
-                bus = await connect(self._env, self._timeout)
-            except Exception as exc:
-                self._down(f"system bus unreachable: {text(exc)}")
-            else:
-                reason, healthy = await self._session(bus)
-                self._down(reason)
-            if healthy:
-                backoff = BACKOFF_MIN
-            self._counters.count("reconnects")
-            log.info("networkmanager.reconnect in=%.2fs", backoff)
-            await asyncio.sleep(backoff)  # backoff before reconnecting, not a poll
-            backoff = min(backoff * 2, self._backoff_max)
+        await keep_connected(
+            self._env, self._timeout, self._backoff_max, self._counters, self._session,
+            self._down, log,
+        )  # fmt: skip
 
     async def _session(self, bus: MessageBus) -> tuple[str, bool]:
         """Follow NetworkManager over *bus* until the connection ends: (why, was it useful)."""
@@ -191,25 +179,10 @@ class NetworkManagerSource:
         return reason, session.snapshots > 0
 
     async def _follow(self, session: Session) -> None:
-        watching = watch(session.bus, session.inbox)
-        try:
-            for rule in MATCH_RULES:
-                await self._call(session, DBUS_NAME, DBUS_PATH, DBUS_NAME, "AddMatch", "s", [rule])
-            await self._set_owner(session, await self._current_owner(session))
-            while (message := await session.inbox.get()) is not None:
-                await self._on_signal(session, message)
-        finally:
-            watching.cancel()
-
-    async def _current_owner(self, session: Session) -> str:
-        try:
-            reply = await self._call(
-                session, DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", "s", [BUS_NAME]
-            )
-        except CallFailed:  # org.freedesktop.DBus.Error.NameHasNoOwner
-            return ""
-        owner = reply.body[0] if reply.signature == "s" else ""
-        return owner if isinstance(owner, str) else ""
+        await follow_name(
+            session.bus, session.inbox, self._counters, self._timeout, MATCH_RULES, BUS_NAME,
+            partial(self._set_owner, session), partial(self._on_signal, session),
+        )  # fmt: skip
 
     async def _set_owner(self, session: Session, owner: str) -> None:
         """Follow *owner* ("" = nobody): forget the old one's objects, snapshot the new one."""
