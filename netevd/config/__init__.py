@@ -77,6 +77,10 @@ def _parse(
     config = apply_env(report, config, os.environ if env is None else env)
     if config.api.token and config.api.token_file:
         report.error("api.token_file", "give api.token or api.token_file, not both")
+    if config.monitoring.route_tables and config.monitoring.routes != "tables":
+        report.warnings.append(
+            "monitoring.route_tables is ignored unless monitoring.routes is tables"
+        )
     if report.errors:
         raise ConfigError(report.errors)
     return LoadResult(config, tuple(report.warnings), source)

@@ -28,6 +28,7 @@ from netevd.config.values import (
     optional_path,
     pinned_tables,
     port_number,
+    route_table,
     seconds,
     user_name,
 )
@@ -144,7 +145,13 @@ _SCHEMA: Final = _Section(
             },
         ),
         "monitoring": _Section(
-            core.MonitoringConfig, {"interfaces": _INTERFACES, "exclude": _INTERFACES}
+            core.MonitoringConfig,
+            {
+                "interfaces": _INTERFACES,
+                "exclude": _INTERFACES,
+                "routes": one_of(core.ROUTES_MODES),
+                "route_tables": _List(route_table, "table numbers"),
+            },
         ),
         "routing": _Section(
             core.RoutingConfig,

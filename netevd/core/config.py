@@ -13,9 +13,11 @@ LogLevel = Literal["trace", "debug", "info", "warn", "error"]
 Backend = Literal["systemd-networkd", "NetworkManager", "dhclient", "none", "auto"]
 FilterAction = Literal["execute", "ignore", "log"]
 IpFamily = Literal["ipv4", "ipv6", "any"]
+RoutesMode = Literal["all", "tables", "none"]
 
 LOG_LEVELS: tuple[LogLevel, ...] = ("trace", "debug", "info", "warn", "error")
 BACKENDS: tuple[Backend, ...] = ("systemd-networkd", "NetworkManager", "dhclient", "none", "auto")
+ROUTES_MODES: tuple[RoutesMode, ...] = ("all", "tables", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,10 @@ class ScriptsConfig:
 class MonitoringConfig:
     interfaces: tuple[str, ...] = ()  # names or globs; empty = all
     exclude: tuple[str, ...] = ("lo",)
+    # Which routes are followed (netevd.core.follow): every one, or only what netevd's own
+    # features need plus the tables listed in route_tables.
+    routes: RoutesMode = "all"
+    route_tables: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,11 @@
 """The state model and ``apply(state, event) -> state`` (pure).
 
-State is immutable: every change builds new mappings and shares the unchanged ones. Addresses
-are kept per link and routes per output interface, so one event copies one small mapping, not
-the whole table (a 20,000-address burst stays linear per link, not quadratic overall).
+State is immutable: every change builds new mappings and shares the unchanged ones. The
+mappings are persistent hash maps (``immutables.Map``, a HAMT): setting or deleting one key
+costs O(log n) and shares the rest, so one route added to a link that already has a million
+costs about a microsecond, where copying a dict cost a millisecond per 100,000 entries
+(docs/architecture.md, "The state"). Addresses are kept per link and routes per output
+interface, so the API's per-link reads stay cheap.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
+
+from immutables import Map
 
 from netevd.core.events import (
     AddressAdded,
@@ -24,10 +29,13 @@ from netevd.core.events import (
     ManagerLinkChanged,
     ManagerLinkRemoved,
     ManagerSnapshot,
+    QuietWindowEnded,
     RouteAdded,
     RouteRemoved,
     RuleAdded,
     RuleRemoved,
+    RunDropped,
+    ScriptFinished,
     SourceStatus,
     TablesAssigned,
 )
@@ -41,17 +49,17 @@ RouteKey = tuple[object, ...]
 
 @dataclass(frozen=True, slots=True)
 class State:
-    links: Mapping[int, Link] = field(default_factory=dict)
-    addrs: Mapping[int, Mapping[AddrKey, Addr]] = field(default_factory=dict)
-    routes: Mapping[int, Mapping[RouteKey, Route]] = field(default_factory=dict)  # by oif
+    links: Mapping[int, Link] = field(default_factory=Map)
+    addrs: Mapping[int, Mapping[AddrKey, Addr]] = field(default_factory=Map)
+    routes: Mapping[int, Mapping[RouteKey, Route]] = field(default_factory=Map)  # by oif
     rules: frozenset[Rule] = frozenset()
-    sources: Mapping[str, bool] = field(default_factory=dict)  # source name -> up
+    sources: Mapping[str, bool] = field(default_factory=Map)  # source name -> up
     backend: str = "none"  # the effective backend (auto resolved)
     # what network managers report: source -> ifindex -> property -> value
-    managed: Mapping[str, Mapping[int, Mapping[str, str]]] = field(default_factory=dict)
-    manager: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # manager-level
-    describe: Mapping[tuple[str, int], str] = field(default_factory=dict)  # Describe() JSON
-    tables: Mapping[str, int] = field(default_factory=dict)  # policy-routing tables by name
+    managed: Mapping[str, Mapping[int, Mapping[str, str]]] = field(default_factory=Map)
+    manager: Mapping[str, Mapping[str, str]] = field(default_factory=Map)  # manager-level
+    describe: Mapping[tuple[str, int], str] = field(default_factory=Map)  # Describe() JSON
+    tables: Mapping[str, int] = field(default_factory=Map)  # policy-routing tables by name
     # netevd's own routes (RTPROT_NETEVD), kept apart so a plan check needs no full scan
     owned_routes: frozenset[Route] = frozenset()
 
@@ -75,18 +83,19 @@ class State:
         return None
 
 
-def _with(mapping: Mapping[K, V], key: K, value: V) -> dict[K, V]:
-    new = dict(mapping)
-    new[key] = value
-    return new
+def persistent(mapping: Mapping[K, V]) -> Map[K, V]:
+    """*mapping* as a persistent map (itself when it is one already)."""
+    return mapping if isinstance(mapping, Map) else Map(mapping)
+
+
+def _with(mapping: Mapping[K, V], key: K, value: V) -> Map[K, V]:
+    return persistent(mapping).set(key, value)
 
 
 def _without(mapping: Mapping[K, V], key: K) -> Mapping[K, V]:
     if key not in mapping:
         return mapping
-    new = dict(mapping)
-    del new[key]
-    return new
+    return persistent(mapping).delete(key)
 
 
 def apply(state: State, event: Event) -> State:
@@ -119,7 +128,7 @@ def apply(state: State, event: Event) -> State:
         case RuleRemoved(rule):
             return replace(state, rules=state.rules - {rule})
         case TablesAssigned(tables):
-            return replace(state, tables=dict(tables))
+            return replace(state, tables=Map(tables))
         case SourceStatus(source, up, _):
             return replace(state, sources=_with(state.sources, source, up))
         case ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
@@ -248,3 +257,24 @@ def touched_links(event: Event) -> set[int]:
             return {index}
         case _:
             return set()
+
+
+def event_scope(event: Event) -> frozenset[int] | None:
+    """The links whose state an event reads or changes; None when it may reach any (a
+    snapshot, a rule, a reload, a source's status). The state keeps each link's addresses
+    and routes apart, so events of disjoint scopes commute: the engine may handle one before
+    another that was queued earlier (netevd.engine.intake) and end in the same state."""
+    match event:
+        case LinkChanged(link):
+            return frozenset((link.index,))
+        case LinkRemoved(index) | ManagerLinkChanged(_, index) | ManagerLinkRemoved(_, index):
+            return frozenset((index,))
+        case AddressAdded(addr) | AddressRemoved(addr):
+            return frozenset((addr.index,))
+        case RouteAdded(route) | RouteRemoved(route):
+            return frozenset((route.oif,)) if route.oif else None
+        case QuietWindowEnded(run):
+            return frozenset((run.link_index,))
+        case ScriptFinished() | RunDropped():
+            return frozenset()  # executors' reports: accounted for, they change no state
+    return None

@@ -113,6 +113,22 @@ def step(world: World, event: Event, config: Config, now: float) -> Step:
             return _kernel_event(world, event, config, now)
 
 
+def step_many(world: World, events: Iterable[Event], config: Config, now: float) -> Step:
+    """The events one after the other, as a single step: exactly what :func:`step` on each in
+    turn would give (every event numbered, recorded and reacted to, scripts fired in order),
+    in one result. The engine hands it what it found queued; a storm is handled in batches."""
+    actions: list[Action] = []
+    records: list[Record] = []
+    tally: list[tuple[str, str]] = []
+    for event in events:
+        result = step(world, event, config, now)
+        world = result.world
+        actions += result.actions
+        records += result.records
+        tally += result.tally
+    return Step(world, tuple(actions), tuple(records), tuple(tally))
+
+
 def _next(
     world: World, now: float, *, replay: bool = False, resync: bool = False
 ) -> tuple[World, Context]:
@@ -125,10 +141,7 @@ def _fired(actions: Iterable[Action]) -> tuple[str, ...]:
 
 
 def _fold(world: World, events: Iterable[KernelEvent], config: Config, now: float) -> Step:
-    result = Step(world)
-    for event in events:
-        result = result.then(_kernel_event(result.world, event, config, now))
-    return result
+    return step_many(world, events, config, now)
 
 
 def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) -> Step:

@@ -64,7 +64,7 @@ def test_route_remove_is_idempotent_and_empties_buckets():
     state = apply_all(state, [RouteAdded(route("10.3.0.0/16")), RouteRemoved(r)])
     assert [x.dst for x in state.link_routes(3)] == ["10.3.0.0/16"]
     state = apply(state, RouteRemoved(route("10.3.0.0/16")))
-    assert state.routes == {}
+    assert dict(state.routes) == {}
 
 
 def test_route_replace_keeps_one_entry_per_kernel_key():
@@ -83,7 +83,7 @@ def test_rules_sources_and_neutral_events():
     assert state.rules == {rule}
     assert apply(state, RuleRemoved(rule)).rules == frozenset()
     state = apply(state, SourceStatus("netlink", True))
-    assert state.sources == {"netlink": True}
+    assert dict(state.sources) == {"netlink": True}
     assert apply(state, ConfigReloaded(Config())) is state
 
 
@@ -116,7 +116,7 @@ def test_snapshot_expands_to_the_difference():
     ]
     after = apply_all(before, events)
     assert expand_snapshot(after, snap) == []
-    assert after.links == {3: link(3, "renamed")}
+    assert dict(after.links) == {3: link(3, "renamed")}
 
 
 def test_touched_links():
