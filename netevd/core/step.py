@@ -145,7 +145,7 @@ def _fold(world: World, events: Iterable[KernelEvent], config: Config, now: floa
 
 
 def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) -> Step:
-    world, ctx = _next(world, now)
+    ctx = Context(seq=world.seq + 1, ts=now)
     before = world.state
     after = apply(before, event)
     actions = react(before, after, event, ctx, config)
@@ -163,7 +163,13 @@ def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) 
         _fired(actions),
     )
     tally = ((type(event).__name__, KERNEL),)
-    return Step(replace(world, state=after), tuple(actions), (record,), tally)
+    return Step(_advanced(world, after, ctx.seq), tuple(actions), (record,), tally)
+
+
+def _advanced(world: World, state: State, seq: int) -> World:
+    """*world* with a new state and sequence number (dataclasses.replace without its cost)."""
+    w = world
+    return World(state, seq, w.ready, w.kernel_seen, w.held, w.replayed, w.required)
 
 
 def _kernel_snapshot(world: World, snap: KernelSnapshot, config: Config, now: float) -> Step:
