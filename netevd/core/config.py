@@ -27,7 +27,8 @@ class SystemConfig:
     script_dirs: tuple[str, ...] = ("/etc/netevd", "/usr/lib/netevd")
     user: str = "netevd"
     state_dir: str = "/var/lib/netevd"
-    netlink_rcvbuf: int = 8 * 1024 * 1024  # bytes; overruns trigger a re-dump either way
+    # bytes, per socket; a route storm waits here while netevd reads (an overrun re-dumps)
+    netlink_rcvbuf: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

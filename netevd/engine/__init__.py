@@ -29,7 +29,7 @@ from netevd.telemetry.metrics import Metrics
 log = logging.getLogger("netevd.engine")
 
 Dispatch = Callable[[Action], None]
-BATCH = 512  # events per step: about 5 ms of work, after which the loop gets a turn
+BATCH = 64  # events per step (about a millisecond), after which the loop gets a turn
 
 __all__ = ["Dispatch", "Engine"]
 

@@ -1,10 +1,13 @@
 """The engine's intake: what sources and executors queued, taken in batches, in two lanes.
 
 During a storm on one link the queue can hold tens of thousands of its route or address
-events; a carrier change of another link must not wait behind them. An event whose links
-(netevd.core.state.event_scope) have nothing queued in the *bulk* lane, while no event there
-may reach every link, goes to the *prompt* lane, which the engine empties first. Events of
-disjoint links commute in the state, and those of one link keep their order, so the engine
+events; a carrier change of another link must not wait behind them. An event goes to the
+*prompt* lane, which the engine empties first, when none of its links
+(netevd.core.state.event_scope) has an event in the *bulk* lane or more than PROMPT_PER_LINK
+in the prompt lane, and no event in the bulk lane may reach every link; otherwise to the bulk
+lane. A storm's link thus fills its share of the prompt lane and goes on in the bulk lane,
+while another link's events pass it. Events of disjoint links commute in the state, and those
+of one link keep their order (its prompt events came before its bulk ones), so the engine
 ends where strict arrival order would have taken it; only the sequence numbers of different
 links' events interleave differently.
 
@@ -21,14 +24,17 @@ from collections import Counter, deque
 from netevd.core.events import Event
 from netevd.core.state import event_scope
 
-HIGH_WATER = 200_000  # events queued before sources are asked to wait
-LOW_WATER = 50_000
+HIGH_WATER = 1_000_000  # events queued before sources are asked to wait
+LOW_WATER = 250_000
+PROMPT_PER_LINK = 64  # a link's events in the prompt lane before the rest go to the bulk lane
+Scope = frozenset[int] | None
 
 
 class Intake:
     def __init__(self, high: int = HIGH_WATER, low: int = LOW_WATER) -> None:
-        self._prompt: deque[Event] = deque()
-        self._bulk: deque[tuple[Event, frozenset[int] | None]] = deque()
+        self._prompt: deque[tuple[Event, Scope]] = deque()
+        self._bulk: deque[tuple[Event, Scope]] = deque()
+        self._in_prompt: Counter[int] = Counter()  # link -> its events in the prompt lane
         self._pending: Counter[int] = Counter()  # link -> its events in the bulk lane
         self._unscoped = 0  # events in the bulk lane that may reach any link
         self._ready = asyncio.Event()
@@ -42,49 +48,39 @@ class Intake:
     def put(self, event: Event) -> None:
         """Queue *event* (never blocks)."""
         scope = event_scope(event)
-        pending = self._pending
-        if scope is not None and not self._unscoped and not any(pending[i] for i in scope):
-            self._prompt.append(event)
+        if scope is not None and self._prompt_fits(scope):
+            self._prompt.append((event, scope))
+            for index in scope:
+                self._in_prompt[index] += 1
         else:
             self._bulk.append((event, scope))
             if scope is None:
                 self._unscoped += 1
             else:
                 for index in scope:
-                    pending[index] += 1
+                    self._pending[index] += 1
         self._ready.set()
         if len(self) > self._high:
             self._room.clear()
+
+    def _prompt_fits(self, scope: frozenset[int]) -> bool:
+        if self._unscoped:
+            return False
+        pending, prompt = self._pending, self._in_prompt
+        return not any(pending[i] or prompt[i] >= PROMPT_PER_LINK for i in scope)
 
     async def take(self, limit: int) -> list[Event]:
         """At least one event: the prompt lane's first, else up to *limit* of the bulk's."""
         while not self._prompt and not self._bulk:
             self._ready.clear()
             await self._ready.wait()
-        taken = self._take_prompt(limit) if self._prompt else self._take_bulk(limit)
+        if self._prompt:
+            taken, _ = _take(self._prompt, limit, self._in_prompt)
+        else:
+            taken, unscoped = _take(self._bulk, limit, self._pending)
+            self._unscoped -= unscoped
         if len(self) < self._low:
             self._room.set()
-        return taken
-
-    def _take_prompt(self, limit: int) -> list[Event]:
-        prompt = self._prompt
-        return [prompt.popleft() for _ in range(min(limit, len(prompt)))]
-
-    def _take_bulk(self, limit: int) -> list[Event]:
-        taken: list[Event] = []
-        bulk, pending = self._bulk, self._pending
-        for _ in range(min(limit, len(bulk))):
-            event, scope = bulk.popleft()
-            taken.append(event)
-            if scope is None:
-                self._unscoped -= 1
-                continue
-            for index in scope:
-                left = pending[index] - 1
-                if left:
-                    pending[index] = left
-                else:
-                    del pending[index]
         return taken
 
     async def room(self) -> None:
@@ -92,3 +88,25 @@ class Intake:
         more than ``high`` events behind (until it is under ``low``)."""
         await asyncio.sleep(0)
         await self._room.wait()
+
+
+def _take(
+    lane: deque[tuple[Event, Scope]], limit: int, counts: Counter[int]
+) -> tuple[list[Event], int]:
+    """Up to *limit* events off *lane*, each link's count in *counts* brought down; and how
+    many of them had no scope."""
+    taken: list[Event] = []
+    unscoped = 0
+    for _ in range(min(limit, len(lane))):
+        event, scope = lane.popleft()
+        taken.append(event)
+        if scope is None:
+            unscoped += 1
+            continue
+        for index in scope:
+            left = counts[index] - 1
+            if left:
+                counts[index] = left
+            else:
+                del counts[index]
+    return taken, unscoped

@@ -87,15 +87,17 @@ def read_ready(sock: socket.socket, limit: int) -> list[bytes]:
     return found
 
 
-async def wait_readable(sock: socket.socket) -> None:
-    """Until *sock* has something to read (or an error to report)."""
+async def wait_readable(*socks: socket.socket) -> None:
+    """Until one of *socks* has something to read (or an error to report)."""
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
-    loop.add_reader(sock.fileno(), _wake, ready)
+    for sock in socks:
+        loop.add_reader(sock.fileno(), _wake, ready)
     try:
         await ready
     finally:
-        loop.remove_reader(sock.fileno())
+        for sock in socks:
+            loop.remove_reader(sock.fileno())
 
 
 def _wake(ready: asyncio.Future[None]) -> None:

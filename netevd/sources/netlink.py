@@ -1,9 +1,17 @@
 """The kernel source: rtnetlink links, addresses, routes and rules.
 
-Subscribe, then dump, then stream: the socket joins the multicast groups before the dump, so a
+Subscribe, then dump, then stream: the sockets join the multicast groups before the dump, so a
 change made during the dump is queued, not lost. On an overrun (ENOBUFS) the kernel has dropped
 messages; the sockets are replaced, everything is dumped again and the engine reconciles. Any
 other socket failure does the same after a backoff. The source never returns on its own.
+
+Links have a socket of their own. A storm of a million routes fills the other socket's buffer
+faster than any reader empties it; a carrier change queued behind it would wait for all of it.
+Each round reads the routes' socket first and the links' socket second, and hands on the link
+changes first: a link change made before a message just read is then always read with it, so a
+new link is known before its addresses and routes. A link change may so overtake route and
+address messages of its link that were made before it; the late messages of a link that is
+gone by then are dropped here (``_gone``), so no removed link comes back.
 
 Datagrams are read raw, in rounds of at most ROUND, and decoded by netevd.kernel.wire, which
 reads only what netevd keeps. Routes netevd does not follow (``monitoring.routes``) are
@@ -27,6 +35,7 @@ from netevd.core.events import (
     AddressRemoved,
     Event,
     LinkChanged,
+    LinkRemoved,
     RouteAdded,
     RouteRemoved,
     RoutesSnapshot,
@@ -34,6 +43,7 @@ from netevd.core.events import (
 )
 from netevd.core.follow import RouteFollow
 from netevd.core.model import Route
+from netevd.core.state import event_scope
 from netevd.kernel import rtnl
 from netevd.kernel.bpf import route_filter
 from netevd.kernel.snapshot import dump, dump_routes
@@ -49,9 +59,9 @@ RTMGRP_IPV4_RULE = 0x80
 RTMGRP_IPV6_IFADDR = 0x100
 RTMGRP_IPV6_ROUTE = 0x400
 RTMGRP_IPV6_RULE = 0x1000000  # 1 << (RTNLGRP_IPV6_RULE - 1)
+LINK_GROUPS = RTMGRP_LINK
 GROUPS = (
-    RTMGRP_LINK
-    | RTMGRP_IPV4_IFADDR
+    RTMGRP_IPV4_IFADDR
     | RTMGRP_IPV6_IFADDR
     | RTMGRP_IPV4_ROUTE
     | RTMGRP_IPV6_ROUTE
@@ -61,10 +71,13 @@ GROUPS = (
 HEALTHY_AFTER = 10.0  # seconds of streaming after which a failure counts as the first again
 QUIET = 0.1  # seconds without messages before routes are re-read after a flush
 BACKOFF_MAX = 30.0
-ROUND = 512  # datagrams read (and decoded) before the loop gets a turn
+ROUND = 64  # datagrams read and decoded between two looks at the clock
+SLICE = 0.003  # seconds of reading before the loop gets a turn (the engine, the API, scripts)
 NAME = "netlink"
+GONE_REMEMBERED = 4096  # removed links whose late messages are dropped
 
 Room = Callable[[], Awaitable[None]]
+Streams = tuple[socket.socket, socket.socket]  # (addresses, routes and rules; links)
 
 
 async def _yield() -> None:
@@ -88,6 +101,8 @@ class NetlinkSource:
         self._overruns = 0
         self._rejects = 0
         self._streaming_since: float | None = None
+        self._flushed = False
+        self._gone: set[int] = set()  # links removed (RTM_DELLINK) and not back since
 
     async def run(self) -> None:
         reason = "startup"
@@ -130,14 +145,16 @@ class NetlinkSource:
 
     async def _session(self, reason: str) -> None:
         with (
+            contextlib.closing(rtnl.open_socket(LINK_GROUPS, self._rcvbuf)) as links,
             contextlib.closing(rtnl.open_socket(GROUPS, self._rcvbuf)) as stream,
             contextlib.closing(rtnl.open_socket()) as requests,
         ):
             self._attach_filter(stream)
+            self._gone.clear()
             self._emit(await dump(requests, self._follow, reason))
             self._emit(SourceStatus(NAME, True, reason))
             self._streaming_since = time.monotonic()
-            await self._stream(stream, requests)
+            await self._stream((stream, links), requests)
 
     def _attach_filter(self, stream: socket.socket) -> None:
         try:
@@ -148,29 +165,46 @@ class NetlinkSource:
             # The rule is applied here as well; the kernel filter only saves the work.
             log.warning("netlink.filter not attached (%s); routes are filtered by netevd", exc)
 
-    async def _stream(self, stream: socket.socket, requests: socket.socket) -> None:
+    async def _stream(self, streams: Streams, requests: socket.socket) -> None:
         """Messages as they come; after a change the kernel follows with unannounced route
         flushes (IPv4 address removal, link down), the routes are re-read once things are
         quiet. A change made during the re-read waits in the socket and comes after it."""
         loop = asyncio.get_running_loop()
         dirty_since: float | None = None  # a flush may have happened; the last message's time
         while True:
-            datagrams = rtnl.read_ready(stream, ROUND)
-            if datagrams:
-                if self._deliver(datagrams) or dirty_since is not None:
+            if self._read_slice(*streams):
+                if self._flushed or dirty_since is not None:
                     dirty_since = loop.time()
                 await self._room()  # the loop's turn; a wait while the engine is far behind
                 continue
             if dirty_since is None:
-                await rtnl.wait_readable(stream)
+                await rtnl.wait_readable(*streams)
                 continue
             remaining = dirty_since + QUIET - loop.time()
             if remaining > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(rtnl.wait_readable(stream), remaining)
+                    await asyncio.wait_for(rtnl.wait_readable(*streams), remaining)
                 continue
             dirty_since = None
             self._emit(RoutesSnapshot(await dump_routes(requests, self._follow)))
+
+    def _read_slice(self, stream: socket.socket, links: socket.socket) -> bool:
+        """Read and deliver for up to SLICE seconds; whether anything was read. Sets
+        ``_flushed`` when something read may have flushed routes silently."""
+        self._flushed = False
+        deadline = time.perf_counter() + SLICE
+        read = False
+        while True:
+            datagrams = rtnl.read_ready(stream, ROUND)
+            changes = rtnl.read_ready(links, ROUND)  # after: see the module's docstring
+            if not datagrams and not changes:
+                return read
+            read = True
+            self._flushed = self._deliver(changes) or self._flushed
+            self._flushed = self._deliver(datagrams) or self._flushed
+            full = len(datagrams) == ROUND or len(changes) == ROUND
+            if not full or time.perf_counter() >= deadline:
+                return read
 
     def _deliver(self, datagrams: list[bytes]) -> bool:
         """Emit the datagrams' events; True when the kernel may now flush routes silently."""
@@ -185,13 +219,26 @@ class NetlinkSource:
                 if isinstance(event, Rejected):
                     self._rejected(event)
                     continue
-                if _unfollowed(event, keeps):
+                if _unfollowed(event, keeps) or self._late(event):
                     continue
                 self._emit(event)
                 flush = flush or flushes_routes(event)
         for kind, count in counts.items():
             self._metrics.netlink_messages.labels(type_name(kind)).inc(count)
         return flush
+
+    def _late(self, event: Event) -> bool:
+        """Whether *event* is a late message of a removed link (to be dropped); keeps _gone."""
+        if isinstance(event, LinkRemoved):
+            if len(self._gone) >= GONE_REMEMBERED:
+                self._gone.clear()
+            self._gone.add(event.index)
+            return False
+        if isinstance(event, LinkChanged):
+            self._gone.discard(event.link.index)
+            return False
+        gone = self._gone
+        return bool(gone) and not gone.isdisjoint(event_scope(event) or ())
 
     def _rejected(self, event: Rejected) -> None:
         self._rejects += 1
