@@ -190,16 +190,19 @@ def test_several_messages_in_one_datagram_and_their_types():
     second = encode(ndmsg, RTM_NEWNEIGH, {"family": 2, "ifindex": 3}, [])
     found = decode_all(first + second)
     assert [kind for kind, _ in found] == [RTM_NEWROUTE, RTM_NEWNEIGH]
-    assert isinstance(found[0][1], RouteAdded) and found[1][1] is None
+    assert isinstance(found[0][1], RouteAdded)
+    assert found[1][1] is None
     assert [m.type for m in messages(first + second)] == [RTM_NEWROUTE, RTM_NEWNEIGH]
-    assert type_name(RTM_NEWROUTE) == "RTM_NEWROUTE" and type_name(99) == "type-99"
+    assert type_name(RTM_NEWROUTE) == "RTM_NEWROUTE"
+    assert type_name(99) == "type-99"
 
 
 def test_an_attribute_running_past_its_message_is_refused():
     data = bytearray(encode(rtmsg, RTM_NEWROUTE, {"family": 2}, [["RTA_OIF", 3]]))
     struct.pack_into("=H", data, 28, 200)  # the first attribute claims 200 bytes
     (event,) = decode_datagram(bytes(data))
-    assert isinstance(event, Rejected) and "overruns" in event.reason
+    assert isinstance(event, Rejected)
+    assert "overruns" in event.reason
 
 
 def test_a_truncated_header_and_a_wrong_address_length_are_refused():
@@ -210,7 +213,8 @@ def test_a_truncated_header_and_a_wrong_address_length_are_refused():
     assert isinstance(decode_datagram(bytes(four))[0], RouteAdded)
     four[16] = 10  # now an IPv6 route whose RTA_DST has 4 bytes
     (event,) = decode_datagram(bytes(four))
-    assert isinstance(event, Rejected) and "4 bytes" in event.reason
+    assert isinstance(event, Rejected)
+    assert "4 bytes" in event.reason
 
 
 @given(st.binary(max_size=300))
