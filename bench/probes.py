@@ -10,7 +10,7 @@ import ipaddress
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,24 +60,34 @@ class Poller:
 
 
 class CaughtUp:
-    """The status poller's verdict: the engine's time (``last_event.ts``) of the first status
-    whose count of *what* (routes, addresses) reached *expected*."""
+    """The engine's time (``last_event.ts``) of the first status whose count of *what*
+    (routes, addresses) is at least *expected* and equals the kernel's (*kernel*, read only
+    then: a million routes take seconds to list); asked with a request of its own (a
+    predicate for until()), so a slow or failed latency probe cannot hide it."""
 
-    def __init__(self, status: Poller, what: str, expected: int) -> None:
-        self.status = status
+    def __init__(
+        self, api: NsApi, what: str, expected: int, kernel: Callable[[], Awaitable[int]]
+    ) -> None:
+        self.api = api
         self.what = what
         self.expected = expected
+        self.kernel = kernel
+        self.when: float | None = None
+        self.seen: int | None = None  # the last count read
 
-    def count(self) -> int | None:
-        last = self.status.last
-        return int(last["counts"][self.what]) if last else None
-
-    def reached(self) -> float | None:
-        last = self.status.last
-        if not last or int(last["counts"][self.what]) != self.expected:
+    async def reached(self) -> float | None:
+        try:
+            status = await self.api.status()
+        except (TimeoutError, OSError, ValueError, aiohttp.ClientError):
             return None
-        event = last.get("last_event") or {}
-        return float(event.get("ts", time.time()))
+        self.seen = int(status["counts"][self.what])
+        # Routes only grow in a route storm; addresses grow and shrink again: exactly then.
+        enough = self.seen >= self.expected if self.what == "routes" else self.seen == self.expected
+        if not enough or self.seen != await self.kernel():
+            return None
+        event = status.get("last_event") or {}
+        self.when = float(event.get("ts", time.time()))
+        return self.when
 
 
 @dataclass(frozen=True)

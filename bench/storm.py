@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,6 @@ from bench.common import (
 from bench.reader_run import reader_run
 from bench.results import RESULTS_DIR, write_results
 from bench.storm_report import report
-from lab.wait import wait_until
 
 GATEWAY = "10.214.1.2"
 KEEP = 10  # addresses the address storm leaves behind
@@ -66,16 +66,41 @@ def address_lines(count: int) -> list[str]:
     ]
 
 
+NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
+
+
 def topology() -> Any:
-    return bench_topology(eth1=True, host_eth1=["10.214.2.1/24"], peer_eth1=["10.214.2.2/24"])
+    """bench_topology with eth1; IPv6 DAD off, so the link-local picture is final at once."""
+    return bench_topology(
+        eth1=True, host_eth1=["10.214.2.1/24"], peer_eth1=["10.214.2.2/24"], sysctls=NO_DAD
+    )
+
+
+def _kernel_count(world: World, what: str) -> Callable[[], Awaitable[int]]:
+    host = world.lab.ns("host")
+
+    async def count() -> int:
+        if what == "routes":
+            return (await probes.kernel_routes(host)).total()
+        return len(await probes.kernel_addresses(host))
+
+    return count
 
 
 async def _expected(world: World, what: str, count: int) -> int:
-    """The daemon's count of *what* the storm must end at, from the kernel's own."""
-    host = world.lab.ns("host")
-    if what == "routes":
-        return (await probes.kernel_routes(host)).total() + count
-    return len(await probes.kernel_addresses(host)) + KEEP
+    """The daemon's count of *what* the storm must end at: once the daemon's count equals the
+    kernel's and both stood still for a second (IPv6 adds link-local addresses and routes a
+    while after the links come up), that count plus what the storm adds."""
+    settled: list[int] = []
+    kernel = _kernel_count(world, what)
+
+    async def steady() -> bool | None:
+        daemon = int((await world.api.status())["counts"][what])
+        settled.append(daemon if daemon == await kernel() else -1)
+        return (len(settled) >= 5 and len(set(settled[-5:])) == 1 and settled[-1] >= 0) or None
+
+    await until(steady, 30, interval=0.25, message=f"the daemon's {what} = the kernel's")
+    return settled[-1] + (count if what == "routes" else KEEP)
 
 
 async def netevd_run(what: str, count: int, **sections: Any) -> dict[str, Any]:
@@ -102,17 +127,19 @@ async def netevd_run(what: str, count: int, **sections: Any) -> dict[str, Any]:
 async def _watched(world: World, what: str, expected: int, batch: Path) -> dict[str, Any]:
     status = probes.Poller(world.api, "/api/v1/status")
     health = probes.Poller(world.api, "/health")
-    caught = probes.CaughtUp(status, what, expected)
+    caught = probes.CaughtUp(world.api, what, expected, _kernel_count(world, what))
     async with world.lab.ipr("peer") as ipr:
         index = int((await ipr.link_lookup(ifname="eth1"))[0])
-        flipper = probes.Flipper(ipr, index, lambda: caught.reached() is None)
+        flipper = probes.Flipper(ipr, index, lambda: caught.when is None)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(p.run(stop)) for p in (status, health, flipper)]
         try:
             t0 = time.time()
             await ip_batch(world.lab.ns("host"), batch, timeout=TIMEOUT)
             t_batch = time.time()
-            reached = await wait_until(caught.reached, TIMEOUT, 0.05, f"{what} = {expected}")
+            reached = await until(
+                caught.reached, TIMEOUT, interval=0.05, message=f"{what} = {expected}"
+            )
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)

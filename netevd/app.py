@@ -34,6 +34,7 @@ from netevd.core.actions import (
 from netevd.core.config import Config
 from netevd.core.directories import Directory
 from netevd.core.events import ConfigReloaded, Event, ScriptFinished, TablesAssigned
+from netevd.core.follow import route_follow
 from netevd.core.routing import policy_links
 from netevd.core.state import State
 from netevd.core.verdicts import ScriptVerdict
@@ -218,7 +219,13 @@ class Daemon:
 
     def _sources(self, backend: str) -> dict[str, SourceRun]:
         """Every source this backend needs, the kernel's first (wrapped by a test fault)."""
-        netlink = NetlinkSource(self._emit, self.metrics, self.config.system.netlink_rcvbuf)
+        netlink = NetlinkSource(
+            self._emit,
+            self.metrics,
+            self.config.system.netlink_rcvbuf,
+            route_follow(self.config),  # monitoring.routes: fixed until the next start
+            room=self.engine.room,
+        )
         extra = backend_sources(backend, self._emit, self.metrics, self.config, self.env)
         self.engine.require_sources(extra)
         sources, faulty = wrap_sources({"netlink": netlink.run, **extra}, self.env)
