@@ -39,7 +39,17 @@ from netevd.core.events import (
     SourceStatus,
     TablesAssigned,
 )
-from netevd.core.model import RTPROT_NETEVD, Addr, Link, Route, Rule
+from netevd.core.model import (
+    AF_INET,
+    AF_INET6,
+    RT_TABLE_LOCAL,
+    RTN_UNICAST,
+    RTPROT_NETEVD,
+    Addr,
+    Link,
+    Route,
+    Rule,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -62,6 +72,9 @@ class State:
     tables: Mapping[str, int] = field(default_factory=Map)  # policy-routing tables by name
     # netevd's own routes (RTPROT_NETEVD), kept apart so a plan check needs no full scan
     owned_routes: frozenset[Route] = frozenset()
+    # (oif, family) -> routes that lead out of the link (views.has_route_out), kept as routes
+    # come and go: scanning a link's routes for one took O(n) per event in a storm
+    ways_out: Mapping[tuple[int, int], int] = field(default_factory=Map)
 
     def managed_props(self, source: str, index: int) -> Mapping[str, str]:
         return self.managed.get(source, {}).get(index, {})
@@ -119,6 +132,7 @@ def _evolve(
         s.describe,
         s.tables,
         s.owned_routes,
+        s.ways_out,
     )
 
 
@@ -134,6 +148,7 @@ def apply(state: State, event: Event) -> State:
                 addrs=_without(state.addrs, index),
                 routes=_without(state.routes, index),
                 owned_routes=frozenset(r for r in state.owned_routes if r.oif != index),
+                ways_out=_without(_without(state.ways_out, (index, AF_INET)), (index, AF_INET6)),
             )
         case AddressAdded(addr):
             bucket = _with(state.addrs.get(addr.index, {}), addr.key, addr)
@@ -143,6 +158,7 @@ def apply(state: State, event: Event) -> State:
         case RouteAdded(route):
             current = state.routes.get(route.oif, {})
             state = _owned(state, current.get(route.key), route)
+            state = _counted(state, current.get(route.key), route)
             routes = _with(current, route.key, route)
             return _evolve(state, routes=_with(state.routes, route.oif, routes))
         case RouteRemoved(route):
@@ -203,11 +219,36 @@ def _owned(state: State, old: Route | None, new: Route | None) -> State:
     return state if owned is state.owned_routes else replace(state, owned_routes=owned)
 
 
+def leads_out(route: Route) -> bool:
+    """A unicast route out of its link; fe80::/64 leads nowhere beyond the link."""
+    return (
+        route.type == RTN_UNICAST
+        and route.table != RT_TABLE_LOCAL
+        and not route.dst.startswith("fe80:")
+    )
+
+
+def _counted(state: State, old: Route | None, new: Route | None) -> State:
+    """Keep ways_out in step when *old* is replaced by *new* (either may be None)."""
+    delta = (1 if new is not None and leads_out(new) else 0) - (
+        1 if old is not None and leads_out(old) else 0
+    )
+    if not delta:
+        return state
+    route = new if new is not None else old
+    assert route is not None  # delta is 0 when both are None
+    key = (route.oif, route.family)
+    count = state.ways_out.get(key, 0) + delta
+    ways = _with(state.ways_out, key, count) if count else _without(state.ways_out, key)
+    return replace(state, ways_out=ways)
+
+
 def _remove_route(state: State, route: Route) -> State:
     bucket = state.routes.get(route.oif)
     if bucket is None or route.key not in bucket:
         return state
     state = _owned(state, bucket[route.key], None)
+    state = _counted(state, bucket[route.key], None)
     bucket = _without(bucket, route.key)
     routes = _with(state.routes, route.oif, bucket) if bucket else _without(state.routes, route.oif)
     return _evolve(state, routes=routes)

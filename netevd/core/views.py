@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from netevd.core.model import (
     AF_INET,
     AF_INET6,
-    RT_TABLE_LOCAL,
     RT_TABLE_MAIN,
-    RTN_UNICAST,
     Addr,
     Link,
 )
@@ -67,14 +65,8 @@ def gateway(state: State, index: int, family: int) -> str:
 
 
 def has_route_out(state: State, index: int, family: int) -> bool:
-    """A unicast route of *family* out of *index*; fe80::/64 leads nowhere beyond the link."""
-    return any(
-        r.family == family
-        and r.type == RTN_UNICAST
-        and r.table != RT_TABLE_LOCAL
-        and not r.dst.startswith("fe80:")
-        for r in state.link_routes(index)
-    )
+    """A unicast route of *family* out of *index* (state.leads_out), from the state's count."""
+    return state.ways_out.get((index, family), 0) > 0
 
 
 def kernel_state(state: State, index: int) -> str:

@@ -67,9 +67,9 @@ class Engine:
         """For sources and executors: queue an event (never blocks)."""
         self.intake.put(event)
 
-    async def room(self) -> None:
+    async def room(self, behind: bool = False) -> None:
         """For sources between reads: see Intake.room."""
-        await self.intake.room()
+        await self.intake.room(behind)
 
     async def run(self) -> None:
         while True:

@@ -11,6 +11,12 @@ of one link keep their order (its prompt events came before its bulk ones), so t
 ends where strict arrival order would have taken it; only the sequence numbers of different
 links' events interleave differently.
 
+While a source reports that it is behind the kernel (its last read ended with more queued),
+the engine leaves the bulk lane alone for up to BULK_DEFER seconds at a time and serves only
+the prompt lane: the kernel's buffer is the one place where a storm can be lost (an overrun
+costs a full re-dump, ruinous with a million routes), the intake is not. So the source reads as
+fast as the kernel writes, and the engine works through the bulk whenever it catches up.
+
 The intake also bounds the backlog: a source that finds more than ``high`` events queued
 waits (:meth:`Intake.room`) until the engine has brought it under ``low``, and meanwhile the
 kernel's socket buffer holds what comes (an overrun re-dumps).
@@ -19,6 +25,7 @@ kernel's socket buffer holds what comes (an overrun re-dumps).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter, deque
 
 from netevd.core.events import Event
@@ -27,6 +34,7 @@ from netevd.core.state import event_scope
 HIGH_WATER = 1_000_000  # events queued before sources are asked to wait
 LOW_WATER = 250_000
 PROMPT_PER_LINK = 64  # a link's events in the prompt lane before the rest go to the bulk lane
+BULK_DEFER = 0.05  # seconds the bulk lane may wait at most while a source is behind
 Scope = frozenset[int] | None
 
 
@@ -41,6 +49,8 @@ class Intake:
         self._room = asyncio.Event()
         self._room.set()
         self._high, self._low = high, low
+        self._behind = False  # a source's last read left more in the kernel
+        self._bulk_taken = 0.0  # loop time of the last take from the bulk lane
 
     def __len__(self) -> int:
         return len(self._prompt) + len(self._bulk)
@@ -71,21 +81,41 @@ class Intake:
 
     async def take(self, limit: int) -> list[Event]:
         """At least one event: the prompt lane's first, else up to *limit* of the bulk's."""
-        while not self._prompt and not self._bulk:
+        while not self._prompt and not self._bulk_due():
             self._ready.clear()
-            await self._ready.wait()
+            await self._wait_ready()
         if self._prompt:
             taken, _ = _take(self._prompt, limit, self._in_prompt)
         else:
             taken, unscoped = _take(self._bulk, limit, self._pending)
             self._unscoped -= unscoped
+            self._bulk_taken = asyncio.get_running_loop().time()
         if len(self) < self._low:
             self._room.set()
         return taken
 
-    async def room(self) -> None:
-        """For sources, between reads: a turn for the loop, and a wait while the engine is
-        more than ``high`` events behind (until it is under ``low``)."""
+    def _bulk_due(self) -> bool:
+        if not self._bulk:
+            return False
+        deferred = asyncio.get_running_loop().time() - self._bulk_taken
+        return not self._behind or deferred >= BULK_DEFER
+
+    async def _wait_ready(self) -> None:
+        """Until an event comes, or (while the bulk waits for a source) the deferral ends."""
+        if not self._bulk:
+            await self._ready.wait()
+            return
+        remaining = self._bulk_taken + BULK_DEFER - asyncio.get_running_loop().time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), max(remaining, 0.0))
+
+    async def room(self, behind: bool = False) -> None:
+        """For sources, between reads (*behind*: the last read left more in the kernel): a
+        turn for the loop, and a wait while the engine is more than ``high`` events behind
+        (until it is under ``low``)."""
+        if behind != self._behind:
+            self._behind = behind
+            self._ready.set()  # a waiting engine looks again
         await asyncio.sleep(0)
         await self._room.wait()
 

@@ -76,11 +76,11 @@ SLICE = 0.003  # seconds of reading before the loop gets a turn (the engine, the
 NAME = "netlink"
 GONE_REMEMBERED = 4096  # removed links whose late messages are dropped
 
-Room = Callable[[], Awaitable[None]]
+Room = Callable[[bool], Awaitable[None]]  # (whether the kernel has more queued) -> a turn
 Streams = tuple[socket.socket, socket.socket]  # (addresses, routes and rules; links)
 
 
-async def _yield() -> None:
+async def _yield(behind: bool = False) -> None:
     await asyncio.sleep(0)
 
 
@@ -102,6 +102,7 @@ class NetlinkSource:
         self._rejects = 0
         self._streaming_since: float | None = None
         self._flushed = False
+        self._behind = False  # the last slice ended with more queued in the kernel
         self._gone: set[int] = set()  # links removed (RTM_DELLINK) and not back since
 
     async def run(self) -> None:
@@ -175,7 +176,7 @@ class NetlinkSource:
             if self._read_slice(*streams):
                 if self._flushed or dirty_since is not None:
                     dirty_since = loop.time()
-                await self._room()  # the loop's turn; a wait while the engine is far behind
+                await self._room(self._behind)  # the loop's turn (see Intake.room)
                 continue
             if dirty_since is None:
                 await rtnl.wait_readable(*streams)
@@ -192,6 +193,7 @@ class NetlinkSource:
         """Read and deliver for up to SLICE seconds; whether anything was read. Sets
         ``_flushed`` when something read may have flushed routes silently."""
         self._flushed = False
+        self._behind = False
         deadline = time.perf_counter() + SLICE
         read = False
         while True:
@@ -203,7 +205,10 @@ class NetlinkSource:
             self._flushed = self._deliver(changes) or self._flushed
             self._flushed = self._deliver(datagrams) or self._flushed
             full = len(datagrams) == ROUND or len(changes) == ROUND
-            if not full or time.perf_counter() >= deadline:
+            if not full:
+                return read
+            if time.perf_counter() >= deadline:
+                self._behind = True  # the slice ended with more in the kernel
                 return read
 
     def _deliver(self, datagrams: list[bytes]) -> bool:

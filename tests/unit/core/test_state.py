@@ -16,8 +16,9 @@ from netevd.core.events import (
     RuleRemoved,
     SourceStatus,
 )
-from netevd.core.model import AF_INET, Rule
+from netevd.core.model import AF_INET, Route, Rule
 from netevd.core.state import State, apply, apply_all, expand_snapshot, touched_links
+from netevd.core.views import has_route_out
 
 
 def test_links_are_keyed_by_index_and_renames_update_the_name():
@@ -139,3 +140,22 @@ def test_expand_routes_covers_silent_flushes():
         RouteAdded(new_changed),
     ]
     assert expand_routes(state, [kept, flushed, changed]) == []
+
+
+def test_ways_out_follow_routes_that_come_go_and_are_replaced():
+    """has_route_out reads a count kept by apply, not a scan of the link's routes."""
+    local = Route(family=2, table=255, dst="10.0.0.1/32", oif=3, type=2)
+    six_ll = Route(family=10, table=254, dst="fe80::/64", oif=3)
+    out = Route(family=2, table=254, dst="10.0.0.0/24", oif=3)
+    state = apply_all(State(), [LinkChanged(link(3)), RouteAdded(local), RouteAdded(six_ll)])
+    assert not has_route_out(state, 3, 2)
+    assert not has_route_out(state, 3, 10)
+    state = apply(state, RouteAdded(out))
+    assert has_route_out(state, 3, 2)
+    # Replaced by a route of the same kernel key that leads nowhere: the count follows.
+    state = apply(state, RouteAdded(Route(family=2, table=254, dst="10.0.0.0/24", oif=3, type=6)))
+    assert not has_route_out(state, 3, 2)
+    state = apply_all(state, [RouteAdded(out), RouteRemoved(out)])
+    assert not has_route_out(state, 3, 2)
+    state = apply_all(state, [RouteAdded(out), LinkRemoved(3)])
+    assert dict(state.ways_out) == {}
