@@ -13,9 +13,17 @@ links' events interleave differently.
 
 While a source reports that it is behind the kernel (its last read ended with more queued),
 the engine leaves the bulk lane alone for up to BULK_DEFER seconds at a time and serves only
-the prompt lane: the kernel's buffer is the one place where a storm can be lost (an overrun
-costs a full re-dump, ruinous with a million routes), the intake is not. So the source reads as
-fast as the kernel writes, and the engine works through the bulk whenever it catches up.
+the prompt lane, so the source gets most of the loop: the kernel's buffer is the one place
+where a storm can be lost (an overrun costs a full re-dump, ruinous with a million routes), the
+intake is not. So the source reads as fast as the kernel writes, and the engine works through
+the bulk whenever it catches up.
+
+A storm fills memory with objects that live long (events queued, then the state's routes),
+and each of Python's full garbage collections walks all of them: with a million routes one
+held the loop for 0.2-1.8 s, long enough for the kernel to overrun. Every FREEZE_EVERY events
+queued, the objects alive are moved out of the collector's sight (gc.freeze), so it only walks
+what came since. The state holds no reference cycles (its objects are freed by reference
+counting, frozen or not); a freeze may keep for good only the cyclic garbage of that moment.
 
 The intake also bounds the backlog: a source that finds more than ``high`` events queued
 waits (:meth:`Intake.room`) until the engine has brought it under ``low``, and meanwhile the
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections import Counter, deque
 
 from netevd.core.events import Event
@@ -34,7 +43,8 @@ from netevd.core.state import event_scope
 HIGH_WATER = 1_000_000  # events queued before sources are asked to wait
 LOW_WATER = 250_000
 PROMPT_PER_LINK = 64  # a link's events in the prompt lane before the rest go to the bulk lane
-BULK_DEFER = 0.05  # seconds the bulk lane may wait at most while a source is behind
+BULK_DEFER = 0.01  # seconds the bulk lane may wait at most while a source is behind
+FREEZE_EVERY = 20_000  # events queued between two gc.freeze() calls
 Scope = frozenset[int] | None
 
 
@@ -51,6 +61,7 @@ class Intake:
         self._high, self._low = high, low
         self._behind = False  # a source's last read left more in the kernel
         self._bulk_taken = 0.0  # loop time of the last take from the bulk lane
+        self._unfrozen = 0  # events queued since the last gc.freeze()
 
     def __len__(self) -> int:
         return len(self._prompt) + len(self._bulk)
@@ -72,6 +83,10 @@ class Intake:
         self._ready.set()
         if len(self) > self._high:
             self._room.clear()
+        self._unfrozen += 1
+        if self._unfrozen >= FREEZE_EVERY:
+            self._unfrozen = 0
+            gc.freeze()
 
     def _prompt_fits(self, scope: frozenset[int]) -> bool:
         if self._unscoped:
