@@ -75,6 +75,7 @@ class State:
     # (oif, family) -> routes that lead out of the link (views.has_route_out), kept as routes
     # come and go: scanning a link's routes for one took O(n) per event in a storm
     ways_out: Mapping[tuple[int, int], int] = field(default_factory=Map)
+    defaults: Mapping[int, frozenset[Route]] = field(default_factory=Map)  # oif -> default routes
 
     def managed_props(self, source: str, index: int) -> Mapping[str, str]:
         return self.managed.get(source, {}).get(index, {})
@@ -133,6 +134,7 @@ def _evolve(
         s.tables,
         s.owned_routes,
         s.ways_out,
+        s.defaults,
     )
 
 
@@ -149,6 +151,7 @@ def apply(state: State, event: Event) -> State:
                 routes=_without(state.routes, index),
                 owned_routes=frozenset(r for r in state.owned_routes if r.oif != index),
                 ways_out=_without(_without(state.ways_out, (index, AF_INET)), (index, AF_INET6)),
+                defaults=_without(state.defaults, index),
             )
         case AddressAdded(addr):
             bucket = _with(state.addrs.get(addr.index, {}), addr.key, addr)
@@ -229,7 +232,10 @@ def leads_out(route: Route) -> bool:
 
 
 def _counted(state: State, old: Route | None, new: Route | None) -> State:
-    """Keep ways_out in step when *old* is replaced by *new* (either may be None)."""
+    """Keep ways_out and defaults in step when *old* is replaced by *new* (either may be
+    None)."""
+    if (old is not None and old.is_default) or (new is not None and new.is_default):
+        state = _defaults(state, old, new)
     delta = (1 if new is not None and leads_out(new) else 0) - (
         1 if old is not None and leads_out(old) else 0
     )
@@ -241,6 +247,19 @@ def _counted(state: State, old: Route | None, new: Route | None) -> State:
     count = state.ways_out.get(key, 0) + delta
     ways = _with(state.ways_out, key, count) if count else _without(state.ways_out, key)
     return replace(state, ways_out=ways)
+
+
+def _defaults(state: State, old: Route | None, new: Route | None) -> State:
+    route = new if new is not None else old
+    assert route is not None  # called with one of them a default route
+    kept = state.defaults.get(route.oif, frozenset())
+    if old is not None:
+        kept = kept - {old}
+    if new is not None and new.is_default:
+        kept = kept | {new}
+    oif = route.oif
+    defaults = _with(state.defaults, oif, kept) if kept else _without(state.defaults, oif)
+    return replace(state, defaults=defaults)
 
 
 def _remove_route(state: State, route: Route) -> State:

@@ -50,9 +50,10 @@ def _key(addr: Addr) -> tuple[int, int, int]:
 
 
 def gateway(state: State, index: int, family: int) -> str:
-    """The gateway of the main-table default route out of *index* (lowest metric), or ""."""
+    """The gateway of the main-table default route out of *index* (lowest metric), or "".
+    From the state's default routes of the link, not its whole table."""
     best: tuple[int, str] | None = None
-    for route in state.link_routes(index):
+    for route in state.defaults.get(index, ()):
         if (
             route.family == family
             and route.table == RT_TABLE_MAIN

@@ -18,7 +18,7 @@ from netevd.core.events import (
 )
 from netevd.core.model import AF_INET, Route, Rule
 from netevd.core.state import State, apply, apply_all, expand_snapshot, touched_links
-from netevd.core.views import has_route_out
+from netevd.core.views import gateway, has_route_out
 
 
 def test_links_are_keyed_by_index_and_renames_update_the_name():
@@ -159,3 +159,16 @@ def test_ways_out_follow_routes_that_come_go_and_are_replaced():
     assert not has_route_out(state, 3, 2)
     state = apply_all(state, [RouteAdded(out), LinkRemoved(3)])
     assert dict(state.ways_out) == {}
+
+
+def test_default_routes_are_kept_apart_for_the_gateway():
+    low = Route(family=2, table=254, dst="0.0.0.0/0", gateway="10.0.0.1", oif=3, priority=100)
+    high = Route(family=2, table=254, dst="0.0.0.0/0", gateway="10.0.0.2", oif=3, priority=50)
+    other = Route(family=2, table=254, dst="10.9.0.0/16", gateway="10.0.0.9", oif=3)
+    state = apply_all(State(), [LinkChanged(link(3)), RouteAdded(low), RouteAdded(other)])
+    assert gateway(state, 3, 2) == "10.0.0.1"
+    state = apply(state, RouteAdded(high))
+    assert gateway(state, 3, 2) == "10.0.0.2"
+    state = apply(state, RouteRemoved(high))
+    assert gateway(state, 3, 2) == "10.0.0.1"
+    assert apply(state, LinkRemoved(3)).defaults.get(3) is None
