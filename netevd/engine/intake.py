@@ -21,8 +21,8 @@ the bulk whenever it catches up.
 A storm fills memory with objects that live long (events queued, then the state's routes),
 and each of Python's full garbage collections walks all of them: with a million routes one
 held the loop for 0.2-1.8 s, long enough for the kernel to overrun. Every FREEZE_EVERY events
-queued, the objects alive are moved out of the collector's sight (gc.freeze), so it only walks
-what came since. The state holds no reference cycles (its objects are freed by reference
+queued or taken (the engine makes the state's new objects as it takes them), the objects alive
+are moved out of the collector's sight (gc.freeze), so it only walks what came since. The state holds no reference cycles (its objects are freed by reference
 counting, frozen or not); a freeze may keep for good only the cyclic garbage of that moment.
 
 The intake also bounds the backlog: a source that finds more than ``high`` events queued
@@ -44,7 +44,7 @@ HIGH_WATER = 1_000_000  # events queued before sources are asked to wait
 LOW_WATER = 250_000
 PROMPT_PER_LINK = 64  # a link's events in the prompt lane before the rest go to the bulk lane
 BULK_DEFER = 0.01  # seconds the bulk lane may wait at most while a source is behind
-FREEZE_EVERY = 20_000  # events queued between two gc.freeze() calls
+FREEZE_EVERY = 20_000  # events queued or taken between two gc.freeze() calls
 Scope = frozenset[int] | None
 
 
@@ -83,10 +83,7 @@ class Intake:
         self._ready.set()
         if len(self) > self._high:
             self._room.clear()
-        self._unfrozen += 1
-        if self._unfrozen >= FREEZE_EVERY:
-            self._unfrozen = 0
-            gc.freeze()
+        self._counted(1)
 
     def _prompt_fits(self, scope: frozenset[int]) -> bool:
         if self._unscoped:
@@ -107,7 +104,14 @@ class Intake:
             self._bulk_taken = asyncio.get_running_loop().time()
         if len(self) < self._low:
             self._room.set()
+        self._counted(len(taken))
         return taken
+
+    def _counted(self, events: int) -> None:
+        self._unfrozen += events
+        if self._unfrozen >= FREEZE_EVERY:
+            self._unfrozen = 0
+            gc.freeze()
 
     def _bulk_due(self) -> bool:
         if not self._bulk:
