@@ -157,6 +157,17 @@ async def kernel_routes(netns: str) -> Counter[tuple[object, ...]]:
     return found
 
 
+async def kernel_route_count(netns: str) -> int:
+    """How many routes ``ip route show table all`` lists, both families: counted in its text
+    (parsing a million routes' JSON would hold the bench's loop, and its probes, for seconds)."""
+    total = 0
+    for family in (4, 6):
+        argv = ["ip", "-n", netns, f"-{family}", "route", "show", "table", "all"]
+        out = await run_command(argv, timeout=300)
+        total += sum(1 for line in out.stdout.splitlines() if line and not line[0].isspace())
+    return total
+
+
 async def daemon_routes(api: NsApi) -> Counter[tuple[object, ...]]:
     routes = await api.data("/api/v1/routes")
     return Counter(

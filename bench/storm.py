@@ -81,7 +81,7 @@ def _kernel_count(world: World, what: str) -> Callable[[], Awaitable[int]]:
 
     async def count() -> int:
         if what == "routes":
-            return (await probes.kernel_routes(host)).total()
+            return await probes.kernel_route_count(host)
         return len(await probes.kernel_addresses(host))
 
     return count

@@ -22,8 +22,9 @@ A storm fills memory with objects that live long (events queued, then the state'
 and each of Python's full garbage collections walks all of them: with a million routes one
 held the loop for 0.2-1.8 s, long enough for the kernel to overrun. Every FREEZE_EVERY events
 queued or taken (the engine makes the state's new objects as it takes them), the objects alive
-are moved out of the collector's sight (gc.freeze), so it only walks what came since. The state holds no reference cycles (its objects are freed by reference
-counting, frozen or not); a freeze may keep for good only the cyclic garbage of that moment.
+are moved out of the collector's sight (gc.freeze), so it only walks what came since. The
+state holds no reference cycles (its objects are freed by reference counting, frozen or not);
+a freeze may keep for good only the cyclic garbage of that moment.
 
 The intake also bounds the backlog: a source that finds more than ``high`` events queued
 waits (:meth:`Intake.room`) until the engine has brought it under ``low``, and meanwhile the
