@@ -16,13 +16,15 @@ from collections.abc import Awaitable
 from pathlib import Path
 from types import FrameType
 
-from bench import burst, latency, memory, startup
+from bench import burst, latency, memory, regress, startup, storm
 from bench.common import require_root
 from bench.results import RESULTS_DIR, machine
 
 BENCHMARKS = {
     "latency": (latency, "carrier change -> carrier.d / no-carrier.d script start"),
     "burst": (burst, "route, address and carrier-flap storms"),
+    "storm": (storm, "router-scale storms: netevd beside a bare pyroute2 reader"),
+    "regress": (regress, "carrier -> script beside the floor, quiet and under a storm"),
     "memory": (memory, "RSS idle, with N more links, after they go; idle CPU"),
     "startup": (startup, "process start -> READY with 0 and N links"),
 }

@@ -20,7 +20,6 @@ counted (``netevd_netlink_messages_total``) by the time from t0 to caught up; ov
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from bench.common import (
     until,
     write_batch,
 )
+from bench.probes import kernel_addresses
 from bench.results import RESULTS_DIR, write_results
 from bench.stamps import Stamp, StampLog
 from lab.build import run_command
@@ -105,15 +105,6 @@ async def routes(count: int) -> dict[str, Any]:
 
 
 # -- addresses ----------------------------------------------------------------------------------
-
-
-async def kernel_addresses(netns: str) -> set[tuple[str, str, int]]:
-    out = await run_command(["ip", "-n", netns, "-j", "addr", "show"])
-    return {
-        (entry["ifname"], a["local"], int(a["prefixlen"]))
-        for entry in json.loads(out.stdout)
-        for a in entry.get("addr_info", [])
-    }
 
 
 class SameAddresses:

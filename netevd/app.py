@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from netevd.core.actions import (
 from netevd.core.config import Config
 from netevd.core.directories import Directory
 from netevd.core.events import ConfigReloaded, Event, ScriptFinished, TablesAssigned
+from netevd.core.follow import route_follow
 from netevd.core.routing import policy_links
 from netevd.core.state import State
 from netevd.core.trees import Tree
@@ -67,6 +69,7 @@ log = logging.getLogger("netevd")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+SWITCH_INTERVAL = 0.0005  # seconds a thread waits for the GIL at most (Python's default: 0.005)
 
 
 def script_settings(config: Config) -> ScriptSettings:
@@ -261,7 +264,13 @@ class Daemon:
 
     def _sources(self, backend: str) -> dict[str, SourceRun]:
         """Every source this backend needs, the kernel's first (wrapped by a test fault)."""
-        netlink = NetlinkSource(self._emit, self.metrics, self.config.system.netlink_rcvbuf)
+        netlink = NetlinkSource(
+            self._emit,
+            self.metrics,
+            self.config.system.netlink_rcvbuf,
+            route_follow(self.config),  # monitoring.routes: fixed until the next start
+            room=self.engine.room,
+        )
         extra = backend_sources(backend, self._emit, self.metrics, self.config, self.env)
         self.engine.require_sources(extra)
         sources, faulty = wrap_sources({"netlink": netlink.run, **extra}, self.env)
@@ -316,6 +325,10 @@ def run(config_path: str | None, env: Mapping[str, str]) -> int:
     """Load the config (ConfigError propagates to the CLI) and run until SIGTERM/SIGINT."""
     loaded = load_config(config_path, env)
     setup_logging(loaded.config.system.log_level, env)
+    # Executors do their file-system work in threads (script discovery, large values). While
+    # the engine works through a storm, each of their system calls waits for the GIL, by
+    # default up to 5 ms; 0.5 ms keeps a script's start within tens of milliseconds.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     for warning in loaded.warnings:
         log.warning("config.warning %s", warning)
     path = str(Path(config_path)) if config_path else None

@@ -14,6 +14,7 @@ from typing import Any
 
 from netevd import __version__
 from netevd.core.config import MonitoringConfig
+from netevd.core.follow import RouteFollow
 from netevd.core.model import AF_INET, Addr, Link, Route, Rule
 from netevd.core.reactions import monitored
 from netevd.core.state import State
@@ -251,6 +252,7 @@ def status_document(
     ready: bool,
     started: float,
     scripts: tuple[int, int],
+    routes_followed: Mapping[str, object] | None = None,
 ) -> Document:
     last = log.last()
     run, failed = scripts
@@ -272,6 +274,7 @@ def status_document(
             "scripts_failed": failed,
         },
         "last_event": event_document(last.to_dict()) if last else None,
+        "routes_followed": dict(routes_followed or RouteFollow().describe()),
     }
 
 

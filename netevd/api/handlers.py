@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from netevd.api import documents as docs
 from netevd.api.params import EventQuery, RouteQuery, RuleQuery
 from netevd.api.view import DaemonView
+from netevd.core.follow import route_follow
 
 log = logging.getLogger("netevd.api")
 
@@ -126,6 +127,7 @@ async def status(request: web.Request) -> web.Response:
             ready=view.ready,
             started=view.started,
             scripts=view.script_counts(),
+            routes_followed=route_follow(view.config).describe(),
         )
     )
 

@@ -178,6 +178,14 @@ def _status_schemas() -> dict[str, Schema]:
             "sources": {"type": "object", "additionalProperties": BOOL},
             "counts": counts,
             "last_event": {"anyOf": [_ref("Event"), {"type": "null"}]},
+            # monitoring.routes: which routes the counts and /api/v1/routes cover
+            "routes_followed": _object(
+                {
+                    "mode": {"type": "string", "enum": ["all", "tables", "none"]},
+                    "tables": {"type": "array", "items": INT},
+                    "followed": STR,
+                }
+            ),
         }
     )
     return {"Status": status}

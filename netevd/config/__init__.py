@@ -82,6 +82,10 @@ def _parse(
             f"compat.nm_dispatcher is on but system.backend is {config.system.backend}: "
             "NetworkManager-dispatcher's scripts run only with the NetworkManager backend"
         )
+    if config.monitoring.route_tables and config.monitoring.routes != "tables":
+        report.warnings.append(
+            "monitoring.route_tables is ignored unless monitoring.routes is tables"
+        )
     if report.errors:
         raise ConfigError(report.errors)
     return LoadResult(config, tuple(report.warnings), source)

@@ -81,6 +81,18 @@ MEANINGS: Final[dict[str, str]] = {
         "Run address-added.d and address-removed.d for link-local addresses too (fe80::/10, "
         "169.254/16); they come and go with every carrier change, so they are left out by default."
     ),
+    "monitoring.routes": (
+        "Which routes netevd follows. all: every route of every table. none: only what "
+        "netevd's own features read (default routes, the on-link routes the kernel adds for "
+        "addresses, netevd's own). tables: none, plus every route of route_tables. What is not "
+        "followed is dropped in the kernel by a socket filter and is not in /api/v1/routes or "
+        "routes.d's picture; a router with a full table and no routes.d scripts wants none. "
+        "Read at start."
+    ),
+    "monitoring.route_tables": (
+        "With routes: tables, the tables followed in full (254 is main); ignored, with a "
+        "warning, otherwise."
+    ),
     "routing.policy_rules": (
         "Interfaces that get per-interface policy routing: a table of their own with their "
         "default route, and from ADDR / to ADDR rules that look it up."

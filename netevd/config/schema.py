@@ -29,6 +29,7 @@ from netevd.config.values import (
     optional_path,
     pinned_tables,
     port_number,
+    route_table,
     seconds,
     user_name,
 )
@@ -157,7 +158,13 @@ SCHEMA: Final = Section(
         ),
         "monitoring": Section(
             core.MonitoringConfig,
-            {"interfaces": _INTERFACES, "exclude": _INTERFACES, "link_local": boolean},
+            {
+                "interfaces": _INTERFACES,
+                "exclude": _INTERFACES,
+                "link_local": boolean,
+                "routes": one_of(core.ROUTES_MODES),
+                "route_tables": ListOf(route_table, "table numbers"),
+            },
         ),
         "routing": Section(
             core.RoutingConfig,

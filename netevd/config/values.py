@@ -246,6 +246,14 @@ def table_number(value: object) -> int:
     return value
 
 
+@described("integer", "1 to 4294967295 (254 is main)")
+def route_table(value: object) -> object:
+    """``monitoring.route_tables[i]``: any table id, main (254) and local (255) included."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**32 - 1:
+        raise Invalid(f"{show(value)} must be a table number from 1 to 4294967295")
+    return value
+
+
 def pinned_tables(value: object) -> tuple[tuple[tuple[str, int], ...] | None, list[Problem]]:
     """``routing.tables``: interface name -> pinned table, each table used once. Returns the
     pairs (None when anything was wrong) and the problems as (".key" suffix, message)."""

@@ -13,9 +13,11 @@ LogLevel = Literal["trace", "debug", "info", "warn", "error"]
 Backend = Literal["systemd-networkd", "NetworkManager", "dhclient", "none", "auto"]
 FilterAction = Literal["execute", "ignore", "log"]
 IpFamily = Literal["ipv4", "ipv6", "any"]
+RoutesMode = Literal["all", "tables", "none"]
 
 LOG_LEVELS: tuple[LogLevel, ...] = ("trace", "debug", "info", "warn", "error")
 BACKENDS: tuple[Backend, ...] = ("systemd-networkd", "NetworkManager", "dhclient", "none", "auto")
+ROUTES_MODES: tuple[RoutesMode, ...] = ("all", "tables", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +27,8 @@ class SystemConfig:
     script_dirs: tuple[str, ...] = ("/etc/netevd", "/usr/lib/netevd")
     user: str = "netevd"
     state_dir: str = "/var/lib/netevd"
-    netlink_rcvbuf: int = 8 * 1024 * 1024  # bytes; overruns trigger a re-dump either way
+    # bytes, per socket; a route storm waits here while netevd reads (an overrun re-dumps)
+    netlink_rcvbuf: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,10 @@ class MonitoringConfig:
     interfaces: tuple[str, ...] = ()  # names or globs; empty = all
     exclude: tuple[str, ...] = ("lo",)
     link_local: bool = False  # address-added.d / address-removed.d for link-local addresses too
+    # Which routes are followed (netevd.core.follow): every one, or only what netevd's own
+    # features need plus the tables listed in route_tables.
+    routes: RoutesMode = "all"
+    route_tables: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from netevd.core.events import (
     RuleRemoved,
 )
 from netevd.core.kinds import EventKind
+from netevd.core.lease import Lease
 from netevd.core.records import Record
 
 Detail = dict[str, object]
@@ -98,3 +99,19 @@ def record_line(record: Record) -> str:
     source = "" if record.source == "kernel" else f" source={record.source}"
     fired = f" fired={','.join(record.directories)}" if record.directories else ""
     return f"{head} {detail}".rstrip() + source + fired
+
+
+def lease_detail(lease: Lease) -> dict[str, object]:
+    return {
+        "family": lease.family,
+        "address": lease.address,
+        "prefixlen": lease.prefixlen,
+        "routers": list(lease.routers),
+        "dns": list(lease.dns),
+        "domain": lease.domain,
+        "search": list(lease.search),
+        "host_name": lease.host_name,
+        "lease_time": lease.lease_time,
+        "server": lease.server,
+        "expire": lease.expire,
+    }

@@ -37,7 +37,7 @@ from netevd.core.events import (
 from netevd.core.kinds import EventKind
 from netevd.core.model import AF_INET, AF_INET6, RT_TABLE_MAIN, Addr, Link
 from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
-from netevd.core.state import State
+from netevd.core.state import State, apply_all
 from netevd.core.views import LinkView, gateway, view
 
 FAMILIES = {AF_INET: "inet", AF_INET6: "inet6"}
@@ -112,9 +112,19 @@ def _link_removed(before: State, index: int, ctx: Context, config: Config) -> li
     link = before.links.get(index)
     if link is None or not _scriptable(link, config):
         return []
-    current = view(before, index)  # the link's last picture: it is gone from the new state
+    # The kernel removes a link's addresses before the link, but the source hands a link's own
+    # messages on ahead of queued address messages (a storm must not delay a carrier change)
+    # and drops those of a link that is gone. Whichever came first, the result is the
+    # kernel's: address-removed.d for what the link still had, and link-removed.d's last
+    # picture without addresses.
+    addrs = sorted(before.link_addrs(index), key=lambda a: a.sort_key)
+    actions: list[Action] = []
+    for addr in addrs:
+        actions += _address(before, addr, False, ctx, config)
+    bare = apply_all(before, [AddressRemoved(addr) for addr in addrs])
+    current = view(bare, index)  # the link's last picture: it is gone from the new state
     kind = EventKind.LINK_REMOVED
-    return _complete(before, current, Directory.LINK_REMOVED, ctx, kind, config)
+    return actions + _complete(bare, current, Directory.LINK_REMOVED, ctx, kind, config)
 
 
 def _address(state: State, addr: Addr, added: bool, ctx: Context, config: Config) -> list[Action]:

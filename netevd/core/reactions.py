@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
+import heapq
 import json
 from collections.abc import Iterable, Mapping
 
@@ -26,7 +28,7 @@ from netevd.core.kinds import EventKind
 from netevd.core.model import RT_TABLE_LOCAL, RTPROT_NETEVD, Route
 from netevd.core.routing import allocate_tables, is_policy_link
 from netevd.core.state import State, touched_links
-from netevd.core.views import LinkView, kernel_state, view
+from netevd.core.views import LinkView, has_route_out, kernel_state, view
 
 MAX_JSON_ROUTES = 256
 
@@ -42,6 +44,7 @@ EVENT_KINDS: dict[type, EventKind] = {
 ROUTES_EVENT = {RouteAdded: "new", RouteRemoved: "del"}  # routes.d's EVENT values
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every event of a storm; names are few
 def monitored(name: str, monitoring: MonitoringConfig) -> bool:
     if any(fnmatch.fnmatchcase(name, pattern) for pattern in monitoring.exclude):
         return False
@@ -55,10 +58,26 @@ def react(before: State, after: State, event: Event, ctx: Context, config: Confi
     kind = EVENT_KINDS.get(type(event))
     if kind is None:
         return []
-    actions = react_links(before, after, touched_links(event), ctx, config, kind.value)
-    if isinstance(event, RouteAdded | RouteRemoved):
-        actions += _route_actions(after, event.route, ctx, config, ROUTES_EVENT[type(event)])
-    return actions
+    if not isinstance(event, RouteAdded | RouteRemoved):
+        return react_links(before, after, touched_links(event), ctx, config, kind.value)
+    route = event.route
+    actions = (
+        react_links(before, after, touched_links(event), ctx, config, kind.value)
+        if _may_change_link(before, after, route)
+        else []
+    )
+    return actions + _route_actions(after, route, ctx, config, ROUTES_EVENT[type(event)])
+
+
+def _may_change_link(before: State, after: State, route: Route) -> bool:
+    """Whether a route event can fire a directory for its link. Carrier and addresses stay as
+    they were; only the kernel-derived state (backend none) reads routes, and only whether a
+    route of the family leads out (has_route_out). A storm of routes on a link that already
+    has one settles this with two short looks instead of two kernel states per event."""
+    if after.backend != "none" or not route.oif:
+        return False
+    oif, family = route.oif, route.family
+    return has_route_out(before, oif, family) != has_route_out(after, oif, family)
 
 
 def apply_filters(actions: list[Action], config: Config) -> list[Action]:
@@ -326,19 +345,17 @@ def event_document(
         "kernel_state": current.kernel_state,
     }
     if directory is Directory.ROUTES:
-        routes = _routes_doc(state, link.index)
-        doc["route_count"] = len(routes)
-        doc["routes"] = routes[:MAX_JSON_ROUTES]
+        doc["route_count"], doc["routes"] = _routes_doc(state, link.index)
     doc.update(sections or {})
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
-def _routes_doc(state: State, index: int) -> list[dict[str, object]]:
-    routes = sorted(
-        (r for r in state.link_routes(index) if _fires_routes(r)),
-        key=lambda r: (r.family, r.table, r.dst, r.priority),
-    )
-    return [
+def _routes_doc(state: State, index: int) -> tuple[int, list[dict[str, object]]]:
+    """How many routes the link has (routes.d's kind), and the first MAX_JSON_ROUTES in order.
+    The first ones are picked, not the whole table sorted: a full table has a million."""
+    fired = [r for r in state.link_routes(index) if _fires_routes(r)]
+    first = heapq.nsmallest(MAX_JSON_ROUTES, fired, key=_route_order)
+    return len(fired), [
         {
             "dst": r.dst,
             "gateway": r.gateway or None,
@@ -346,5 +363,9 @@ def _routes_doc(state: State, index: int) -> list[dict[str, object]]:
             "protocol": r.protocol,
             "metric": r.priority,
         }
-        for r in routes
+        for r in first
     ]
+
+
+def _route_order(route: Route) -> tuple[int, int, str, int]:
+    return (route.family, route.table, route.dst, route.priority)

@@ -1,8 +1,11 @@
 """The state model and ``apply(state, event) -> state`` (pure).
 
-State is immutable: every change builds new mappings and shares the unchanged ones. Addresses
-are kept per link and routes per output interface, so one event copies one small mapping, not
-the whole table (a 20,000-address burst stays linear per link, not quadratic overall).
+State is immutable: every change builds new mappings and shares the unchanged ones. The
+mappings are persistent hash maps (``immutables.Map``, a HAMT): setting or deleting one key
+costs O(log n) and shares the rest, so one route added to a link that already has a million
+costs about a microsecond, where copying a dict cost a millisecond per 100,000 entries
+(docs/architecture.md, "The state"). Addresses are kept per link and routes per output
+interface, so the API's per-link reads stay cheap.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
+
+from immutables import Map
 
 from netevd.core.events import (
     AddressAdded,
@@ -24,15 +29,28 @@ from netevd.core.events import (
     ManagerLinkChanged,
     ManagerLinkRemoved,
     ManagerSnapshot,
+    QuietWindowEnded,
     RouteAdded,
     RouteRemoved,
     RuleAdded,
     RuleRemoved,
+    RunDropped,
+    ScriptFinished,
     SourceStatus,
     TablesAssigned,
 )
 from netevd.core.lease import Lease, LeaseChanged, LeaseLost
-from netevd.core.model import RTPROT_NETEVD, Addr, Link, Route, Rule
+from netevd.core.model import (
+    AF_INET,
+    AF_INET6,
+    RT_TABLE_LOCAL,
+    RTN_UNICAST,
+    RTPROT_NETEVD,
+    Addr,
+    Link,
+    Route,
+    Rule,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -42,21 +60,25 @@ RouteKey = tuple[object, ...]
 
 @dataclass(frozen=True, slots=True)
 class State:
-    links: Mapping[int, Link] = field(default_factory=dict)
-    addrs: Mapping[int, Mapping[AddrKey, Addr]] = field(default_factory=dict)
-    routes: Mapping[int, Mapping[RouteKey, Route]] = field(default_factory=dict)  # by oif
+    links: Mapping[int, Link] = field(default_factory=Map)
+    addrs: Mapping[int, Mapping[AddrKey, Addr]] = field(default_factory=Map)
+    routes: Mapping[int, Mapping[RouteKey, Route]] = field(default_factory=Map)  # by oif
     rules: frozenset[Rule] = frozenset()
-    sources: Mapping[str, bool] = field(default_factory=dict)  # source name -> up
+    sources: Mapping[str, bool] = field(default_factory=Map)  # source name -> up
     backend: str = "none"  # the effective backend (auto resolved)
     # what network managers report: source -> ifindex -> property -> value
-    managed: Mapping[str, Mapping[int, Mapping[str, str]]] = field(default_factory=dict)
-    manager: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # manager-level
-    describe: Mapping[tuple[str, int], str] = field(default_factory=dict)  # Describe() JSON
-    tables: Mapping[str, int] = field(default_factory=dict)  # policy-routing tables by name
+    managed: Mapping[str, Mapping[int, Mapping[str, str]]] = field(default_factory=Map)
+    manager: Mapping[str, Mapping[str, str]] = field(default_factory=Map)  # manager-level
+    describe: Mapping[tuple[str, int], str] = field(default_factory=Map)  # Describe() JSON
+    tables: Mapping[str, int] = field(default_factory=Map)  # policy-routing tables by name
     # netevd's own routes (RTPROT_NETEVD), kept apart so a plan check needs no full scan
     owned_routes: frozenset[Route] = frozenset()
     # dhclient's current leases: (interface name, family) -> lease
-    leases: Mapping[tuple[str, int], Lease] = field(default_factory=dict)
+    leases: Mapping[tuple[str, int], Lease] = field(default_factory=Map)
+    # (oif, family) -> routes that lead out of the link (views.has_route_out), kept as routes
+    # come and go: scanning a link's routes for one took O(n) per event in a storm
+    ways_out: Mapping[tuple[int, int], int] = field(default_factory=Map)
+    defaults: Mapping[int, frozenset[Route]] = field(default_factory=Map)  # oif -> default routes
 
     def managed_props(self, source: str, index: int) -> Mapping[str, str]:
         return self.managed.get(source, {}).get(index, {})
@@ -78,18 +100,46 @@ class State:
         return None
 
 
-def _with(mapping: Mapping[K, V], key: K, value: V) -> dict[K, V]:
-    new = dict(mapping)
-    new[key] = value
-    return new
+def persistent(mapping: Mapping[K, V]) -> Map[K, V]:
+    """*mapping* as a persistent map (itself when it is one already)."""
+    return mapping if isinstance(mapping, Map) else Map(mapping)
+
+
+def _with(mapping: Mapping[K, V], key: K, value: V) -> Map[K, V]:
+    return persistent(mapping).set(key, value)
 
 
 def _without(mapping: Mapping[K, V], key: K) -> Mapping[K, V]:
     if key not in mapping:
         return mapping
-    new = dict(mapping)
-    del new[key]
-    return new
+    return persistent(mapping).delete(key)
+
+
+def _evolve(
+    state: State,
+    *,
+    addrs: Mapping[int, Mapping[AddrKey, Addr]] | None = None,
+    routes: Mapping[int, Mapping[RouteKey, Route]] | None = None,
+) -> State:
+    """*state* with new addresses or routes: dataclasses.replace, without its generic cost
+    (it is paid for every event of a storm)."""
+    s = state
+    return State(
+        s.links,
+        s.addrs if addrs is None else addrs,
+        s.routes if routes is None else routes,
+        s.rules,
+        s.sources,
+        s.backend,
+        s.managed,
+        s.manager,
+        s.describe,
+        s.tables,
+        s.owned_routes,
+        s.leases,
+        s.ways_out,
+        s.defaults,
+    )
 
 
 def apply(state: State, event: Event) -> State:
@@ -101,14 +151,15 @@ def apply(state: State, event: Event) -> State:
             return _remove_link(state, index)
         case AddressAdded(addr):
             bucket = _with(state.addrs.get(addr.index, {}), addr.key, addr)
-            return replace(state, addrs=_with(state.addrs, addr.index, bucket))
+            return _evolve(state, addrs=_with(state.addrs, addr.index, bucket))
         case AddressRemoved(addr):
             return _remove_addr(state, addr)
         case RouteAdded(route):
             current = state.routes.get(route.oif, {})
             state = _owned(state, current.get(route.key), route)
+            state = _counted(state, current.get(route.key), route)
             routes = _with(current, route.key, route)
-            return replace(state, routes=_with(state.routes, route.oif, routes))
+            return _evolve(state, routes=_with(state.routes, route.oif, routes))
         case RouteRemoved(route):
             return _remove_route(state, route)
         case RuleAdded(rule):
@@ -116,7 +167,7 @@ def apply(state: State, event: Event) -> State:
         case RuleRemoved(rule):
             return replace(state, rules=state.rules - {rule})
         case TablesAssigned(tables):
-            return replace(state, tables=dict(tables))
+            return replace(state, tables=Map(tables))
         case SourceStatus(source, up, _):
             return replace(state, sources=_with(state.sources, source, up))
         case ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
@@ -136,6 +187,8 @@ def _remove_link(state: State, index: int) -> State:
         addrs=_without(state.addrs, index),
         routes=_without(state.routes, index),
         owned_routes=frozenset(r for r in state.owned_routes if r.oif != index),
+        ways_out=_without(_without(state.ways_out, (index, AF_INET)), (index, AF_INET6)),
+        defaults=_without(state.defaults, index),
     )
 
 
@@ -168,7 +221,7 @@ def _remove_addr(state: State, addr: Addr) -> State:
         return state
     bucket = _without(bucket, addr.key)
     addrs = _with(state.addrs, addr.index, bucket) if bucket else _without(state.addrs, addr.index)
-    return replace(state, addrs=addrs)
+    return _evolve(state, addrs=addrs)
 
 
 def _owned(state: State, old: Route | None, new: Route | None) -> State:
@@ -181,14 +234,55 @@ def _owned(state: State, old: Route | None, new: Route | None) -> State:
     return state if owned is state.owned_routes else replace(state, owned_routes=owned)
 
 
+def leads_out(route: Route) -> bool:
+    """A unicast route out of its link; fe80::/64 leads nowhere beyond the link."""
+    return (
+        route.type == RTN_UNICAST
+        and route.table != RT_TABLE_LOCAL
+        and not route.dst.startswith("fe80:")
+    )
+
+
+def _counted(state: State, old: Route | None, new: Route | None) -> State:
+    """Keep ways_out and defaults in step when *old* is replaced by *new* (either may be
+    None)."""
+    if (old is not None and old.is_default) or (new is not None and new.is_default):
+        state = _defaults(state, old, new)
+    delta = (1 if new is not None and leads_out(new) else 0) - (
+        1 if old is not None and leads_out(old) else 0
+    )
+    if not delta:
+        return state
+    route = new if new is not None else old
+    assert route is not None  # delta is 0 when both are None
+    key = (route.oif, route.family)
+    count = state.ways_out.get(key, 0) + delta
+    ways = _with(state.ways_out, key, count) if count else _without(state.ways_out, key)
+    return replace(state, ways_out=ways)
+
+
+def _defaults(state: State, old: Route | None, new: Route | None) -> State:
+    route = new if new is not None else old
+    assert route is not None  # called with one of them a default route
+    kept = state.defaults.get(route.oif, frozenset())
+    if old is not None:
+        kept = kept - {old}
+    if new is not None and new.is_default:
+        kept = kept | {new}
+    oif = route.oif
+    defaults = _with(state.defaults, oif, kept) if kept else _without(state.defaults, oif)
+    return replace(state, defaults=defaults)
+
+
 def _remove_route(state: State, route: Route) -> State:
     bucket = state.routes.get(route.oif)
     if bucket is None or route.key not in bucket:
         return state
     state = _owned(state, bucket[route.key], None)
+    state = _counted(state, bucket[route.key], None)
     bucket = _without(bucket, route.key)
     routes = _with(state.routes, route.oif, bucket) if bucket else _without(state.routes, route.oif)
-    return replace(state, routes=routes)
+    return _evolve(state, routes=routes)
 
 
 def apply_all(state: State, events: Iterable[Event]) -> State:
@@ -259,3 +353,24 @@ def touched_links(event: Event) -> set[int]:
             return {index}
         case _:
             return set()
+
+
+def event_scope(event: Event) -> frozenset[int] | None:
+    """The links whose state an event reads or changes; None when it may reach any (a
+    snapshot, a rule, a reload, a source's status). The state keeps each link's addresses
+    and routes apart, so events of disjoint scopes commute: the engine may handle one before
+    another that was queued earlier (netevd.engine.intake) and end in the same state."""
+    match event:
+        case LinkChanged(link):
+            return frozenset((link.index,))
+        case LinkRemoved(index) | ManagerLinkChanged(_, index) | ManagerLinkRemoved(_, index):
+            return frozenset((index,))
+        case AddressAdded(addr) | AddressRemoved(addr):
+            return frozenset((addr.index,))
+        case RouteAdded(route) | RouteRemoved(route):
+            return frozenset((route.oif,)) if route.oif else None
+        case QuietWindowEnded(run):
+            return frozenset((run.link_index,))
+        case ScriptFinished() | RunDropped():
+            return frozenset()  # executors' reports: accounted for, they change no state
+    return None

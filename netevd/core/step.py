@@ -9,13 +9,14 @@ bus (tests/scenarios/).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from netevd.core.actions import Action, ConfigApplied, Note, Ready, RunScripts
 from netevd.core.compat import compat_actions
 from netevd.core.config import Config
-from netevd.core.describe import event_detail
+from netevd.core.describe import event_detail, lease_detail
 from netevd.core.dhcp_reactions import DHCLIENT, react_lease, react_link_gone
 from netevd.core.directories import Directory
 from netevd.core.events import (
@@ -42,7 +43,7 @@ from netevd.core.events import (
 )
 from netevd.core.hooks import react_hooks, react_hooks_between, resolve_hook
 from netevd.core.kinds import EventKind
-from netevd.core.lease import Lease, LeaseChanged, LeaseLost
+from netevd.core.lease import LeaseChanged, LeaseLost
 from netevd.core.manager_reactions import react_manager, react_manager_links
 from netevd.core.reactions import react, react_links, react_resync_routes, resolve_routes
 from netevd.core.records import NETEVD, Record
@@ -133,6 +134,33 @@ def _step(world: World, event: Event, config: Config, now: float) -> Step:
             return _kernel_event(world, event, config, now)
 
 
+def step_many(world: World, events: Iterable[Event], config: Config, now: float) -> Step:
+    """The events one after the other, as a single step: exactly what :func:`step` on each in
+    turn would give (every event numbered, recorded and reacted to, scripts fired in order),
+    in one result. The engine hands it what it found queued; a storm is handled in batches."""
+    return _chain(step, world, events, config, now)
+
+
+def _chain(
+    one: Callable[[World, Any, Config, float], Step],
+    world: World,
+    events: Iterable[Event],
+    config: Config,
+    now: float,
+) -> Step:
+    """*one* on each event in turn, gathered into one step (lists: a batch may be large)."""
+    actions: list[Action] = []
+    records: list[Record] = []
+    tally: list[tuple[str, str]] = []
+    for event in events:
+        result = one(world, event, config, now)
+        world = result.world
+        actions += result.actions
+        records += result.records
+        tally += result.tally
+    return Step(world, tuple(actions), tuple(records), tuple(tally))
+
+
 def _next(
     world: World, now: float, *, replay: bool = False, resync: bool = False
 ) -> tuple[World, Context]:
@@ -145,14 +173,12 @@ def _fired(actions: Iterable[Action]) -> tuple[str, ...]:
 
 
 def _fold(world: World, events: Iterable[KernelEvent], config: Config, now: float) -> Step:
-    result = Step(world)
-    for event in events:
-        result = result.then(_kernel_event(result.world, event, config, now))
-    return result
+    """Kernel events found by a re-read, in one step; the outer step adds compat's runs once."""
+    return _chain(_kernel_event, world, events, config, now)
 
 
 def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) -> Step:
-    world, ctx = _next(world, now)
+    ctx = Context(seq=world.seq + 1, ts=now)
     before = world.state
     after = apply(before, event)
     # the kernel's own hooks first: link-added.d before the new link's carrier.d
@@ -174,7 +200,13 @@ def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) 
         _fired(actions),
     )
     tally = ((type(event).__name__, KERNEL),)
-    return Step(replace(world, state=after), tuple(actions), (record,), tally)
+    return Step(_advanced(world, after, ctx.seq), tuple(actions), (record,), tally)
+
+
+def _advanced(world: World, state: State, seq: int) -> World:
+    """*world* with a new state and sequence number (dataclasses.replace without its cost)."""
+    w = world
+    return World(state, seq, w.ready, w.kernel_seen, w.held, w.replayed, w.required)
 
 
 def _lease_event(world: World, event: LeaseChanged | LeaseLost, config: Config, now: float) -> Step:
@@ -201,22 +233,6 @@ def _lease_event(world: World, event: LeaseChanged | LeaseLost, config: Config, 
     )
     tally = ((type(event).__name__, DHCLIENT),)
     return Step(replace(world, state=after), tuple(actions), (record,), tally)
-
-
-def lease_detail(lease: Lease) -> dict[str, object]:
-    return {
-        "family": lease.family,
-        "address": lease.address,
-        "prefixlen": lease.prefixlen,
-        "routers": list(lease.routers),
-        "dns": list(lease.dns),
-        "domain": lease.domain,
-        "search": list(lease.search),
-        "host_name": lease.host_name,
-        "lease_time": lease.lease_time,
-        "server": lease.server,
-        "expire": lease.expire,
-    }
 
 
 def _service_called(world: World, event: ServiceCalled, now: float) -> Step:

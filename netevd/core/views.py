@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from netevd.core.model import (
     AF_INET,
     AF_INET6,
-    RT_TABLE_LOCAL,
     RT_TABLE_MAIN,
-    RTN_UNICAST,
     Addr,
     Link,
 )
@@ -52,9 +50,10 @@ def _key(addr: Addr) -> tuple[int, int, int]:
 
 
 def gateway(state: State, index: int, family: int) -> str:
-    """The gateway of the main-table default route out of *index* (lowest metric), or ""."""
+    """The gateway of the main-table default route out of *index* (lowest metric), or "".
+    From the state's default routes of the link, not its whole table."""
     best: tuple[int, str] | None = None
-    for route in state.link_routes(index):
+    for route in state.defaults.get(index, ()):
         if (
             route.family == family
             and route.table == RT_TABLE_MAIN
@@ -67,14 +66,8 @@ def gateway(state: State, index: int, family: int) -> str:
 
 
 def has_route_out(state: State, index: int, family: int) -> bool:
-    """A unicast route of *family* out of *index*; fe80::/64 leads nowhere beyond the link."""
-    return any(
-        r.family == family
-        and r.type == RTN_UNICAST
-        and r.table != RT_TABLE_LOCAL
-        and not r.dst.startswith("fe80:")
-        for r in state.link_routes(index)
-    )
+    """A unicast route of *family* out of *index* (state.leads_out), from the state's count."""
+    return state.ways_out.get((index, family), 0) > 0
 
 
 def kernel_state(state: State, index: int) -> str:

@@ -5,9 +5,12 @@ unknown state, a note)."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 
 from netevd.core.actions import Action, Note, RejectLink, RunScripts, SkipUnknownState
 from netevd.core.describe import record_line
+from netevd.core.directories import Directory
 from netevd.core.events import RunDropped, ScriptFinished
 from netevd.core.kinds import EventKind
 from netevd.core.records import Record
@@ -17,6 +20,24 @@ from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.engine")
 MAX_REJECTS_REMEMBERED = 4096
+# A batch with more routine records than this (routes and addresses that fired nothing but
+# coalesced runs: routes.d, address-added.d, address-removed.d) logs them at debug level and
+# one summary at info: a storm of a million routes must not write a million journal lines.
+# Each is still in the event log and counted.
+LOG_LINES_PER_BATCH = 16
+ROUTINE = frozenset(
+    {
+        EventKind.ROUTE_ADDED,
+        EventKind.ROUTE_REMOVED,
+        EventKind.ADDRESS_ADDED,
+        EventKind.ADDRESS_REMOVED,
+    }
+)
+SUMMARY_LINKS = 8  # link names a summary line lists
+# the coalesced directories a routine record may name (one run per quiet window, not per event)
+ROUTINE_DIRECTORIES = frozenset(
+    {Directory.ROUTES.value, Directory.ADDRESS_ADDED.value, Directory.ADDRESS_REMOVED.value}
+)
 
 
 class Accounting:
@@ -27,11 +48,24 @@ class Accounting:
 
     def record(self, result: Step) -> None:
         """Count, log and keep what a step recorded."""
-        for type_name, source in result.tally:
-            self.metrics.events.labels(type_name, source).inc()
-        for record in result.records:
-            self._log(record)
-            self.events.add(record)
+        for (type_name, source), count in Counter(result.tally).items():
+            self.metrics.events.labels(type_name, source).inc(count)
+        self._log_all(result.records)
+        self.events.add_many(result.records)
+
+    def _log_all(self, records: Sequence[Record]) -> None:
+        routine = [r for r in records if _routine(r)]
+        if len(routine) <= LOG_LINES_PER_BATCH:
+            for record in records:
+                self._log(record)
+            return
+        debug = log.isEnabledFor(logging.DEBUG)
+        for record in records:
+            if not _routine(record):
+                self._log(record)
+            elif debug:
+                log.debug("%s", record_line(record))
+        log.info("%s", summary_line(routine))
 
     def _log(self, record: Record) -> None:
         if record.kind is EventKind.SOURCE:
@@ -113,3 +147,21 @@ class Accounting:
             self.metrics.script_failures.labels(event.directory, "exec").inc()
         elif event.exit_code != 0:
             self.metrics.script_failures.labels(event.directory, "exit").inc()
+
+
+def _routine(record: Record) -> bool:
+    return record.kind in ROUTINE and all(d in ROUTINE_DIRECTORIES for d in record.directories)
+
+
+def summary_line(records: Sequence[Record]) -> str:
+    """``events.batch seq=F-L route-added=N ... links=eth0,eth1``: a batch's routine records."""
+    kinds = Counter(record.kind.value for record in records)
+    names = sorted({r.link_name or "-" for r in records})
+    listed = ",".join(names[:SUMMARY_LINKS])
+    if len(names) > SUMMARY_LINKS:
+        listed += f",+{len(names) - SUMMARY_LINKS}"
+    counts = " ".join(f"{kind}={count}" for kind, count in sorted(kinds.items()))
+    return (
+        f"events.batch seq={records[0].seq}-{records[-1].seq} {counts} links={listed} "
+        "(each at debug level and in the event log)"
+    )

@@ -1,72 +1,120 @@
-"""The kernel source: rtnetlink links, addresses, routes and rules (pyroute2's asyncio API).
+"""The kernel source: rtnetlink links, addresses, routes and rules.
 
-Subscribe, then dump, then stream: the socket joins the multicast groups before the dump, so a
+Subscribe, then dump, then stream: the sockets join the multicast groups before the dump, so a
 change made during the dump is queued, not lost. On an overrun (ENOBUFS) the kernel has dropped
-messages; the socket is replaced, everything is dumped again and the engine reconciles. Any other
-socket failure does the same after a backoff. The source never returns on its own.
+messages; the sockets are replaced, everything is dumped again and the engine reconciles. Any
+other socket failure does the same after a backoff. The source never returns on its own.
+
+Links have a socket of their own. A storm of a million routes fills the other socket's buffer
+faster than any reader empties it; a carrier change queued behind it would wait for all of it.
+Each round reads the routes' socket first and the links' socket second, and hands on the link
+changes first: a link change made before a message just read is then always read with it, so a
+new link is known before its addresses and routes. A link change may so overtake route and
+address messages of its link that were made before it; the late messages of a link that is
+gone by then are dropped here (``_gone``), so no removed link comes back.
+
+Datagrams are read raw, in rounds of at most ROUND, and decoded by netevd.kernel.wire, which
+reads only what netevd keeps. Routes netevd does not follow (``monitoring.routes``) are
+dropped by a socket filter in the kernel and, whatever gets through, here. Between rounds the
+source gives the loop back; when the engine is far behind it waits for room (``room``), so its
+backlog stays bounded and the kernel's buffer takes the rest (an overrun re-dumps).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import socket
 import time
-from collections.abc import Callable
-from typing import Any
+from collections import Counter
+from collections.abc import Awaitable, Callable
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import (
-    RTMGRP_IPV4_IFADDR,
-    RTMGRP_IPV4_ROUTE,
-    RTMGRP_IPV4_RULE,
-    RTMGRP_IPV6_IFADDR,
-    RTMGRP_IPV6_ROUTE,
-    RTMGRP_IPV6_RULE,
-    RTMGRP_LINK,
+from netevd.core.events import (
+    AddressRemoved,
+    Event,
+    LinkChanged,
+    LinkRemoved,
+    RouteAdded,
+    RouteRemoved,
+    RoutesSnapshot,
+    SourceStatus,
 )
-
-from netevd.core.events import AddressRemoved, Event, LinkChanged, SourceStatus
-from netevd.kernel.decode import decode
-from netevd.kernel.dump import dump, dump_routes
+from netevd.core.follow import RouteFollow
+from netevd.core.model import Route
+from netevd.core.state import event_scope
+from netevd.kernel import rtnl
+from netevd.kernel.bpf import route_filter
+from netevd.kernel.snapshot import dump, dump_routes
+from netevd.kernel.wire import Rejected, decode_all, type_name
 from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.netlink")
 
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV4_ROUTE = 0x40
+RTMGRP_IPV4_RULE = 0x80
+RTMGRP_IPV6_IFADDR = 0x100
+RTMGRP_IPV6_ROUTE = 0x400
+RTMGRP_IPV6_RULE = 0x1000000  # 1 << (RTNLGRP_IPV6_RULE - 1)
+LINK_GROUPS = RTMGRP_LINK
 GROUPS = (
-    RTMGRP_LINK
-    | RTMGRP_IPV4_IFADDR
+    RTMGRP_IPV4_IFADDR
     | RTMGRP_IPV6_IFADDR
     | RTMGRP_IPV4_ROUTE
     | RTMGRP_IPV6_ROUTE
     | RTMGRP_IPV4_RULE
     | RTMGRP_IPV6_RULE
 )
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 HEALTHY_AFTER = 10.0  # seconds of streaming after which a failure counts as the first again
 QUIET = 0.1  # seconds without messages before routes are re-read after a flush
 BACKOFF_MAX = 30.0
+ROUND = 64  # datagrams read and decoded between two looks at the clock
+SLICE = 0.003  # seconds of reading before the loop gets a turn (the engine, the API, scripts)
 NAME = "netlink"
+GONE_REMEMBERED = 4096  # removed links whose late messages are dropped
+
+Room = Callable[[bool], Awaitable[None]]  # (whether the kernel has more queued) -> a turn
+Streams = tuple[socket.socket, socket.socket]  # (addresses, routes and rules; links)
+
+
+async def _yield(behind: bool = False) -> None:
+    await asyncio.sleep(0)
 
 
 class NetlinkSource:
-    def __init__(self, emit: Callable[[Event], None], metrics: Metrics, rcvbuf: int) -> None:
+    def __init__(
+        self,
+        emit: Callable[[Event], None],
+        metrics: Metrics,
+        rcvbuf: int,
+        follow: RouteFollow | None = None,
+        room: Room = _yield,
+    ) -> None:
         self._emit = emit
         self._metrics = metrics
         self._rcvbuf = rcvbuf
+        self._follow = follow or RouteFollow()
+        self._room = room
         self._overruns = 0
+        self._rejects = 0
         self._streaming_since: float | None = None
+        self._flushed = False
+        self._behind = False  # the last slice ended with more queued in the kernel
+        self._gone: set[int] = set()  # links removed (RTM_DELLINK) and not back since
 
     async def run(self) -> None:
         reason = "startup"
         failures = 0  # consecutive sessions that ended in an error
+        if not self._follow.everything:
+            log.info("netlink.routes %s", self._follow.describe()["followed"])
         while True:
             self._streaming_since = None
             try:
                 await self._session(reason)
-            except (OSError, NetlinkError) as exc:
+            except (OSError, rtnl.DumpInterrupted) as exc:
                 # Failures in a row grow the pause; one after a while of healthy streaming
                 # starts afresh (a storm that overruns every fresh socket keeps growing it).
                 since = self._streaming_since
@@ -78,9 +126,8 @@ class NetlinkSource:
                 # keeps overrunning, a kernel that refuses the socket); not a poll.
                 await asyncio.sleep(delay)
 
-    def _failed(self, exc: OSError | NetlinkError, failures: int) -> float:
-        code = getattr(exc, "code", None) or getattr(exc, "errno", None)
-        if code == errno.ENOBUFS:
+    def _failed(self, exc: Exception, failures: int) -> float:
+        if getattr(exc, "errno", None) == errno.ENOBUFS:
             self._overruns += 1
             self._metrics.netlink_errors.labels("overrun").inc()
             self._metrics.netlink_resyncs.labels("overrun").inc()
@@ -98,49 +145,124 @@ class NetlinkSource:
         return delay
 
     async def _session(self, reason: str) -> None:
-        async with AsyncIPRoute(flags=0) as ipr:
-            await ipr.bind(groups=GROUPS)
-            # SO_RCVBUFFORCE (CAP_NET_ADMIN) passes rmem_max; a larger buffer means fewer
-            # overruns, but a re-dump handles them either way.
-            ipr.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self._rcvbuf)
-            self._emit(await dump(ipr, reason))
+        with (
+            contextlib.closing(rtnl.open_socket(LINK_GROUPS, self._rcvbuf)) as links,
+            contextlib.closing(rtnl.open_socket(GROUPS, self._rcvbuf)) as stream,
+            contextlib.closing(rtnl.open_socket()) as requests,
+        ):
+            self._attach_filter(stream)
+            self._gone.clear()
+            self._emit(await dump(requests, self._follow, reason))
             self._emit(SourceStatus(NAME, True, reason))
             self._streaming_since = time.monotonic()
-            await self._stream(ipr)
+            await self._stream((stream, links), requests)
 
-    async def _stream(self, ipr: AsyncIPRoute) -> None:
+    def _attach_filter(self, stream: socket.socket) -> None:
+        try:
+            program = route_filter(self._follow)
+            if program is not None:
+                rtnl.attach_filter(stream, program)
+        except (OSError, ValueError) as exc:
+            # The rule is applied here as well; the kernel filter only saves the work.
+            log.warning("netlink.filter not attached (%s); routes are filtered by netevd", exc)
+
+    async def _stream(self, streams: Streams, requests: socket.socket) -> None:
         """Messages as they come; after a change the kernel follows with unannounced route
         flushes (IPv4 address removal, link down), the routes are re-read once things are
-        quiet, on the same socket, so every message after the re-read is applied after it."""
-        dirty = False
-        pending: asyncio.Future[list[Any]] | None = None
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(_batch(ipr))
-                done, _ = await asyncio.wait({pending}, timeout=QUIET if dirty else None)
-                if pending not in done:
-                    dirty = False
-                    self._emit(await dump_routes(ipr))
+        quiet. A change made during the re-read waits in the socket and comes after it."""
+        loop = asyncio.get_running_loop()
+        dirty_since: float | None = None  # a flush may have happened; the last message's time
+        while True:
+            if self._read_slice(*streams):
+                if self._flushed or dirty_since is not None:
+                    dirty_since = loop.time()
+                await self._room(self._behind)  # the loop's turn (see Intake.room)
+                continue
+            if dirty_since is None:
+                await rtnl.wait_readable(*streams)
+                continue
+            remaining = dirty_since + QUIET - loop.time()
+            if remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(rtnl.wait_readable(*streams), remaining)
+                continue
+            dirty_since = None
+            self._emit(RoutesSnapshot(await dump_routes(requests, self._follow)))
+
+    def _read_slice(self, stream: socket.socket, links: socket.socket) -> bool:
+        """Read and deliver for up to SLICE seconds; whether anything was read. Sets
+        ``_flushed`` when something read may have flushed routes silently."""
+        self._flushed = False
+        self._behind = False
+        deadline = time.perf_counter() + SLICE
+        read = False
+        while True:
+            datagrams = rtnl.read_ready(stream, ROUND)
+            changes = rtnl.read_ready(links, ROUND)  # after: see the module's docstring
+            if not datagrams and not changes:
+                return read
+            read = True
+            self._flushed = self._deliver(changes) or self._flushed
+            self._flushed = self._deliver(datagrams) or self._flushed
+            full = len(datagrams) == ROUND or len(changes) == ROUND
+            if not full:
+                return read
+            if time.perf_counter() >= deadline:
+                self._behind = True  # the slice ended with more in the kernel
+                return read
+
+    def _deliver(self, datagrams: list[bytes]) -> bool:
+        """Emit the datagrams' events; True when the kernel may now flush routes silently."""
+        counts: Counter[int] = Counter()
+        flush = False
+        keeps = None if self._follow.everything else self._follow.keeps
+        for data in datagrams:
+            for kind, event in decode_all(data):
+                counts[kind] += 1
+                if event is None:
                     continue
-                messages, pending = pending.result(), None
-                for msg in messages:
-                    dirty = self._handle(msg) or dirty
-        finally:
-            if pending is not None:
-                pending.cancel()
+                if isinstance(event, Rejected):
+                    self._rejected(event)
+                    continue
+                if _unfollowed(event, keeps) or self._late(event):
+                    continue
+                self._emit(event)
+                flush = flush or flushes_routes(event)
+        for kind, count in counts.items():
+            self._metrics.netlink_messages.labels(type_name(kind)).inc(count)
+        return flush
 
-    def _handle(self, msg: Any) -> bool:
-        """Emit the message's event; True when the kernel may now flush routes silently."""
-        self._metrics.netlink_messages.labels(str(msg.get("event"))).inc()
-        event = decode(msg)
-        if event is not None:
-            self._emit(event)
-        return flushes_routes(event)
+    def _late(self, event: Event) -> bool:
+        """Whether *event* is a late message of a removed link (to be dropped); keeps _gone."""
+        if isinstance(event, LinkRemoved):
+            if len(self._gone) >= GONE_REMEMBERED:
+                self._gone.clear()
+            self._gone.add(event.index)
+            return False
+        if isinstance(event, LinkChanged):
+            self._gone.discard(event.link.index)
+            return False
+        gone = self._gone
+        return bool(gone) and not gone.isdisjoint(event_scope(event) or ())
+
+    def _rejected(self, event: Rejected) -> None:
+        self._rejects += 1
+        self._metrics.netlink_errors.labels("malformed").inc()
+        if self._rejects == 1:
+            log.warning(
+                "netlink.malformed type=%s reason=%r (logged once, counted in "
+                'netevd_netlink_errors_total{kind="malformed"})',
+                type_name(event.type),
+                event.reason,
+            )
 
 
-async def _batch(ipr: AsyncIPRoute) -> list[Any]:
-    return [msg async for msg in ipr.get()]  # get() returns after one datagram batch
+def _unfollowed(event: object, keeps: Callable[[Route], bool] | None) -> bool:
+    return (
+        keeps is not None
+        and isinstance(event, RouteAdded | RouteRemoved)
+        and not keeps(event.route)
+    )
 
 
 def flushes_routes(event: object) -> bool:

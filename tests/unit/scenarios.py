@@ -70,7 +70,7 @@ from netevd.core.model import (
     Rule,
 )
 from netevd.core.runqueue import enqueue
-from netevd.core.step import Step, World, require, step, with_backend
+from netevd.core.step import Step, World, require, step, step_many, with_backend
 
 DIRECTORY = Path(__file__).resolve().parents[1] / "scenarios"
 NOW = 1_700_000_000.0
@@ -246,7 +246,13 @@ class Runner:
         self.outcome = Outcome()
 
     def feed(self, incoming: Event) -> None:
-        result: Step = step(self.world, incoming, self.config, NOW)
+        self._result(step(self.world, incoming, self.config, NOW))
+
+    def feed_many(self, incoming: list[Event]) -> None:
+        """Events the engine took off its queue together: one step_many."""
+        self._result(step_many(self.world, incoming, self.config, NOW))
+
+    def _result(self, result: Step) -> None:
         self.world = result.world
         self.outcome.records += result.records
         for action in result.actions:
@@ -317,11 +323,25 @@ def _substitute(spec: Any, i: int) -> Any:
     return spec
 
 
+def _expand(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A batch's entries with each ``repeat`` written out."""
+    found: list[dict[str, Any]] = []
+    for entry in entries:
+        ((kind, spec),) = entry.items()
+        if kind == "repeat":
+            found += _expand([_substitute(spec["event"], i) for i in range(spec["count"])])
+        else:
+            found.append(entry)
+    return found
+
+
 def _apply(runner: Runner, entry: dict[str, Any]) -> None:
     ((kind, spec),) = entry.items()
     if kind == "repeat":  # {count: N, event: {...}}: "{i}" in strings counts 0..N-1
         for i in range(spec["count"]):
             _apply(runner, _substitute(spec["event"], i))
+    elif kind == "batch":  # events handled as one batch, as the engine takes what is queued
+        runner.feed_many([event(*next(iter(item.items()))) for item in _expand(spec)])
     elif kind == "quiet":
         runner.quiet()
     elif kind == "start":

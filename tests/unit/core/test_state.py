@@ -16,8 +16,9 @@ from netevd.core.events import (
     RuleRemoved,
     SourceStatus,
 )
-from netevd.core.model import AF_INET, Rule
+from netevd.core.model import AF_INET, Route, Rule
 from netevd.core.state import State, apply, apply_all, expand_snapshot, touched_links
+from netevd.core.views import gateway, has_route_out
 
 
 def test_links_are_keyed_by_index_and_renames_update_the_name():
@@ -64,7 +65,7 @@ def test_route_remove_is_idempotent_and_empties_buckets():
     state = apply_all(state, [RouteAdded(route("10.3.0.0/16")), RouteRemoved(r)])
     assert [x.dst for x in state.link_routes(3)] == ["10.3.0.0/16"]
     state = apply(state, RouteRemoved(route("10.3.0.0/16")))
-    assert state.routes == {}
+    assert dict(state.routes) == {}
 
 
 def test_route_replace_keeps_one_entry_per_kernel_key():
@@ -83,7 +84,7 @@ def test_rules_sources_and_neutral_events():
     assert state.rules == {rule}
     assert apply(state, RuleRemoved(rule)).rules == frozenset()
     state = apply(state, SourceStatus("netlink", True))
-    assert state.sources == {"netlink": True}
+    assert dict(state.sources) == {"netlink": True}
     assert apply(state, ConfigReloaded(Config())) is state
 
 
@@ -116,7 +117,7 @@ def test_snapshot_expands_to_the_difference():
     ]
     after = apply_all(before, events)
     assert expand_snapshot(after, snap) == []
-    assert after.links == {3: link(3, "renamed")}
+    assert dict(after.links) == {3: link(3, "renamed")}
 
 
 def test_touched_links():
@@ -139,3 +140,35 @@ def test_expand_routes_covers_silent_flushes():
         RouteAdded(new_changed),
     ]
     assert expand_routes(state, [kept, flushed, changed]) == []
+
+
+def test_ways_out_follow_routes_that_come_go_and_are_replaced():
+    """has_route_out reads a count kept by apply, not a scan of the link's routes."""
+    local = Route(family=2, table=255, dst="10.0.0.1/32", oif=3, type=2)
+    six_ll = Route(family=10, table=254, dst="fe80::/64", oif=3)
+    out = Route(family=2, table=254, dst="10.0.0.0/24", oif=3)
+    state = apply_all(State(), [LinkChanged(link(3)), RouteAdded(local), RouteAdded(six_ll)])
+    assert not has_route_out(state, 3, 2)
+    assert not has_route_out(state, 3, 10)
+    state = apply(state, RouteAdded(out))
+    assert has_route_out(state, 3, 2)
+    # Replaced by a route of the same kernel key that leads nowhere: the count follows.
+    state = apply(state, RouteAdded(Route(family=2, table=254, dst="10.0.0.0/24", oif=3, type=6)))
+    assert not has_route_out(state, 3, 2)
+    state = apply_all(state, [RouteAdded(out), RouteRemoved(out)])
+    assert not has_route_out(state, 3, 2)
+    state = apply_all(state, [RouteAdded(out), LinkRemoved(3)])
+    assert dict(state.ways_out) == {}
+
+
+def test_default_routes_are_kept_apart_for_the_gateway():
+    low = Route(family=2, table=254, dst="0.0.0.0/0", gateway="10.0.0.1", oif=3, priority=100)
+    high = Route(family=2, table=254, dst="0.0.0.0/0", gateway="10.0.0.2", oif=3, priority=50)
+    other = Route(family=2, table=254, dst="10.9.0.0/16", gateway="10.0.0.9", oif=3)
+    state = apply_all(State(), [LinkChanged(link(3)), RouteAdded(low), RouteAdded(other)])
+    assert gateway(state, 3, 2) == "10.0.0.1"
+    state = apply(state, RouteAdded(high))
+    assert gateway(state, 3, 2) == "10.0.0.2"
+    state = apply(state, RouteRemoved(high))
+    assert gateway(state, 3, 2) == "10.0.0.1"
+    assert apply(state, LinkRemoved(3)).defaults.get(3) is None
