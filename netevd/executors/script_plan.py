@@ -1,12 +1,13 @@
 """What one run will execute: its scripts in order, and which of them run without waiting.
 
 Blocking (discovery stats files): the executor calls :func:`plan_run` through
-``asyncio.to_thread``. Also here: the executor's counters and its line logger, which have no
-loop of their own to care about.
+``asyncio.to_thread``. Also here: the executor's counters, its line logger and its accounting,
+and the awaitable helpers that hand its file-system work to a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -18,6 +19,9 @@ from netevd.core.trees import Tree
 from netevd.core.verdicts import ScriptVerdict
 from netevd.executors.nm_dispatcher_files import no_wait_scripts, warn_blocking_hooks
 from netevd.executors.script_discovery import ScriptSettings, WarnMemory, discover
+from netevd.executors.script_files import write_files
+from netevd.executors.script_runner import ScriptResult, retry_on_shortage
+from netevd.executors.script_trust import DescriptorShortage, Walked, open_script
 from netevd.system.logfmt import kv
 
 log = logging.getLogger("netevd.scripts")
@@ -28,17 +32,23 @@ class RunPlan:
     paths: list[Path]  # the scripts that may run, in order
     verdicts: list[ScriptVerdict]  # every file found, with its verdict
     detached: frozenset[Path] = frozenset()  # NetworkManager's no-wait.d: nobody waits for them
+    # The first script checked and opened in the same thread call as the discovery: one hop to
+    # a thread less between the event and its first script (the executor closes it).
+    first: Walked | None = None
 
 
 def plan_run(settings: ScriptSettings, action: RunScripts, memory: WarnMemory) -> RunPlan:
     """The scripts of *action*'s directory in its tree (NetworkManager-dispatcher's: with its
-    no-wait rule, and a warning about the pre-up.d/pre-down.d it never runs)."""
+    no-wait rule, and a warning about the pre-up.d/pre-down.d it never runs), the first one
+    already checked and opened for its exec."""
     paths, verdicts = discover(settings, action.directory, memory=memory, tree=action.tree)
-    if action.tree != Tree.NM_DISPATCHER:
-        return RunPlan(paths, verdicts)
-    bases = dict(settings.compat_dirs).get(action.tree, ())
-    warn_blocking_hooks(bases, memory.first_time)
-    return RunPlan(paths, verdicts, no_wait_scripts(paths))
+    detached: frozenset[Path] = frozenset()
+    if action.tree == Tree.NM_DISPATCHER:
+        bases = dict(settings.compat_dirs).get(action.tree, ())
+        warn_blocking_hooks(bases, memory.first_time)
+        detached = no_wait_scripts(paths)
+    first = open_script(str(paths[0]), settings.allowed_uids) if paths else None
+    return RunPlan(paths, verdicts, detached, first)
 
 
 def event_stdin(document: str) -> int:
@@ -90,3 +100,42 @@ class LineLog:
             log.info(
                 kv("script.output.suppressed", link=self.link, script=self.script, lines=unlogged)
             )
+
+
+async def write_run_files(action: RunScripts, settings: ScriptSettings) -> dict[str, str]:
+    """Values too large for the environment, in files; {variable: path}. No thread hop when
+    there are none: it would delay every script's start."""
+    if not action.files:
+        return {}
+    return await asyncio.to_thread(write_files, action.files, settings.runtime_dir)
+
+
+async def check_script(path: Path, settings: ScriptSettings) -> Walked:
+    """The trust walk of *path* right before its exec (out of descriptors: retried, then a
+    verdict of its own)."""
+    try:
+        return await retry_on_shortage(
+            lambda: asyncio.to_thread(open_script, str(path), settings.allowed_uids),
+            f"check {path}",
+        )
+    except DescriptorShortage:
+        return Walked(reason="out of file descriptors")
+
+
+def account(
+    stats: ExecutorStats, action: RunScripts, path: Path, result: ScriptResult, timeout: float
+) -> None:
+    """Count and log how a script ended."""
+    fields = {"link": action.link_name, "script": str(path), "seq": action.seq}
+    duration = f"{result.duration:.3f}"
+    if result.exit_code == 0:
+        log.info(kv("script.finished", **fields, exit=0, duration=duration))
+        return
+    stats.failures += 1
+    if result.timed_out:
+        stats.timeouts += 1
+        log.warning(kv("script.timeout", **fields, timeout=timeout))
+    elif result.error:
+        log.error(kv("script.error", **fields, error=result.error))
+    else:
+        log.warning(kv("script.failed", **fields, exit=result.exit_code, duration=duration))

@@ -30,14 +30,17 @@ from netevd.executors.script_discovery import (
     scan_all,
     valid_directory,
 )
-from netevd.executors.script_files import remove_files, write_files
+from netevd.executors.script_files import remove_files
 from netevd.executors.script_plan import (
     ExecutorStats,
     LineLog,
     RunPlan,
+    account,
+    check_script,
     close_quietly,
     event_stdin,
     plan_run,
+    write_run_files,
 )
 from netevd.executors.script_runner import (
     ScriptResult,
@@ -45,7 +48,7 @@ from netevd.executors.script_runner import (
     run_script,
     script_environment,
 )
-from netevd.executors.script_trust import DescriptorShortage, Walked, open_script
+from netevd.executors.script_trust import Walked
 from netevd.executors.tasks import Spawn, create_task
 from netevd.system.logfmt import kv
 from netevd.system.reaper import Reaper
@@ -211,25 +214,33 @@ class ScriptExecutor:
         self._stats.skipped_scripts += sum(
             1 for v in plan.verdicts if not v.runs and not v.reason.startswith("shadowed by ")
         )
-        if not plan.paths:
-            return
-        for name, reason in action.dropped:
-            log.warning(
-                kv("script.env.dropped", link=action.link_name, variable=name, reason=reason)
-            )
-        env = script_environment(action.env_dict(), self._base_env)
-        files = await asyncio.to_thread(write_files, action.files, settings.runtime_dir)
-        env.update(files)
+        first = plan.first
         try:
-            for path in plan.paths:
-                if self._closed:  # shutting down: finish the script in hand, start no more
-                    return
-                if path in plan.detached:  # compat runs pass no files: none outlives the run
-                    self._detach(self._run_one(action, path, env, settings), action)
-                else:
-                    await self._run_one(action, path, env, settings)
+            if not plan.paths:
+                return
+            for name, reason in action.dropped:
+                log.warning(
+                    kv("script.env.dropped", link=action.link_name, variable=name, reason=reason)
+                )
+            env = script_environment(action.env_dict(), self._base_env)
+            files = await write_run_files(action, settings)
+            env.update(files)
+            try:
+                for path in plan.paths:
+                    if self._closed:  # shutting down: finish the script in hand, start no more
+                        return
+                    checked, first = first, None  # the first script was opened with the plan
+                    job = self._run_one(action, path, env, settings, checked)
+                    if path in plan.detached:  # compat runs pass no files: none outlives it
+                        self._detach(job, action)
+                    else:
+                        await job
+            finally:
+                if files:
+                    await asyncio.to_thread(remove_files, files.values())
         finally:
-            await asyncio.to_thread(remove_files, files.values())
+            if first is not None:
+                first.close()
 
     def _detach(self, job: Any, action: RunScripts) -> None:
         """NetworkManager's no-wait.d: started now, waited for by nobody (still timed out,
@@ -255,18 +266,18 @@ class ScriptExecutor:
             return None
 
     async def _run_one(
-        self, action: RunScripts, path: Path, env: Mapping[str, str], settings: ScriptSettings
+        self,
+        action: RunScripts,
+        path: Path,
+        env: Mapping[str, str],
+        settings: ScriptSettings,
+        checked: Walked | None = None,
     ) -> None:
-        # The verdict is taken again right before the exec, and the exec is done from the
-        # descriptor that was checked: a directory swapped or a symlink re-pointed since the
-        # run's discovery changes nothing but this verdict.
-        try:
-            checked = await retry_on_shortage(
-                lambda: asyncio.to_thread(open_script, str(path), settings.allowed_uids),
-                f"check {path}",
-            )
-        except DescriptorShortage:
-            checked = Walked(reason="out of file descriptors")
+        # The verdict is taken again right before the exec (for the first script, with the
+        # discovery), and the exec is done from the descriptor that was checked: a directory
+        # swapped or a symlink re-pointed since changes nothing but this verdict.
+        if checked is None:
+            checked = await check_script(path, settings)
         if checked.fd is None:
             self._stats.skipped_scripts += 1
             if checked.masked:
@@ -320,7 +331,7 @@ class ScriptExecutor:
             await asyncio.to_thread(self._reaper.sweep)
 
     def _finished(self, action: RunScripts, path: Path, result: ScriptResult) -> None:
-        self._account(action, path, result)
+        account(self._stats, action, path, result, self._settings.timeout)
         self._emit(
             ScriptFinished(
                 seq=action.seq,
@@ -335,21 +346,6 @@ class ScriptExecutor:
                 output=result.output[-REPORTED_OUTPUT:],
             )
         )
-
-    def _account(self, action: RunScripts, path: Path, result: ScriptResult) -> None:
-        fields = {"link": action.link_name, "script": str(path), "seq": action.seq}
-        duration = f"{result.duration:.3f}"
-        if result.exit_code == 0:
-            log.info(kv("script.finished", **fields, exit=0, duration=duration))
-            return
-        self._stats.failures += 1
-        if result.timed_out:
-            self._stats.timeouts += 1
-            log.warning(kv("script.timeout", **fields, timeout=self._settings.timeout))
-        elif result.error:
-            log.error(kv("script.error", **fields, error=result.error))
-        else:
-            log.warning(kv("script.failed", **fields, exit=result.exit_code, duration=duration))
 
     def _emit(self, event: ScriptFinished | RunDropped | QuietWindowEnded) -> None:
         try:
