@@ -212,3 +212,27 @@ async def test_auto_finds_networkd_on_the_bus(world):
     await proc.wait_for_log(r"starting .*backend=systemd-networkd")
     (run,) = await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
     assert run.env["BACKEND"] == "systemd-networkd"
+
+
+async def test_the_kernels_hooks_run_as_networkd_takes_its_lease_down_and_up(world):
+    """address-added.d, address-removed.d and gateway.d come from the kernel whatever the
+    backend: networkd drops its DHCP lease on carrier loss and takes a new one after."""
+    for hook in ("address-added", "address-removed", "gateway"):
+        world.scripts.add(hook)
+    await world.netevd(scripts={"routes_debounce_ms": 50})
+    await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="1")
+    leased = lease((await describe(world.client))[1])
+    await world.server_link("down")
+    (removed,) = await world.scripts.wait_for(STATE="address-removed", ADDRESS=leased)
+    assert (removed.link, removed.env["FAMILY"], removed.env["PREFIXLEN"]) == ("eth0", "inet", "24")
+    (gone,) = await world.scripts.wait_for(STATE="gateway", EVENT="del")
+    assert (gone.link, gone.env["GATEWAY_OLD"]) == ("eth0", "10.231.70.1")
+    await world.server_link("up")
+    await world.scripts.wait_for(STATE="configured", NETEVD_REPLAY="0")
+    leased = lease((await describe(world.client))[1])
+    (added,) = await world.scripts.wait_for(STATE="address-added", ADDRESS=leased)
+    assert (added.link, added.env["SCOPE"]) == ("eth0", "global")
+    (new,) = await world.scripts.wait_for(STATE="gateway", EVENT="new")
+    assert (new.link, new.env["GATEWAY"], new.env["FAMILY"]) == ("eth0", "10.231.70.1", "inet")
+    # the link-scope address networkd keeps throughout runs no address hook (link_local off)
+    assert not world.scripts.matching(ADDRESS="10.231.71.1")

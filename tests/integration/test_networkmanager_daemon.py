@@ -210,3 +210,20 @@ async def test_auto_picks_networkmanager_when_networkd_is_absent(
         status = await daemon.http.data("/api/v1/status")
         assert status["backend"] == "NetworkManager"
         assert status["sources"] == {"netlink": True, "NetworkManager": True}
+
+
+async def test_the_kernels_hooks_run_beside_networkmanager(world, netevd):
+    """address-added.d and gateway.d come from the kernel whatever the backend: here from
+    the address and default route NetworkManager installs from its DHCP lease."""
+    built, nm, scripts = world
+    for hook in ("address-added", "gateway"):
+        scripts.add(hook)
+    await netevd(built, scripts, ns="client", env=nm.env, **NM_BACKEND)
+    await nm.add_connection("wired", "eth0", uuid=UUID)
+    (activated,) = await scripts.wait_for(STATE="activated")
+    (gateway,) = await scripts.wait_for(STATE="gateway", EVENT="new", FAMILY="inet")
+    assert (gateway.link, gateway.env["GATEWAY"]) == ("eth0", ROUTER)
+    (added,) = await scripts.wait_for(STATE="address-added", FAMILY="inet")
+    assert added.link == "eth0"
+    assert added.env["ADDRESS"].startswith("10.231.80.")
+    assert added.env["ADDRESS"] in activated.env["ADDRESSES"]
