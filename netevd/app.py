@@ -41,7 +41,6 @@ from netevd.core.events import ConfigReloaded, Event, ScriptFinished, TablesAssi
 from netevd.core.follow import route_follow
 from netevd.core.routing import policy_links
 from netevd.core.state import State
-from netevd.core.trees import Tree
 from netevd.core.verdicts import ScriptVerdict
 from netevd.engine import Engine
 from netevd.executors.name_services import NameServices
@@ -73,18 +72,9 @@ SWITCH_INTERVAL = 0.0005  # seconds a thread waits for the GIL at most (Python's
 
 
 def script_settings(config: Config) -> ScriptSettings:
-    compat = config.compat
-    trees = (
-        (
-            Tree.NETWORKD_DISPATCHER.value,
-            compat.networkd_dispatcher_dirs,
-            compat.networkd_dispatcher,
-        ),
-        (Tree.NM_DISPATCHER.value, compat.nm_dispatcher_dirs, compat.nm_dispatcher),
-    )
     return ScriptSettings(
         script_dirs=config.system.script_dirs,
-        compat_dirs=tuple((tree, dirs) for tree, dirs, on in trees if on),
+        compat_dirs=config.compat.trees(),
         stdin_json=config.scripts.stdin_json,
         timeout=config.scripts.timeout,
         max_parallel=config.scripts.max_parallel,

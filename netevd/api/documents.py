@@ -18,6 +18,7 @@ from netevd.core.follow import RouteFollow
 from netevd.core.model import AF_INET, Addr, Link, Route, Rule
 from netevd.core.reactions import monitored
 from netevd.core.state import State
+from netevd.core.trees import Tree
 from netevd.core.verdicts import ScriptVerdict
 from netevd.core.views import view
 from netevd.telemetry.eventlog import EventLog, EventRecord
@@ -230,17 +231,27 @@ def verdict_document(verdict: ScriptVerdict) -> Document:
         "runs": verdict.runs,
         "verdict": "runs" if verdict.runs else "skipped",
         "reason": verdict.reason or None,
+        "tree": verdict.tree,
     }
 
 
-def scripts_document(script_dirs: Iterable[str], verdicts: Iterable[ScriptVerdict]) -> Document:
-    grouped: dict[str, list[Document]] = {}
+def scripts_document(
+    script_dirs: Iterable[str],
+    verdicts: Iterable[ScriptVerdict],
+    compat_dirs: Iterable[tuple[str, Iterable[str]]] = (),
+) -> Document:
+    """Every script found, per tree and directory: netevd's own first, then the dispatchers'
+    trees that are on (*compat_dirs*: each with its base directories)."""
+    grouped: dict[tuple[int, str, str], list[Document]] = {}
     for verdict in verdicts:
-        grouped.setdefault(verdict.directory, []).append(verdict_document(verdict))
+        key = (verdict.tree != Tree.NETEVD, verdict.tree, verdict.directory)
+        grouped.setdefault(key, []).append(verdict_document(verdict))
     return {
         "script_dirs": list(script_dirs),
+        "compat_dirs": {tree: list(dirs) for tree, dirs in compat_dirs},
         "directories": [
-            {"directory": name, "scripts": scripts} for name, scripts in sorted(grouped.items())
+            {"tree": tree, "directory": name, "scripts": scripts}
+            for (_, tree, name), scripts in sorted(grouped.items())
         ],
     }
 

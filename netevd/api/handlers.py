@@ -204,7 +204,10 @@ async def events(request: web.Request) -> web.Response:
 async def scripts(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     verdicts = await view.scan_scripts()
-    return envelope(docs.scripts_document(view.config.system.script_dirs, verdicts))
+    config = view.config
+    return envelope(
+        docs.scripts_document(config.system.script_dirs, verdicts, config.compat.trees())
+    )
 
 
 async def reload(request: web.Request) -> web.Response:

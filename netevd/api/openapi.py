@@ -13,6 +13,7 @@ from netevd import __version__
 from netevd.api.params import EVENT_TYPES, FAMILY_VALUES, LIMIT_MAX, SEQ_MAX, TABLE_MAX
 from netevd.core.directories import Directory
 from netevd.core.kinds import KINDS
+from netevd.core.trees import NM_DISPATCHER_DIRECTORY, TREES
 
 Schema = dict[str, Any]
 
@@ -42,6 +43,7 @@ BOOL: Schema = {"type": "boolean"}
 NUM: Schema = {"type": "number"}
 STRINGS: Schema = {"type": "array", "items": STR}
 DIRECTORY: Schema = {"type": "string", "enum": [d.value for d in Directory]}
+TREE: Schema = {"type": "string", "enum": list(TREES)}
 
 
 def _event_schemas() -> dict[str, Schema]:
@@ -199,17 +201,17 @@ def _daemon_schemas() -> dict[str, Schema]:
             "runs": BOOL,
             "verdict": {"type": "string", "enum": ["runs", "skipped"]},
             "reason": _nullable("string"),
+            "tree": TREE,
         }
     )
+    listed = {"type": "string", "enum": [*DIRECTORY["enum"], NM_DISPATCHER_DIRECTORY]}
+    found = {"type": "array", "items": _ref("Verdict")}
+    entry = _object({"tree": TREE, "directory": listed, "scripts": found})
     scripts = _object(
         {
             "script_dirs": STRINGS,
-            "directories": {
-                "type": "array",
-                "items": _object(
-                    {"directory": DIRECTORY, "scripts": {"type": "array", "items": _ref("Verdict")}}
-                ),
-            },
+            "compat_dirs": {"type": "object", "additionalProperties": STRINGS},
+            "directories": {"type": "array", "items": entry},
         }
     )
     health = _object(

@@ -220,14 +220,24 @@ def _rules(rules: list[Doc]) -> str:
 
 def _scripts(doc: Doc) -> str:
     rows = [
-        (d["directory"] + ".d", s["name"], s["verdict"], s["reason"] or "", s["path"])
+        (_listed(d), s["name"], s["verdict"], s["reason"] or "", s["path"])
         for d in doc["directories"]
         for s in d["scripts"]
     ]
-    dirs = "script directories: " + " ".join(map(clean, doc["script_dirs"]))
+    dirs = ["script directories: " + " ".join(map(clean, doc["script_dirs"]))]
+    compat = doc.get("compat_dirs") or {}
+    dirs += [f"{clean(tree)} scripts: " + " ".join(map(clean, compat[tree])) for tree in compat]
+    head = "\n".join(dirs)
     if not rows:
-        return dirs + "\nno scripts found"
-    return dirs + "\n" + table(("DIRECTORY", "NAME", "VERDICT", "WHY", "PATH"), rows)
+        return head + "\nno scripts found"
+    return head + "\n" + table(("DIRECTORY", "NAME", "VERDICT", "WHY", "PATH"), rows)
+
+
+def _listed(directory: Doc) -> str:
+    """``routable.d``; a dispatcher's tree named before it: ``nm-dispatcher:dispatcher.d``."""
+    name = clean(directory["directory"]) + ".d"
+    tree = directory.get("tree", "netevd")
+    return name if tree == "netevd" else f"{clean(tree)}:{name}"
 
 
 def _events(events: list[Doc]) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from netevd.core.trees import Tree
+
 LogLevel = Literal["trace", "debug", "info", "warn", "error"]
 Backend = Literal["systemd-networkd", "NetworkManager", "dhclient", "none", "auto"]
 FilterAction = Literal["execute", "ignore", "log"]
@@ -101,6 +103,18 @@ class CompatConfig:
         "/etc/NetworkManager/dispatcher.d",
         "/usr/lib/NetworkManager/dispatcher.d",
     )
+
+    def trees(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The dispatchers' trees that are on, each with its base directories."""
+        trees = (
+            (
+                Tree.NETWORKD_DISPATCHER.value,
+                self.networkd_dispatcher_dirs,
+                self.networkd_dispatcher,
+            ),
+            (Tree.NM_DISPATCHER.value, self.nm_dispatcher_dirs, self.nm_dispatcher),
+        )
+        return tuple((tree, dirs) for tree, dirs, on in trees if on)
 
 
 @dataclass(frozen=True, slots=True)

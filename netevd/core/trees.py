@@ -19,3 +19,6 @@ class Tree(StrEnum):
 
 
 TREES: tuple[str, ...] = tuple(tree.value for tree in Tree)
+# NetworkManager-dispatcher's scripts are one flat tree for every action: a listing
+# (/api/v1/scripts, ``netevd list scripts``) shows them once, under this name ("dispatcher.d").
+NM_DISPATCHER_DIRECTORY = "dispatcher"

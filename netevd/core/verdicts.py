@@ -14,3 +14,4 @@ class ScriptVerdict:
     path: str
     runs: bool
     reason: str  # "" when it runs
+    tree: str = "netevd"  # whose scripts (netevd.core.trees.Tree): netevd's or a dispatcher's

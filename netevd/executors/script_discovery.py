@@ -13,10 +13,11 @@ import os
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from netevd.core.trees import Tree
+from netevd.core.compat_networkd import STATES as NETWORKD_DISPATCHER_STATES
+from netevd.core.trees import NM_DISPATCHER_DIRECTORY, Tree
 from netevd.core.verdicts import ScriptVerdict
 from netevd.executors.nm_dispatcher_files import EMPTY, empty, skipped_entry
 from netevd.executors.script_trust import DescriptorShortage, open_directory, open_script
@@ -37,6 +38,7 @@ _DPKG = re.compile(r".*\.dpkg-[a-z]+")
 
 LEFTOVER = "editor or package leftover"
 MASKED = "masked (symlink to /dev/null)"
+NM_DISPATCHER_LISTED = "up"  # any action finds the same files (see NM_DISPATCHER_DIRECTORY)
 
 
 @dataclass(frozen=True)
@@ -213,16 +215,25 @@ def discover(
                 memory.forget(str(path))  # so breaking it again later warns again
         if not reason and winner == path:
             runnable.append(path)
-        verdicts.append(ScriptVerdict(directory, name, str(path), not reason, reason))
+        verdicts.append(ScriptVerdict(directory, name, str(path), not reason, reason, tree))
     runnable.sort(key=lambda p: _sort_key(p.name))
     verdicts.sort(key=lambda v: _sort_key(v.name))  # stable: the winner stays first
     return runnable, verdicts
 
 
 def scan_all(settings: ScriptSettings, directories: Iterable[str]) -> list[ScriptVerdict]:
-    """Every file of every given directory with its verdict (for the API; logs nothing)."""
+    """Every file of every given directory with its verdict, then those of the dispatchers'
+    trees that are on (for the API; logs nothing)."""
     verdicts: list[ScriptVerdict] = []
     for directory in directories:
         if valid_directory(directory):
             verdicts.extend(discover(settings, directory)[1])
+    trees = dict(settings.compat_dirs)
+    if Tree.NETWORKD_DISPATCHER in trees:
+        for directory in sorted(NETWORKD_DISPATCHER_STATES):
+            verdicts.extend(discover(settings, directory, tree=Tree.NETWORKD_DISPATCHER)[1])
+    if Tree.NM_DISPATCHER in trees:
+        # one flat tree whatever the action: listed once, as dispatcher.d
+        found = discover(settings, NM_DISPATCHER_LISTED, tree=Tree.NM_DISPATCHER)[1]
+        verdicts.extend(replace(v, directory=NM_DISPATCHER_DIRECTORY) for v in found)
     return verdicts

@@ -194,9 +194,23 @@ async def test_a_tree_others_can_write_runs_nothing(lab, netevd, tmp_path):
         built,
         own,
         compat={"networkd_dispatcher": True, "networkd_dispatcher_dirs": [str(ours.root)]},
+        api=True,
     )
     await own.wait_for(LINK="eth0", STATE="routable")
     (carrier,) = await ours.wait_for(IFACE="eth0", STATE="carrier")  # a sound directory runs
     await daemon.proc.wait_for_log(r"script\.skipped .*routable\.d.* world-writable")
     assert ours.matching(STATE="routable") == []
     assert carrier.env["IFACE"] == "eth0"
+    # the listing says so before anyone has to read the log
+    status, body = await daemon.api.get("/api/v1/scripts")
+    assert status == 200
+    assert body["data"]["compat_dirs"] == {"networkd-dispatcher": [str(ours.root)]}
+    listed = {
+        (d["tree"], d["directory"]): [(s["verdict"], s["reason"] or "") for s in d["scripts"]]
+        for d in body["data"]["directories"]
+    }
+    (routable,) = listed[("networkd-dispatcher", "routable")]
+    assert routable[0] == "skipped"
+    assert "world-writable" in routable[1]
+    assert ("runs", "") in listed[("networkd-dispatcher", "carrier")]
+    assert listed[("netevd", "routable")] == [("runs", "")]

@@ -170,7 +170,11 @@ async def api_factory(tmp_path: Path) -> AsyncIterator[ApiFactory]:
         if ready:
             engine.handle(SourceStatus("netlink", True))
         executor = ScriptExecutor(
-            ScriptSettings(config.system.script_dirs, allowed_uids=frozenset({os.geteuid()})),
+            ScriptSettings(
+                config.system.script_dirs,
+                compat_dirs=config.compat.trees(),
+                allowed_uids=frozenset({os.geteuid()}),
+            ),
             engine.emit,
         )
         reloads: list[ReloadResult] = []

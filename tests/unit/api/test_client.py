@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 import socket
 
 import pytest
@@ -175,3 +176,37 @@ def test_clean_makes_control_characters_visible():
     assert clean("eth0") == "eth0"
     assert clean("a\x1b[31mb") == "a\\x1b[31mb"
     assert clean(None) == "-"
+
+
+async def test_list_scripts_shows_the_dispatchers_trees(make_api, capsys, tmp_path):
+    from dataclasses import replace
+
+    from netevd.core.config import CompatConfig, Config, SystemConfig
+
+    scripts, dispatcher = tmp_path / "scripts", tmp_path / "dispatcher.d"
+    for directory in (scripts, scripts / "routable.d", dispatcher):
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o755)
+    for path in (scripts / "routable.d" / "50-own", dispatcher / "10-nm"):
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    compat = replace(CompatConfig(), nm_dispatcher=True, nm_dispatcher_dirs=(str(dispatcher),))
+    config = Config(system=SystemConfig(script_dirs=(str(scripts),)), compat=compat)
+    api = await make_api(config=config)
+    status, body = await api.get("/api/v1/scripts")
+    assert status == 200
+    assert body["data"]["compat_dirs"] == {"nm-dispatcher": [str(dispatcher)]}
+    listed = [
+        (d["tree"], d["directory"], s["name"], s["tree"], s["verdict"])
+        for d in body["data"]["directories"]
+        for s in d["scripts"]
+    ]
+    assert listed == [
+        ("netevd", "routable", "50-own", "netevd", "runs"),
+        ("nm-dispatcher", "dispatcher", "10-nm", "nm-dispatcher", "runs"),
+    ]
+    code, out, _ = await cli(api, capsys, "list", "scripts")
+    assert code == 0
+    assert f"nm-dispatcher scripts: {dispatcher}\n" in out
+    assert re.search(r"^nm-dispatcher:dispatcher\.d +10-nm +runs ", out, re.M)
+    assert re.search(r"^routable\.d +50-own +runs ", out, re.M)

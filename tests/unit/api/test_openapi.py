@@ -80,3 +80,33 @@ async def test_unhealthy_matches_its_schema(make_api):
     code, body = await api.get("/health")
     assert code == 503
     validator("/health", "get", "503").validate(body)
+
+
+async def test_the_scripts_answer_with_the_dispatchers_trees_matches_its_schema(make_api, tmp_path):
+    from dataclasses import replace
+
+    from netevd.core.config import CompatConfig, Config, SystemConfig
+
+    nd, nm = tmp_path / "nd", tmp_path / "nm"
+    for directory in (tmp_path / "scripts", nd, nd / "routable.d", nm):
+        directory.mkdir(exist_ok=True)
+        directory.chmod(0o755)
+    for path in (nd / "routable.d" / "50-a", nm / "10-b"):
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o755)
+    compat = replace(
+        CompatConfig(),
+        networkd_dispatcher=True,
+        networkd_dispatcher_dirs=(str(nd),),
+        nm_dispatcher=True,
+        nm_dispatcher_dirs=(str(nm),),
+    )
+    config = Config(system=SystemConfig(script_dirs=(str(tmp_path / "scripts"),)), compat=compat)
+    api = await make_api(config=config)
+    code, body = await api.get("/api/v1/scripts")
+    assert code == 200
+    validator("/api/v1/scripts", "get", "200").validate(body)
+    assert [(d["tree"], d["directory"]) for d in body["data"]["directories"]] == [
+        ("networkd-dispatcher", "routable"),
+        ("nm-dispatcher", "dispatcher"),
+    ]

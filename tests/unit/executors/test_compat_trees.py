@@ -198,3 +198,32 @@ async def test_stdin_json_gives_the_document_on_stdin_and_off_stdin_is_dev_null(
     await off.idle()
     assert out.read_text() == ""
     assert lines(Path(f"{out}.fd")) == ["/dev/null"]
+
+
+def test_the_listing_shows_the_dispatchers_trees_that_are_on(tree, caplog):
+    from netevd.executors.scripts import scan_all
+
+    caplog.set_level(logging.DEBUG, logger="netevd.scripts")
+    nd = tree.root / "networkd-dispatcher"
+    nd.mkdir(mode=0o755)
+    nd.chmod(0o755)
+    script(subdirectory(nd, "routable.d"), "50-ifup-hooks", "true")
+    script(subdirectory(nd, "no-carrier.d"), "50-alert", "true", mode=0o775)
+    script(subdirectory(nd, "not-a-state.d"), "50-never", "true")  # no state of networkd's
+    etc = dispatcher_d(tree.root, "etc")
+    script(etc, "10-up", "true")
+    subdirectory(etc, "pre-up.d")  # never a script
+    tree.script("routable", "50-netevd", "true")
+    trees = ((Tree.NETWORKD_DISPATCHER.value, (str(nd),)), (Tree.NM_DISPATCHER.value, (str(etc),)))
+
+    verdicts = scan_all(tree.settings(compat_dirs=trees), ["routable"])
+
+    assert [(v.tree, v.directory, v.name, v.runs, v.reason) for v in verdicts] == [
+        ("netevd", "routable", "50-netevd", True, ""),
+        ("networkd-dispatcher", "no-carrier", "50-alert", False, "group-writable"),
+        ("networkd-dispatcher", "routable", "50-ifup-hooks", True, ""),
+        ("nm-dispatcher", "dispatcher", "10-up", True, ""),
+    ]
+    assert not caplog.records
+    off = scan_all(tree.settings(), ["routable"])  # trees off: netevd's own only
+    assert [(v.tree, v.name) for v in off] == [("netevd", "50-netevd")]
