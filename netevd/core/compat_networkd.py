@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
 
 from netevd.core.actions import RunScripts
-from netevd.core.compat_env import compat_env
+from netevd.core.compat_env import json_object
+from netevd.core.environment import validated
 from netevd.core.model import AF_INET, AF_INET6, IFF_LOOPBACK, Addr
 from netevd.core.state import State
 from netevd.core.trees import Tree
@@ -82,7 +82,7 @@ def dispatcher_run(run: RunScripts, state: State) -> RunScripts:
     values = {**dispatcher_env(run.link_index, run.link_name, run.directory, state)}
     source = run.env_dict()
     values.update((name, source[name]) for name in PASSED_ON if name in source)
-    env, dropped = compat_env(values, (*ALWAYS, *ALWAYS_TOO))
+    env, dropped = validated(values, (*ALWAYS, *ALWAYS_TOO))
     return RunScripts(
         directory=run.directory,
         link_index=run.link_index,
@@ -156,7 +156,7 @@ def _document(
 
 def _link_type(state: State, index: int) -> str:
     """networkctl's TYPE: networkd's own word when it described the link, else the kernel's."""
-    described = _describe(state.describe.get((NETWORKD, index), ""))
+    described = json_object(state.describe.get((NETWORKD, index), ""))
     if isinstance(described.get("Type"), str):
         return str(described["Type"])
     link = state.links.get(index)
@@ -167,13 +167,3 @@ def _link_type(state: State, index: int) -> str:
     if link.kind == "bridge":
         return "bridge"
     return "ether" if len(link.mac) == 17 else "none"
-
-
-def _describe(text: str) -> Mapping[str, object]:
-    if not text:
-        return {}
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}

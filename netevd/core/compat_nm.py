@@ -21,12 +21,11 @@ IP and DHCP ones only while the device is ``activated``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from netevd.core.actions import RunScripts
-from netevd.core.compat_env import compat_env
-from netevd.core.environment import LINK_NAME_RE
+from netevd.core.compat_env import json_object
+from netevd.core.environment import LINK_NAME_RE, validated
 from netevd.core.events import Context
 from netevd.core.state import State
 from netevd.core.trees import Tree
@@ -109,7 +108,7 @@ def _run(
     timing: RunScripts | Context,
     always: tuple[str, ...] = (),
 ) -> RunScripts:
-    env, dropped = compat_env(values, always)
+    env, dropped = validated(values, always)
     ts = timing.event_ts if isinstance(timing, RunScripts) else timing.ts
     return RunScripts(
         directory=action,
@@ -181,12 +180,4 @@ def dhcp_items(props: Mapping[str, str], family: str) -> dict[str, str]:
 
 def dhcp_options(text: str) -> dict[str, str]:
     """The source's ``DhcpNOptions`` (a JSON object of strings); {} for anything else."""
-    if not text:
-        return {}
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return {}
-    if not isinstance(doc, dict):
-        return {}
-    return {str(k): v for k, v in doc.items() if isinstance(v, str)}
+    return {str(k): v for k, v in json_object(text).items() if isinstance(v, str)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from netevd.core.actions import Env
 
@@ -188,12 +188,19 @@ def check(name: str, value: str) -> str | None:
     return None if validator(value) else reason
 
 
-def validated(values: Mapping[str, str]) -> tuple[Env, tuple[tuple[str, str], ...]]:
-    """Split *values* into what may be passed and what is dropped (name, reason)."""
+def validated(
+    values: Mapping[str, str], always: Iterable[str] = ()
+) -> tuple[Env, tuple[tuple[str, str], ...]]:
+    """Split *values* into what may be passed and what is dropped (name, reason). An empty
+    value is left out, but for the names in *always*: a compat run passes what the other
+    tool always sets even when empty (``ESSID=``), as that tool does."""
+    keep_empty = frozenset(always)
     env: list[tuple[str, str]] = []
     dropped: list[tuple[str, str]] = []
     for name, value in values.items():
         if value == "":
+            if name in keep_empty:
+                env.append((name, value))
             continue
         problem = check(name, value)
         if problem:

@@ -1,9 +1,9 @@
 """What a D-Bus source needs of the bus: connecting, counted method calls, a signal inbox.
 
-Used by the NetworkManager source; the same shape as the systemd-networkd source's own
-plumbing. Every call and every rejected message is counted in :attr:`BusCounters.counts`
-(``call.<member>.<ok|error|timeout>``, ``rejected.<reason>``, ``reconnects``) and mirrored into
-the Prometheus metrics when there are any, labelled with the source's name.
+Used by the systemd-networkd and NetworkManager sources. Every call and every rejected message
+is counted in :attr:`BusCounters.counts` (``call.<member>.<ok|error|timeout>``,
+``rejected.<reason>``, ``reconnects``) and mirrored into the Prometheus metrics when there are
+any, labelled with the source's name.
 """
 
 from __future__ import annotations
@@ -170,6 +170,27 @@ async def follow_name(
             await on_signal(message)
     finally:
         watching.cancel()
+
+
+async def session_end(
+    bus: MessageBus,
+    follow: Awaitable[None],
+    forget: Callable[[], None],
+    log: logging.Logger,
+) -> str:
+    """Await *follow* (a session on *bus*) until the connection ends, then *forget* what the
+    session held and disconnect; why it ended (logged as ``<source>.lost``)."""
+    try:
+        await follow
+        reason = "system bus connection lost"
+    except Exception as exc:
+        reason = f"system bus session failed: {text(exc)}"
+    finally:
+        forget()
+        with contextlib.suppress(Exception):
+            bus.disconnect()
+    log.warning("%s.lost reason=%r", log.name.rsplit(".", 1)[-1], reason)
+    return reason
 
 
 async def keep_connected(

@@ -17,7 +17,6 @@ the bus connection is lost it reconnects with exponential backoff. It never retu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +42,7 @@ from netevd.sources.dbus_client import (
     connect,
     follow_name,
     keep_connected,
+    session_end,
 )
 from netevd.sources.dbus_client import text as error_text
 from netevd.sources.dbus_paths import NETWORK1_PATH, link_path
@@ -137,16 +137,7 @@ class NetworkdSource:
     async def _session(self, bus: MessageBus) -> tuple[str, bool]:
         """Follow networkd over *bus* until the connection ends: (why it ended, was it useful)."""
         session = _Session(bus)
-        try:
-            await self._follow(session)
-            reason = "system bus connection lost"
-        except Exception as exc:
-            reason = f"system bus session failed: {error_text(exc)}"
-        finally:
-            session.drop_chains()
-            with contextlib.suppress(Exception):
-                bus.disconnect()
-        log.warning("networkd.lost reason=%r", reason)
+        reason = await session_end(bus, self._follow(session), session.drop_chains, log)
         return reason, session.snapshots > 0
 
     async def _follow(self, session: _Session) -> None:

@@ -26,7 +26,6 @@ connection is lost it reconnects with exponential backoff. It never returns.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections import Counter
@@ -45,7 +44,7 @@ from netevd.sources.dbus_client import (
     call,
     follow_name,
     keep_connected,
-    text,
+    session_end,
 )
 from netevd.sources.networkd_decode import decode_name_owner_changed
 from netevd.sources.networkmanager_decode import (
@@ -166,16 +165,7 @@ class NetworkManagerSource:
     async def _session(self, bus: MessageBus) -> tuple[str, bool]:
         """Follow NetworkManager over *bus* until the connection ends: (why, was it useful)."""
         session = Session(bus, Tracker(self._ifindex), self._emit, self._fetch, self._counters)
-        try:
-            await self._follow(session)
-            reason = "system bus connection lost"
-        except Exception as exc:
-            reason = f"system bus session failed: {text(exc)}"
-        finally:
-            session.forget_all()
-            with contextlib.suppress(Exception):
-                bus.disconnect()
-        log.warning("networkmanager.lost reason=%r", reason)
+        reason = await session_end(bus, self._follow(session), session.forget_all, log)
         return reason, session.snapshots > 0
 
     async def _follow(self, session: Session) -> None:

@@ -7,9 +7,9 @@ import json
 from dataclasses import replace
 
 from netevd.core.actions import RunScripts
-from netevd.core.compat_env import compat_env
 from netevd.core.compat_networkd import dispatcher_env, networkd_dispatcher_runs
 from netevd.core.compat_nm import device_action, dhcp_items, ip_items, nm_dispatcher_runs
+from netevd.core.environment import validated
 from netevd.core.model import AF_INET, IFF_LOOPBACK, IFF_LOWER_UP, IFF_UP, Addr, Link
 from netevd.core.state import State
 from netevd.core.trees import Tree
@@ -96,7 +96,7 @@ def test_addresses_come_in_networkctls_order_without_127_and_fe80():
 
 
 def test_empty_values_the_tool_always_sets_are_kept_bad_ones_dropped():
-    env, dropped = compat_env(
+    env, dropped = validated(
         {"ESSID": "", "IP6_ADDRS": "", "IFACE": "x$(id)", "OTHER": ""}, ("ESSID", "IP6_ADDRS")
     )
     assert env == (("ESSID", ""), ("IP6_ADDRS", ""))
