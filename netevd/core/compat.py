@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from netevd.core.actions import Action, RunScripts
 from netevd.core.compat_networkd import dispatcher_run, networkd_dispatcher_runs
 from netevd.core.compat_nm import (
-    NETWORKMANAGER,
     device_run,
     dhcp_options,
     manager_run,
@@ -31,14 +30,13 @@ from netevd.core.compat_nm import (
 )
 from netevd.core.config import Config
 from netevd.core.directories import Directory
-from netevd.core.events import Context
+from netevd.core.events import NETWORKD, NETWORKMANAGER, Context
 from netevd.core.kinds import EventKind
 from netevd.core.reactions import apply_filters, event_document, script_run
 from netevd.core.state import State
 from netevd.core.trees import Tree
 from netevd.core.views import LinkView
 
-NETWORKD = "systemd-networkd"
 DHCP_ACTIONS = (("4", "dhcp4-change"), ("6", "dhcp6-change"))
 
 

@@ -32,13 +32,12 @@ import json
 from netevd.core.actions import RunScripts
 from netevd.core.compat_env import json_object
 from netevd.core.environment import validated
+from netevd.core.events import KERNEL, NETWORKD
 from netevd.core.model import AF_INET, AF_INET6, IFF_LOOPBACK, Addr
 from netevd.core.state import State
 from netevd.core.trees import Tree
 from netevd.core.views import gateway, kernel_state
 
-NETWORKD = "systemd-networkd"
-KERNEL = "kernel"
 # networkd-dispatcher 2.2.3's ADMIN_STATES + OPER_STATES: the only directories it runs.
 STATES = frozenset(
     {

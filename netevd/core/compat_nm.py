@@ -26,11 +26,10 @@ from collections.abc import Mapping
 from netevd.core.actions import RunScripts
 from netevd.core.compat_env import json_object
 from netevd.core.environment import LINK_NAME_RE, validated
-from netevd.core.events import Context
+from netevd.core.events import NETWORKMANAGER, Context
 from netevd.core.state import State
 from netevd.core.trees import Tree
 
-NETWORKMANAGER = "NetworkManager"
 # The actions run here, and so the directory names of this tree's runs.
 ACTIONS = ("up", "down", "dhcp4-change", "dhcp6-change", "connectivity-change", "hostname")
 PASSED_ON = ("NETEVD_SEQ", "NETEVD_REPLAY", "NETEVD_JSON")

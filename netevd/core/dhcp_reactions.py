@@ -12,14 +12,12 @@ from __future__ import annotations
 from netevd.core.actions import Action, Note, PushHostname, PushLinkDns, RevertLinkDns
 from netevd.core.config import Config
 from netevd.core.directories import Directory
-from netevd.core.events import Context, LinkRemoved
+from netevd.core.events import DHCLIENT, Context, LinkRemoved
 from netevd.core.kinds import EventKind
 from netevd.core.lease import Lease, LeaseChanged, LeaseLost
 from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
 from netevd.core.state import State
 from netevd.core.views import view
-
-DHCLIENT = "dhclient"
 
 
 def dhcp_env(lease: Lease) -> dict[str, str]:

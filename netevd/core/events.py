@@ -9,7 +9,11 @@ from netevd.core.config import Config
 from netevd.core.lease import LeaseChanged, LeaseLost
 from netevd.core.model import Addr, Link, Route, Rule
 
+# the sources' names (an event's and a record's ``source``, a run's BACKEND)
 KERNEL = "kernel"
+NETWORKD = "systemd-networkd"
+NETWORKMANAGER = "NetworkManager"
+DHCLIENT = "dhclient"
 
 
 @dataclass(frozen=True, slots=True)

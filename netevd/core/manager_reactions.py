@@ -18,6 +18,8 @@ from netevd.core.config import Config
 from netevd.core.directories import Directory, directory_for
 from netevd.core.environment import link_name_problem, validated
 from netevd.core.events import (
+    NETWORKD,
+    NETWORKMANAGER,
     Context,
     Event,
     ManagerChanged,
@@ -27,7 +29,6 @@ from netevd.core.events import (
 from netevd.core.kinds import EventKind
 from netevd.core.model import Link
 from netevd.core.nm_reactions import (
-    NETWORKMANAGER,
     device_directory,
     device_document,
     device_env,
@@ -37,7 +38,6 @@ from netevd.core.reactions import apply_filters, monitored, policy_env, script_r
 from netevd.core.state import State
 from netevd.core.views import LinkView, view
 
-NETWORKD = "systemd-networkd"
 STATE_VALUES: Mapping[str, frozenset[str]] = {
     "OperationalState": frozenset(
         {

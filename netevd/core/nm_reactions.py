@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from netevd.core.directories import Directory, directory_for
 from netevd.core.views import LinkView
 
-NETWORKMANAGER = "NetworkManager"
-
 # NMDeviceState names, as the source decodes them; each fires its directory.
 DEVICE_STATES = frozenset(
     {

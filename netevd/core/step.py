@@ -17,9 +17,10 @@ from netevd.core.actions import Action, ConfigApplied, Note, Ready, RunScripts
 from netevd.core.compat import compat_actions
 from netevd.core.config import Config
 from netevd.core.describe import event_detail, lease_detail
-from netevd.core.dhcp_reactions import DHCLIENT, react_lease, react_link_gone
+from netevd.core.dhcp_reactions import react_lease, react_link_gone
 from netevd.core.directories import Directory
 from netevd.core.events import (
+    DHCLIENT,
     KERNEL,
     ConfigReloaded,
     Context,

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from netevd.core.config import Config
-from netevd.core.events import Event
+from netevd.core.events import DHCLIENT, NETWORKMANAGER, Event
 from netevd.sources.dhclient import DhclientSource
 from netevd.sources.networkd import NAME as NETWORKD
 from netevd.sources.networkd import NetworkdSource
 from netevd.sources.networkmanager import NetworkManagerSource
 from netevd.telemetry.metrics import Metrics
 
-NETWORKMANAGER = "NetworkManager"
-DHCLIENT = "dhclient"
 SourceRun = Callable[[], Awaitable[None]]  # a fresh run each call, so a source can be restarted
 
 
