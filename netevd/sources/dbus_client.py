@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from netevd.system.logfmt import repeat_level
 from netevd.telemetry.metrics import Metrics
 
-LOG_EVERY = 100  # after the first ten of a kind, one warning per this many rejected messages
 DBUS_NAME = "org.freedesktop.DBus"
 DBUS_PATH = "/org/freedesktop/DBus"
 Inbox = asyncio.Queue[Message | None]
@@ -58,7 +58,7 @@ class BusCounters:
         key = f"rejected.{reason}"
         self.count(key)
         count = self.counts[key]
-        level = logging.WARNING if count <= 10 or count % LOG_EVERY == 0 else logging.DEBUG
+        level = repeat_level(count)
         prefix = self._log.name.rsplit(".", 1)[-1]
         self._log.log(
             level, "%s.rejected reason=%s count=%d detail=%r", prefix, reason, count, detail

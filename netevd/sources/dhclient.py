@@ -44,6 +44,7 @@ from netevd.sources.dhclient_files import (
     make_plan,
 )
 from netevd.sources.dhclient_metrics import LeaseMetrics, lease_metrics
+from netevd.system.logfmt import repeat_level
 from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.dhclient")
@@ -55,7 +56,6 @@ STEP_MS = 50  # watchfiles: a batch is handed over after this long without a new
 MAX_TIMER = 3600.0  # seconds: re-check at least hourly, in case the wall clock jumped
 BACKOFF_MIN = 0.25
 BACKOFF_MAX = 30.0
-LOG_EVERY = 100
 
 LeaseHandler = Callable[[LeaseEvent], None]
 
@@ -233,7 +233,7 @@ class DhclientSource:
         if self._metrics is not None:
             self._metrics.refused.labels(refused.reason).inc()
         count = self.counts[key]
-        level = logging.WARNING if count <= 10 or count % LOG_EVERY == 0 else logging.DEBUG
+        level = repeat_level(count)
         log.log(
             level,
             "dhclient.refused path=%s reason=%s detail=%r",
@@ -249,7 +249,7 @@ class DhclientSource:
             if self._metrics is not None:
                 self._metrics.problems.labels(problem.kind).inc()
             count = self.counts[key]
-            level = logging.WARNING if count <= 10 or count % LOG_EVERY == 0 else logging.DEBUG
+            level = repeat_level(count)
             log.log(
                 level, "dhclient.problem path=%s line=%d %s", path, problem.line, problem.detail
             )

@@ -79,7 +79,6 @@ MATCH_RULES = (
 CALL_TIMEOUT = 10.0
 SNAPSHOT_CONCURRENCY = 32  # well below dbus-daemon's limit of pending replies per connection
 BACKOFF_MAX = 30.0
-LOG_EVERY = 100  # after the first ten of a kind, one warning per this many rejected messages
 
 
 @dataclass(eq=False)

@@ -6,6 +6,11 @@ them must not start a fake log line or a fake field, so such values are quoted a
 
 from __future__ import annotations
 
+import logging
+
+# A kind of rejected input a peer can send again and again: the first ten are warnings, then one
+# in LOG_EVERY (the rest at debug level); every one of them is counted where it is rejected.
+LOG_EVERY = 100
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@%+,~")
 # Free-text fields are always quoted so readers (and grep) never have to guess where they end.
 _ALWAYS_QUOTED = frozenset({"reason", "error"})
@@ -43,3 +48,8 @@ def kv(event: str, /, **fields: object) -> str:
     for key, item in fields.items():
         parts.append(f"{key}={quote(str(item)) if key in _ALWAYS_QUOTED else value(item)}")
     return " ".join(parts)
+
+
+def repeat_level(count: int) -> int:
+    """The level of the *count*-th log line of one kind of rejected input (see LOG_EVERY)."""
+    return logging.WARNING if count <= 10 or count % LOG_EVERY == 0 else logging.DEBUG
