@@ -88,7 +88,8 @@ async def test_sources_wait_while_the_backlog_is_above_the_high_mark():
     for n in range(150):
         intake.put(route(n))
     room = asyncio.ensure_future(intake.room())
-    await asyncio.sleep(0.01)
+    for _ in range(3):  # room() takes its turn, then waits below the high mark
+        await asyncio.sleep(0)
     assert not room.done()  # the source waits
     while len(intake) >= 20:
         await intake.take(16)
