@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from netevd.sources.networkd_decode import decode_name_owner_changed
 from netevd.system.logfmt import repeat_level
 from netevd.telemetry.metrics import Metrics
 
@@ -145,6 +146,24 @@ async def name_owner(bus: MessageBus, counters: BusCounters, timeout: float, nam
         return ""
     owner = reply.body[0] if reply.signature == "s" else ""
     return owner if isinstance(owner, str) else ""
+
+
+async def from_the_bus(
+    message: Message, name: str, owner: str, set_owner: Callable[[str], Awaitable[None]]
+) -> bool:
+    """Whether *message* is the bus's own, handled here: a NameOwnerChanged that gives
+    *name* a new owner (or none) calls *set_owner*; anything else from the bus is ignored."""
+    if message.sender != DBUS_NAME:
+        return False
+    change = decode_name_owner_changed(message.signature, message.body)
+    if (
+        message.member == "NameOwnerChanged"
+        and change is not None
+        and change[0] == name
+        and change[1] != owner
+    ):
+        await set_owner(change[1])
+    return True
 
 
 async def follow_name(

@@ -27,6 +27,7 @@ from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
 from netevd.core.events import (
+    NETWORKD,
     Event,
     ManagerChanged,
     ManagerLinkChanged,
@@ -36,11 +37,14 @@ from netevd.core.events import (
 )
 from netevd.core.manager_reactions import LINK_PROPERTIES, MANAGER_PROPERTIES
 from netevd.sources.dbus_client import (
+    DBUS_NAME,
+    DBUS_PATH,
     BusCounters,
     CallFailed,
     call,
     connect,
     follow_name,
+    from_the_bus,
     keep_connected,
     session_end,
 )
@@ -58,7 +62,6 @@ from netevd.sources.networkd_decode import (
     ManagerUpdate,
     decode_describe,
     decode_link_list,
-    decode_name_owner_changed,
     decode_properties,
     decode_properties_changed,
 )
@@ -66,10 +69,8 @@ from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.networkd")
 
-NAME = "systemd-networkd"
+NAME = NETWORKD
 BUS_NAME = "org.freedesktop.network1"
-DBUS_NAME = "org.freedesktop.DBus"
-DBUS_PATH = "/org/freedesktop/DBus"
 MATCH_RULES = (
     f"type='signal',sender='{DBUS_NAME}',path='{DBUS_PATH}',interface='{DBUS_NAME}',"
     f"member='NameOwnerChanged',arg0='{BUS_NAME}'",
@@ -224,12 +225,7 @@ class NetworkdSource:
     # -- stream -------------------------------------------------------------------------------
 
     async def _on_signal(self, session: _Session, message: Message) -> None:
-        if message.sender == DBUS_NAME:
-            change = decode_name_owner_changed(message.signature, message.body)
-            if message.member != "NameOwnerChanged" or change is None or change[0] != BUS_NAME:
-                return
-            if change[1] != session.owner:
-                await self._set_owner(session, change[1])
+        if await from_the_bus(message, BUS_NAME, session.owner, partial(self._set_owner, session)):
             return
         path = message.path or ""
         if message.member != "PropertiesChanged" or not path.startswith(NETWORK1_PATH):

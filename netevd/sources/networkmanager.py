@@ -43,10 +43,10 @@ from netevd.sources.dbus_client import (
     CallFailed,
     call,
     follow_name,
+    from_the_bus,
     keep_connected,
     session_end,
 )
-from netevd.sources.networkd_decode import decode_name_owner_changed
 from netevd.sources.networkmanager_decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
@@ -264,12 +264,7 @@ class NetworkManagerSource:
     # -- stream -------------------------------------------------------------------------------
 
     async def _on_signal(self, session: Session, message: Message) -> None:
-        if message.sender == DBUS_NAME:
-            change = decode_name_owner_changed(message.signature, message.body)
-            if message.member != "NameOwnerChanged" or change is None or change[0] != BUS_NAME:
-                return
-            if change[1] != session.owner:
-                await self._set_owner(session, change[1])
+        if await from_the_bus(message, BUS_NAME, session.owner, partial(self._set_owner, session)):
             return
         path = message.path or ""
         if not (path == OBJECT_MANAGER_PATH or path.startswith(NM_PATH)):

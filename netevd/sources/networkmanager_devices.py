@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from netevd.core.events import (
+    NETWORKMANAGER,
     Event,
     ManagerChanged,
     ManagerLinkChanged,
@@ -58,7 +59,7 @@ from netevd.sources.networkmanager_decode import (
 
 log = logging.getLogger("netevd.networkmanager")
 
-NAME = "NetworkManager"
+NAME = NETWORKMANAGER
 # The properties a device event may carry, in the order they are listed.
 DEVICE_PROPERTIES = (
     "DeviceState",
