@@ -15,11 +15,15 @@ from pathlib import Path
 from lab.wait import wait_until
 
 # Written the way NetworkManager-dispatcher(8) describes its scripts: "$1" the interface,
-# "$2" the action, a case on the action. It keeps what it saw: its environment and its
-# arguments, one pair of files per run, named so the order of runs can be read back.
+# "$2" the action, a case on the action; and, as such scripts often do, it names itself with
+# basename "$0" and sources a sibling file found through dirname "$0". It keeps what it saw:
+# its environment (SELF and FROM_LIBRARY among it) and its arguments, one pair of files per
+# run, named so the order of runs can be read back.
 RECORDER = """#!/bin/sh
 interface="$1"
 action="$2"
+SELF=$(basename "$0"); export SELF
+. "$(dirname "$0")/{library}"
 {before}
 case "$action" in
     up|down|dhcp4-change|dhcp6-change|connectivity-change|hostname|pre-up|pre-down)
@@ -31,6 +35,9 @@ case "$action" in
         ;;
 esac
 """
+
+LIBRARY = "common.sh"  # in dispatcher.d, beside the scripts that source it
+LIBRARY_SAYS = "sourced-beside-the-script"
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,12 @@ class DispatcherDir:
             directory.chmod(0o755)
         self.out.mkdir(parents=True, exist_ok=True)
         self.out.chmod(0o777)
+        # Not executable: a library the scripts source, skipped (with a warning) as a script
+        # by nm-dispatcher and by netevd alike.
+        library = root / LIBRARY
+        library.write_text(f"FROM_LIBRARY={LIBRARY_SAYS}; export FROM_LIBRARY\n")
+        library.chmod(0o644)
+        self.library = library
 
     def _write(self, path: Path, text: str) -> Path:
         path.parent.mkdir(mode=0o755, exist_ok=True)
@@ -65,16 +78,14 @@ class DispatcherDir:
 
     def add(self, name: str, before: str = "") -> Path:
         """A recorder ``dispatcher.d/NAME``; *before* is shell run first (``$1``, ``$2`` set)."""
-        text = RECORDER.format(
-            out=self.out, before=f"RECORDED_BY={name}; export RECORDED_BY\n{before}"
-        )
+        before = f"RECORDED_BY={name}; export RECORDED_BY\n{before}"
+        text = RECORDER.format(out=self.out, library=LIBRARY, before=before)
         return self._write(self.root / name, text)
 
     def add_no_wait(self, name: str, before: str = "") -> Path:
         """A recorder in ``no-wait.d``, linked from ``dispatcher.d`` (the man page's way)."""
-        text = RECORDER.format(
-            out=self.out, before=f"RECORDED_BY={name}; export RECORDED_BY\n{before}"
-        )
+        before = f"RECORDED_BY={name}; export RECORDED_BY\n{before}"
+        text = RECORDER.format(out=self.out, library=LIBRARY, before=before)
         self._write(self.root / "no-wait.d" / name, text)
         link = self.root / name
         link.symlink_to(f"no-wait.d/{name}")
@@ -82,7 +93,9 @@ class DispatcherDir:
 
     def add_blocking(self, kind: str, name: str) -> Path:
         """A recorder in ``pre-up.d`` or ``pre-down.d`` (*kind*)."""
-        text = RECORDER.format(out=self.out, before=f"RECORDED_BY={name}; export RECORDED_BY")
+        text = RECORDER.format(
+            out=self.out, library=f"../{LIBRARY}", before=f"RECORDED_BY={name}; export RECORDED_BY"
+        )
         return self._write(self.root / f"{kind}.d" / name, text)
 
     def runs(self) -> list[DispatchedRun]:

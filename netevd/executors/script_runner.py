@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from netevd.system.reaper import Reaper
 
@@ -174,10 +174,9 @@ async def _supervise(
 
 @dataclass(frozen=True)
 class Start:
-    """How a script is started besides its environment: the checked descriptor to execute,
-    the arguments after its path, and its stdin (None: /dev/null)."""
+    """How a script is started besides its environment: the arguments after its path, and its
+    stdin (None: /dev/null)."""
 
-    fd: int | None = None
     args: Sequence[str] = ()
     stdin: int | None = None
 
@@ -189,18 +188,14 @@ async def _spawn(
     env: Mapping[str, str],
     start: Start,
 ) -> asyncio.SubprocessTransport:
-    """execve the script directly (no shell) as the leader of a new session.
+    """execve the script's path directly (no shell) as the leader of a new session.
 
-    With ``start.fd`` (an O_PATH descriptor of the checked file) the kernel executes that very
-    inode through ``/proc/self/fd/N``; ``argv[0]`` stays the script's path, ``start.args``
-    follow it. The protocol-level API rather than create_subprocess_exec: it lets us close the
-    pipe when a leftover grandchild keeps it open, without reaching into private attributes.
+    By its path, so that a ``#!`` script's ``$0`` is that path (``basename "$0"``,
+    ``. "$(dirname "$0")/lib.sh"``). The executor walked the whole chain from ``/`` right
+    before this call; a chain nobody untrusted can write cannot be swapped in between
+    (docs/security.md). The protocol-level API rather than create_subprocess_exec: it lets us
+    close the pipe when a leftover grandchild keeps it open, without private attributes.
     """
-    fd = start.fd
-    extra: dict[str, Any] = {}
-    if fd is not None:
-        # Not close-on-exec in the child: a #! interpreter opens /proc/self/fd/N itself.
-        extra = {"executable": f"/proc/self/fd/{fd}", "pass_fds": (fd,)}
     transport, _ = await loop.subprocess_exec(
         lambda: proto,
         _absolute(path),
@@ -211,7 +206,6 @@ async def _spawn(
         env=dict(env),
         cwd="/",
         start_new_session=True,
-        **extra,
     )
     return transport
 
@@ -265,19 +259,18 @@ async def run_script(
     *,
     on_line: Callable[[str], None] | None = None,
     line_budget: int | None = None,
-    fd: int | None = None,
     reaper: Reaper | None = None,
     args: Sequence[str] = (),
     stdin: int | None = None,
 ) -> ScriptResult:
-    """Run *path* (or the checked file *fd*) with exactly *env*, *args* after its path, stdin
+    """Run *path* (absolute, or made so) with exactly *env*, *args* after its path, stdin
     /dev/null (or *stdin*), cwd /, in its own session; when it ends its whole process group is
     SIGKILLed (escapees are the *reaper*'s). A script that cannot start: ``.error`` says why."""
     loop = asyncio.get_running_loop()
     proto = _Capture(loop, max(output_limit, 0), on_line, line_budget)
     start = loop.time()
     try:
-        transport = await _start(loop, proto, path, env, Start(fd, args, stdin), reaper)
+        transport = await _start(loop, proto, path, env, Start(args, stdin), reaper)
     except (OSError, ValueError) as err:
         return ScriptResult(None, loop.time() - start, False, exec_error(err), "", 0)
     pid = transport.get_pid()

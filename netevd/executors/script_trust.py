@@ -4,10 +4,12 @@ Every component from ``/`` to the script, and every symlink hop on the way, is o
 time with ``openat(O_PATH | O_NOFOLLOW)`` relative to the directory before it and checked with
 ``fstat``: owned by root (or the daemon's user) and not writable by group or others. A symlink
 is read only after its own owner and the directory holding it passed, then its target is walked
-the same way. What comes out is an ``O_PATH`` descriptor of the checked file: the executor runs
-the script through ``/proc/self/fd/N``, so what was checked is what runs, whatever is renamed,
-re-linked or swapped in the meantime (OpenSSH StrictModes and keepalived's
-``enable_script_security`` check the same chain; neither holds on to the checked inode).
+the same way. What comes out is an ``O_PATH`` descriptor of the checked file, the sign that it may
+run; the executor closes it and executes the path, so that ``$0`` is the script's name. That is
+safe because of what the walk refuses: no component of an accepted chain can be written by
+anyone but root or the daemon's user, so nobody untrusted can rename, re-link or swap anything
+between the walk and the exec (OpenSSH StrictModes and keepalived's ``enable_script_security``
+check the same chain and execute the path too).
 
 Two exceptions. A sticky directory (``/tmp``) may be group/world-writable as long as the
 script's own directory is not, because in a sticky directory nobody but its owner can rename or

@@ -274,11 +274,14 @@ class ScriptExecutor:
         checked: Walked | None = None,
     ) -> None:
         # The verdict is taken again right before the exec (for the first script, with the
-        # discovery), and the exec is done from the descriptor that was checked: a directory
-        # swapped or a symlink re-pointed since changes nothing but this verdict.
+        # discovery); the exec is then by the path that was walked, so that $0 is the script's
+        # name. Nobody untrusted can write any component of a chain that passed the walk, so
+        # nobody untrusted can swap anything between the two (docs/security.md).
         if checked is None:
             checked = await check_script(path, settings)
-        if checked.fd is None:
+        may_run = checked.fd is not None  # the walk leaves a descriptor only when it may
+        checked.close()
+        if not may_run:
             self._stats.skipped_scripts += 1
             if checked.masked:
                 log.debug(kv("script.masked", path=path))
@@ -290,13 +293,12 @@ class ScriptExecutor:
             if settings.stdin_json and "NETEVD_JSON" in env:
                 stdin = await asyncio.to_thread(event_stdin, env["NETEVD_JSON"])
             script_env = {**env, "NETEVD_SCRIPT": str(path)}
-            await self._exec(action, path, checked.fd, script_env, stdin)
+            await self._exec(action, path, script_env, stdin)
         finally:
-            checked.close()
             close_quietly(stdin)
 
     async def _exec(
-        self, action: RunScripts, path: Path, fd: int, env: Mapping[str, str], stdin: int | None
+        self, action: RunScripts, path: Path, env: Mapping[str, str], stdin: int | None
     ) -> None:
         settings = self._settings
         self._stats.scripts_started += 1
@@ -310,7 +312,6 @@ class ScriptExecutor:
                 settings.output_limit,
                 on_line=lines,
                 line_budget=LOGGED_LINES,
-                fd=fd,
                 reaper=self._reaper,
                 args=action.args,
                 stdin=stdin,

@@ -33,16 +33,21 @@ CLIENT = dhcp_client_network("eth0", extra="\n[Address]\nAddress=10.231.71.1/24\
 STATES = ("carrier", "no-carrier", "configuring", "configured", "degraded", "routable", "off")
 # networkd-dispatcher's README: "IP_ADDRS ... can be read into a BASH array like this:
 # read -r -a ip_addrs <<<"$IP_ADDRS"". The hook keeps what it saw (its environment and the
-# array's first element) where the test can read it.
+# array's first element) where the test can read it; like many such hooks it names itself
+# with basename "$0" and sources a file beside it through dirname "$0".
 IFUP_HOOK = """#!/bin/bash
 # {state}.d/50-ifup-hooks: networkd-dispatcher hands us $IFACE entering $STATE
 read -r -a ip_addrs <<<"$IP_ADDRS"
 export FIRST_IP="${{ip_addrs[0]}}"
+export SELF="$(basename "$0")"
+. "$(dirname "$0")/common.sh"
 n=$(date +%s%N)
 f="{out}/$n-$$"
 env -0 > "$f.tmp" && mv "$f.tmp" "$f.env"
 """
-VARIABLES = ("IFACE", "STATE", "AdministrativeState", "OperationalState", "ESSID")
+LIBRARY = "export FROM_LIBRARY=sourced-beside-the-script\n"  # common.sh, not executable
+VARIABLES = ("IFACE", "STATE", "AdministrativeState", "OperationalState", "ESSID", "SELF")
+VARIABLES += ("FROM_LIBRARY",)
 ADDRESSED = ("ADDR", "IP_ADDRS", "IP6_ADDRS", "FIRST_IP")
 
 
@@ -50,6 +55,7 @@ def hook_tree(root: Path) -> ScriptDirs:
     tree = ScriptDirs(root)
     for state in STATES:
         tree.add_raw(state, "50-ifup-hooks", IFUP_HOOK.format(state=state, out=tree.out))
+        tree.add_raw(state, "common.sh", LIBRARY, mode=0o644)
     return tree
 
 
@@ -132,6 +138,11 @@ async def test_the_hooks_see_what_networkd_dispatcher_gives_them(world, netevd):
         same_json(theirs, ours, addresses=True)
         assert ours.env["IP_ADDRS"] == "{} 10.231.71.1".format(ours.env["FIRST_IP"])
         assert ours.env["NETEVD_REPLAY"] == "1"
+        # $0 is the script's path in both trees: it names itself, finds its library
+        assert (ours.env["SELF"], ours.env["FROM_LIBRARY"]) == (
+            "50-ifup-hooks",
+            "sourced-beside-the-script",
+        )
         check_document(ours.env["NETEVD_JSON"])
         assert "LINK" not in ours.env  # networkd-dispatcher's names only (and NETEVD_*)
     assert sorted(r.env["STATE"] for r in eth0(world.ours)) == ["configured", "routable"]
@@ -171,6 +182,8 @@ async def test_with_the_kernel_backend_the_kernels_states_run_them(lab, netevd, 
         "AdministrativeState": "",  # no networkd: nothing administers the link
         "OperationalState": "routable",  # the kernel-derived state
         "ESSID": "",
+        "SELF": "50-ifup-hooks",
+        "FROM_LIBRARY": "sourced-beside-the-script",
         "IP_ADDRS": "10.0.0.1",
         "FIRST_IP": "10.0.0.1",
         "IP6_ADDRS": "",
@@ -209,8 +222,10 @@ async def test_a_tree_others_can_write_runs_nothing(lab, netevd, tmp_path):
         (d["tree"], d["directory"]): [(s["verdict"], s["reason"] or "") for s in d["scripts"]]
         for d in body["data"]["directories"]
     }
-    (routable,) = listed[("networkd-dispatcher", "routable")]
-    assert routable[0] == "skipped"
-    assert "world-writable" in routable[1]
+    assert [verdict for verdict, _ in listed[("networkd-dispatcher", "routable")]] == [
+        "skipped",  # 50-ifup-hooks
+        "skipped",  # common.sh
+    ]
+    assert all("world-writable" in why for _, why in listed[("networkd-dispatcher", "routable")])
     assert ("runs", "") in listed[("networkd-dispatcher", "carrier")]
     assert listed[("netevd", "routable")] == [("runs", "")]

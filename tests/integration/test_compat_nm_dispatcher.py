@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lab import DnsmasqServer, wait_until
-from lab.dispatcher import DispatchedRun, DispatcherDir
+from lab.dispatcher import LIBRARY_SAYS, DispatchedRun, DispatcherDir
 from lab.netevd import ScriptDirs, check_document
 from lab.networkmanager import NetworkManagerNode, networkmanager_dhcp
 
@@ -108,6 +108,8 @@ async def test_the_scripts_get_what_nm_dispatcher_gives_them(world, netevd, tmp_
     assert up.env["IP4_ADDRESS_0"] == f"{up.env['DHCP4_IP_ADDRESS']}/24 {ROUTER}"
     assert up.env["IP4_NAMESERVERS"] == "10.231.80.53 10.231.80.54"
     assert up.env["IP4_DOMAINS"] == "lab.example"
+    # $0 is the script's path, as under nm-dispatcher: it names itself, finds its library
+    assert (up.env["SELF"], up.env["FROM_LIBRARY"]) == ("50-record", LIBRARY_SAYS)
     assert [r.env.get("CONNECTIVITY_STATE") for r in mine if r.args[0] == ""] == ["FULL", "NONE"]
     assert "script.env.dropped" not in daemon.proc.output()
 
@@ -182,7 +184,11 @@ async def test_a_new_hostname_runs_hostname_as_nm_dispatcher_does(lab, netevd, t
         assert (
             comparable(mine, NETEVDS_OWN)
             == comparable(real, ())
-            == {"NM_DISPATCHER_ACTION": "hostname"}
+            == {
+                "NM_DISPATCHER_ACTION": "hostname",
+                "SELF": "50-record",
+                "FROM_LIBRARY": LIBRARY_SAYS,
+            }
         )
         manager = check_document(mine.env["NETEVD_JSON"])["manager"]
         assert manager["Hostname"] == "lab-compat"

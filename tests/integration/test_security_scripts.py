@@ -98,13 +98,27 @@ async def test_the_verdict_is_taken_again_right_before_each_exec(lab, netevd, tm
     assert [r for r in scripts.runs() if r.env.get("NETEVD_REPLAY") == "0"] == []
 
 
-async def test_a_script_runs_from_the_checked_file_and_knows_its_path(lab, netevd, tmp_path):
+async def test_a_script_runs_by_its_checked_path_and_knows_its_name(lab, netevd, tmp_path):
+    """$0 is the script's path: it names itself with basename "$0" and sources a file beside
+    it through dirname "$0", as scripts written for any dispatcher do."""
     built = await lab(host_peer(["10.231.46.1/24"], ["10.231.46.2/24"]))
     scripts = ScriptDirs(tmp_path / "scripts")
-    path = scripts.add("carrier")
+    named = (
+        "#!/bin/sh\n"
+        'export ZERO="$0" SELF="$(basename "$0")"\n'
+        '. "$(dirname "$0")/lib.sh"\n'
+        f'f="{scripts.out}/1-$$"; env -0 > "$f.tmp" && mv "$f.tmp" "$f.env"\n'
+    )
+    path = scripts.add_raw("carrier", "50-named", named)
+    scripts.add_raw("carrier", "lib.sh", "export FROM_LIBRARY=beside\n", mode=0o644)
     await netevd(built, scripts)
     (run,) = await scripts.wait_for(1, STATE="carrier", LINK="eth0")
     assert run.env["NETEVD_SCRIPT"] == str(path)
+    assert (run.env["ZERO"], run.env["SELF"], run.env["FROM_LIBRARY"]) == (
+        str(path),
+        "50-named",
+        "beside",
+    )
 
 
 async def test_a_world_writable_directory_on_a_read_only_mount_is_trusted(lab, netevd, tmp_path):
