@@ -85,16 +85,38 @@ def _print_hints(lab: Lab, name: str) -> None:
     print(f"Remove it with: make lab-down (or python -m lab down --prefix {lab.prefix})")
 
 
+def _forget(prefix: str) -> list[str]:
+    """Remove the manifest and work directory of every lab whose prefix starts with *prefix*
+    (the namespaces are gone by then), so that the next ``up`` with that prefix works."""
+    forgotten = []
+    for manifest in sorted(STATE_DIR.glob("*.json")) if STATE_DIR.is_dir() else []:
+        try:
+            recorded = str(json.loads(manifest.read_text()).get("prefix", ""))
+        except (OSError, ValueError, AttributeError):
+            recorded = manifest.stem + "-"  # unreadable: judged by its file name
+        if not recorded.startswith(prefix):
+            continue
+        manifest.unlink(missing_ok=True)
+        workdir = STATE_DIR / recorded.rstrip("-")
+        if workdir.is_dir():
+            for entry in workdir.iterdir():
+                entry.unlink()
+            workdir.rmdir()
+        forgotten.append(f"manifest {manifest}")
+    return forgotten
+
+
 def cmd_down(prefix: str) -> int:
-    manifest = _manifest(prefix)
     removed = cleanup(prefix)
-    manifest.unlink(missing_ok=True)
-    workdir = STATE_DIR / prefix.rstrip("-")
-    if workdir.is_dir():
-        for entry in workdir.iterdir():
-            entry.unlink()
-        workdir.rmdir()
+    _forget(prefix)
     print("\n".join(f"removed {what}" for what in removed) or f"nothing carries {prefix!r}")
+    return 0
+
+
+def cmd_cleanup(prefix: str) -> int:
+    """Everything whose name carries *prefix*, and the manifests of labs with such a prefix."""
+    removed = cleanup(prefix) + _forget(prefix)
+    print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
     return 0
 
 
@@ -138,9 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_down(args.prefix)
         if args.command == "list":
             return cmd_list()
-        removed = cleanup(args.prefix)
-        print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
-        return 0
+        return cmd_cleanup(args.prefix)
     except LabError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 1

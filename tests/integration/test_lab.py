@@ -18,6 +18,7 @@ from lab import (
     wait_until,
 )
 from lab.build import root_link_names, run_command
+from lab.cli import STATE_DIR
 from lab.netns import list_netns, netns_pids
 from lab.topologies import DHCP_POOL, DHCP_ROUTER, bridge, dhcp, multihomed
 
@@ -213,6 +214,31 @@ def test_cli_up_list_down_restores_netns_list():
     assert f"removed netns {prefix}host" in down.stdout
     # only this run's names: parallel workers create and remove their own meanwhile
     assert [n for n in list_netns() if n.startswith(prefix)] == []
+
+
+def test_cleanup_also_forgets_the_manifest_so_up_works_again():
+    prefix = "nvclean" + str(os.getpid() % 100000) + "-"
+    run = [sys.executable, "-m", "lab"]
+    up = subprocess.run([*run, "up", "bridge", "--prefix", prefix], capture_output=True, text=True)
+    try:
+        assert up.returncode == 0, up.stderr
+        manifest = STATE_DIR / f"{prefix.rstrip('-')}.json"
+        assert manifest.exists()
+        cleaned = subprocess.run(
+            [*run, "cleanup", "--prefix", prefix], capture_output=True, text=True, check=True
+        )
+        assert f"removed netns {prefix}sw" in cleaned.stdout
+        assert f"removed manifest {manifest}" in cleaned.stdout
+        assert not manifest.exists()
+        again = subprocess.run(
+            [*run, "up", "bridge", "--prefix", prefix], capture_output=True, text=True
+        )
+        assert again.returncode == 0, again.stderr
+    finally:
+        down = subprocess.run([*run, "down", "--prefix", prefix], capture_output=True, text=True)
+    assert down.returncode == 0, down.stderr
+    assert [n for n in list_netns() if n.startswith(prefix)] == []
+    assert not (STATE_DIR / f"{prefix.rstrip('-')}.json").exists()
 
 
 def test_cleanup_touches_only_its_prefix():
