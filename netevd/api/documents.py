@@ -274,6 +274,9 @@ def status_document(
         "backend": state.backend,
         "ready": ready,
         "sources": dict(state.sources),
+        # manager-level values (NetworkManager's State, Connectivity, Hostname; networkd's
+        # Manager), as manager.d and the dispatchers' manager actions see them
+        "managers": {source: dict(props) for source, props in sorted(state.manager.items())},
         "counts": {
             "interfaces": len(state.links),
             "addresses": sum(len(bucket) for bucket in state.addrs.values()),

@@ -178,6 +178,7 @@ def _status_schemas() -> dict[str, Schema]:
             "backend": STR,
             "ready": BOOL,
             "sources": {"type": "object", "additionalProperties": BOOL},
+            "managers": {"type": "object", "additionalProperties": {"type": "object"}},
             "counts": counts,
             "last_event": {"anyOf": [_ref("Event"), {"type": "null"}]},
             # monitoring.routes: which routes the counts and /api/v1/routes cover

@@ -38,17 +38,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--strict", action="store_true", help="unknown keys are errors")
     sub.add_parser("version", help="print the version")
+    add_test_command(sub)
+    add_client_commands(sub)
+    add_wait_command(sub)
+    return parser
+
+
+def add_test_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     test = sub.add_parser("test", help="run one script with the environment a real event gives")
     test.add_argument("script", help="path of the script to run")
     test.add_argument("-i", "--interface", required=True, help="interface name")
     test.add_argument("-s", "--state", required=True, help="state directory, e.g. routable")
     test.add_argument("--event", help="EVENT value (default: link, or new for routes)")
     test.add_argument(
+        "--tree",
+        default="netevd",
+        choices=("netevd", "networkd-dispatcher", "nm-dispatcher"),
+        help="run it as that tool would: its arguments and environment (--state is then one "
+        "of networkd-dispatcher's states, or nm-dispatcher's action: up, down, ...)",
+    )
+    test.add_argument(
+        "--endpoint",
+        help="the daemon whose picture of the network managers is used (default "
+        "$NETEVD_API_ENDPOINT or http://127.0.0.1:9090; with neither given and no daemon "
+        "there, the kernel's picture only)",
+    )
+    test.add_argument(
         "-c", "--config", dest="sub_config", metavar="FILE", help="configuration file"
     )
-    add_client_commands(sub)
-    add_wait_command(sub)
-    return parser
 
 
 def _seconds(text: str) -> float:
@@ -186,7 +203,16 @@ def cmd_test(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     loaded = load_config(_config_path(args), env)
     return asyncio.run(
-        run_test(args.script, args.interface, args.state, args.event, loaded.config, env)
+        run_test(
+            args.script,
+            args.interface,
+            args.state,
+            args.event,
+            loaded.config,
+            env,
+            args.tree,
+            args.endpoint,
+        )
     )
 
 
