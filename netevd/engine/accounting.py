@@ -139,6 +139,7 @@ class Accounting:
                 event.output[-2048:],
             ),
         )
+        self.metrics.script_state(event.directory)
         self.metrics.script_runs.labels(event.directory).inc()
         self.metrics.script_duration.labels(event.directory).observe(event.duration)
         if event.timed_out:
