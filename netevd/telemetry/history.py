@@ -75,7 +75,8 @@ class History:
         if not records:
             return
         self._count(records)
-        if (monitoring := self.monitoring()) != self._monitoring:
+        monitoring = self.monitoring()
+        if monitoring is not self._monitoring and monitoring != self._monitoring:
             self._monitoring = monitoring  # a reload: every link is judged again
             self._skipped.clear()
         ts = records[-1].ts
