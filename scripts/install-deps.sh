@@ -35,7 +35,8 @@ if [ -n "$missing" ]; then
     case " $missing " in
         # Only its binaries are wanted: a Prometheus started at the next boot of a systemd host
         # would listen on port 9090 (netevd's default) on every address.
-        *" prometheus "*) systemctl disable --quiet prometheus.service ;;
+        *" prometheus "*) systemctl disable --quiet prometheus.service \
+            || echo "warning: could not disable prometheus.service; disable it yourself" >&2 ;;
     esac
 fi
 [ $# -gt 0 ] && exit 0  # only the packages asked for
