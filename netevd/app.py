@@ -162,6 +162,8 @@ class Daemon:
         )
         self._latency = ScriptLatency(self.metrics, self.events)
         self.metrics.bind_state(lambda: self.engine.state, lambda: self.engine.config.monitoring)
+        self.metrics.bind_routing(lambda: len(self.routing.conflicts))
+        self.events.history.monitoring = lambda: self.engine.config.monitoring
         self._reloading: asyncio.Task[ReloadResult] | None = None
 
     @property

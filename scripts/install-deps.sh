@@ -6,7 +6,10 @@ set -eu
 # hosts with hybrid cgroups; --no-install-recommends keeps podman from pulling NetworkManager).
 # polkitd: the polkit rule for resolved/hostnamed is proven against the real one.
 # python3-dbus python3-gi: what the real networkd-dispatcher (extracted below) runs on.
-PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd polkitd network-manager chromium podman runc debootstrap python3-dbus python3-gi}"
+# prometheus: promtool checks and unit-tests deploy/prometheus/netevd-rules.yml, and the server
+# runs those rules against netevd in a lab namespace (its unit is never started: no systemd
+# here, and policy-rc.d below says no).
+PACKAGES="${*:-iproute2 iputils-ping procps dbus dnsmasq isc-dhcp-client util-linux systemd polkitd network-manager chromium podman runc debootstrap python3-dbus python3-gi prometheus}"
 missing=""
 for pkg in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
@@ -29,6 +32,12 @@ if [ -n "$missing" ]; then
     fi
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing
+    case " $missing " in
+        # Only its binaries are wanted: a Prometheus started at the next boot of a systemd host
+        # would listen on port 9090 (netevd's default) on every address.
+        *" prometheus "*) systemctl disable --quiet prometheus.service \
+            || echo "warning: could not disable prometheus.service; disable it yourself" >&2 ;;
+    esac
 fi
 [ $# -gt 0 ] && exit 0  # only the packages asked for
 

@@ -46,6 +46,7 @@ SOCKET_MODE = 0o660
 STATIC = {  # URL path -> (package file, content type); nothing else is served from disk
     "/": ("index.html", "text/html"),
     "/static/app.js": ("app.js", "text/javascript"),
+    "/static/plots.js": ("plots.js", "text/javascript"),
     "/static/style.css": ("style.css", "text/css"),
 }
 # The dashboard runs only its own files and talks only to this origin.
@@ -153,6 +154,7 @@ def build_app(
         "/api/v1/rules": h.rules,
         "/api/v1/events": h.events,
         "/api/v1/events/stream": stream,
+        "/api/v1/history": h.history,
         "/api/v1/scripts": h.scripts,
         "/api/v1/openapi.json": h.openapi,
         "/health": h.health,

@@ -201,6 +201,11 @@ async def events(request: web.Request) -> web.Response:
     return envelope([docs.event_document(r.to_dict()) for r in records])
 
 
+async def history(request: web.Request) -> web.Response:
+    """The last hour for the dashboard's plots, kept beside the event ring buffer."""
+    return envelope(request.app[VIEW].events.history.document())
+
+
 async def scripts(request: web.Request) -> web.Response:
     view = request.app[VIEW]
     verdicts = await view.scan_scripts()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from netevd import __version__
+from netevd.api.openapi_history import HISTORY
 from netevd.api.params import EVENT_TYPES, FAMILY_VALUES, LIMIT_MAX, SEQ_MAX, TABLE_MAX
 from netevd.core.directories import Directory
 from netevd.core.kinds import KINDS
@@ -309,10 +310,9 @@ def _list(name: str, item: str) -> Schema:
 
 def _daemon_paths() -> dict[str, Schema]:
     return {
-        "/": {
-            "get": {"summary": "the dashboard", "responses": {"200": _text("HTML", "text/html")}}
-        },
+        "/": _get("the dashboard", {"200": _text("HTML", "text/html")}),
         "/static/app.js": _get("dashboard script", {"200": _text("JS", "text/javascript")}),
+        "/static/plots.js": _get("dashboard plots", {"200": _text("JS", "text/javascript")}),
         "/static/style.css": _get("dashboard styles", {"200": _text("CSS", "text/css")}),
         "/health": _get(
             "liveness and readiness: sources up and the first dump done",
@@ -349,6 +349,7 @@ def _network_paths() -> dict[str, Schema]:
             {"200": _list("events", "Event")},
             [P_LIMIT, P_SINCE, P_INTERFACE, P_TYPE],
         ),
+        "/api/v1/history": _get("the last hour, for plots", {"200": _ok("history", HISTORY)}),
         "/api/v1/events/stream": _get(
             "Server-Sent Events: event and script messages, replay after Last-Event-ID, then live",
             {"200": _text("an endless text/event-stream", "text/event-stream")},

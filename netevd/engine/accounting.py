@@ -52,6 +52,7 @@ class Accounting:
             self.metrics.events.labels(type_name, source).inc(count)
         self._log_all(result.records)
         self.events.add_many(result.records)
+        self.events.history.observe(result.world.state, result.records)
 
     def _log_all(self, records: Sequence[Record]) -> None:
         routine = [r for r in records if _routine(r)]
@@ -139,6 +140,7 @@ class Accounting:
                 event.output[-2048:],
             ),
         )
+        self.metrics.script_state(event.directory)
         self.metrics.script_runs.labels(event.directory).inc()
         self.metrics.script_duration.labels(event.directory).observe(event.duration)
         if event.timed_out:

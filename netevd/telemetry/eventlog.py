@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from netevd.core.records import Record
+from netevd.telemetry.history import History, ScriptRun
 
 MAX_SCRIPTS_PER_EVENT = 64
 SUBSCRIBER_QUEUE = 1024
@@ -69,6 +70,7 @@ class EventLog:
         self._records: OrderedDict[int, EventRecord] = OrderedDict()
         self._subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
         self.total = 0
+        self.history = History()  # the last hour beyond the ring, for the dashboard's plots
 
     def add(self, recorded: Record) -> None:
         record = EventRecord.of(recorded)
@@ -93,6 +95,7 @@ class EventLog:
 
     def attach_script(self, seq: int, script: ScriptRecord) -> None:
         record = self._records.get(seq)
+        self.history.script(_run(seq, record, script, self.history.clock))
         if self._subscribers:
             self._publish("script", {"seq": seq, **asdict(script)})
         if record is not None and len(record.scripts) < MAX_SCRIPTS_PER_EVENT:
@@ -154,6 +157,21 @@ class EventLog:
                 queue.put_nowait(("overflow", {}))
             else:
                 queue.put_nowait((kind, document))
+
+
+def _run(
+    seq: int, record: EventRecord | None, script: ScriptRecord, clock: Callable[[], float]
+) -> ScriptRun:
+    ts = record.ts if record is not None else clock()
+    return ScriptRun(
+        seq,
+        ts,
+        script.directory,
+        script.script,
+        script.duration,
+        script.exit_code,
+        script.timed_out,
+    )
 
 
 def _size(text: str) -> int:

@@ -29,6 +29,12 @@ INTERFACE_LABELS = 64  # interface label values at most; the rest count as "othe
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
+# Label values known in advance, exported as 0 from the start: a series that first appears at 1
+# hides that first increase from rate() and increase(), so an alert would miss it.
+SCRIPT_FAILURE_REASONS = ("exit", "timeout", "exec")
+NETLINK_ERROR_KINDS = ("overrun", "socket", "malformed")
+NETLINK_RESYNC_REASONS = ("overrun", "reconnect")
+RECONCILE_RESULTS = ("applied", "error")
 
 
 class Metrics:
@@ -41,12 +47,31 @@ class Metrics:
         self._add_script_metrics(self.registry)
         self._add_netlink_metrics(self.registry)
         self._add_backend_metrics(self.registry)
+        self._add_routing_metrics(self.registry)
         self.uptime = Gauge("netevd_uptime_seconds", "Seconds since start", registry=self.registry)
         self.uptime.set_function(lambda: time.monotonic() - self.started)
         self.info = Info("netevd", "Build and runtime information", registry=self.registry)
         self.info.info({"version": __version__, "backend": "none"})
         self._snapshot = StateCollector()
         self.registry.register(self._snapshot)
+        self._script_states: set[str] = set()
+        self._known_labels()
+
+    def _known_labels(self) -> None:
+        for kind in NETLINK_ERROR_KINDS:
+            self.netlink_errors.labels(kind)
+        for reason in NETLINK_RESYNC_REASONS:
+            self.netlink_resyncs.labels(reason)
+        for result in RECONCILE_RESULTS:
+            self.routing_reconciles.labels(result)
+
+    def script_state(self, state: str) -> None:
+        """A directory's scripts ran: its failure series exist from now on (at 0 until one
+        fails), so the first failure of a directory counts in rate() like the others."""
+        if state not in self._script_states:
+            self._script_states.add(state)
+            for reason in SCRIPT_FAILURE_REASONS:
+                self.script_failures.labels(state, reason)
 
     def _add_event_metrics(self, r: CollectorRegistry) -> None:
         self.events = Counter("netevd_events", "Events handled", ["type", "backend"], registry=r)
@@ -118,17 +143,6 @@ class Metrics:
             ["source"],
             registry=r,
         )
-        self.routing_reconciles = Counter(
-            "netevd_routing_reconciles",
-            "Policy-routing reconciliations, by result",
-            ["result"],
-            registry=r,
-        )
-        self.routing_conflicts = Counter(
-            "netevd_routing_conflicts",
-            "Routes netevd could not install because a route it does not own is in the way",
-            registry=r,
-        )
         self.dbus_calls = Counter(
             "netevd_dbus_calls", "D-Bus method calls made", ["service", "method"], registry=r
         )
@@ -146,12 +160,35 @@ class Metrics:
             registry=r,
         )
 
+    def _add_routing_metrics(self, r: CollectorRegistry) -> None:
+        self.routing_reconciles = Counter(
+            "netevd_routing_reconciles",
+            "Policy-routing reconciliations, by result",
+            ["result"],
+            registry=r,
+        )
+        self.routing_conflicts = Counter(
+            "netevd_routing_conflicts",
+            "Routes netevd could not install because a route it does not own is in the way",
+            registry=r,
+        )
+        # A level, not a count: /health's "routing" check as a number (the alert's signal).
+        self.routing_blocked = Gauge(
+            "netevd_routing_blocked_routes",
+            "Routes of the policy-routing plan that a route netevd does not own holds now",
+            registry=r,
+        )
+
     def bind_state(
         self, state: Callable[[], State], monitoring: Callable[[], MonitoringConfig]
     ) -> None:
         """Where scrapes read the published state from (the engine's, once it exists)."""
         self._snapshot.state = state
         self._snapshot.monitoring = monitoring
+
+    def bind_routing(self, blocked: Callable[[], int]) -> None:
+        """Where scrapes read how many planned routes are blocked (the routing executor)."""
+        self.routing_blocked.set_function(lambda: float(blocked()))
 
     def set_backend(self, backend: str) -> None:
         self.info.info({"version": __version__, "backend": backend})

@@ -189,3 +189,99 @@ async def test_dashboard_shows_links_rules_and_live_events(lab, netevd, tmp_path
         await devtools.close()
     finally:
         await session.close()
+
+
+# The drawn marks of the plots (plots.js puts each one's data in data-* attributes).
+PLOTTED = """({
+  now: Number(document.getElementById('plots').dataset.now || 0),
+  bars: [...document.querySelectorAll('#plot-events rect.bar')]
+    .map(r => [Number(r.dataset.minute), r.dataset.type, Number(r.dataset.count)]),
+  segments: [...document.querySelectorAll('#plot-states rect.segment')]
+    .map(r => [r.dataset.link, r.dataset.state, Number(r.dataset.from)]),
+  runs: [...document.querySelectorAll('#plot-scripts circle.run')]
+    .map(c => [Number(c.dataset.seq), c.dataset.script, Number(c.dataset.duration),
+               c.dataset.outcome]),
+})"""
+
+
+def per_minute(events: list[dict]) -> list[list]:
+    """Events per minute by type, counted from /api/v1/events."""
+    counts: dict[tuple[int, str], int] = {}
+    for event in events:
+        key = (int(event["ts"] // 60) * 60, event["type"])
+        counts[key] = counts.get(key, 0) + 1
+    return sorted([minute, kind, count] for (minute, kind), count in counts.items())
+
+
+def script_runs(events: list[dict]) -> list[list]:
+    """Every script run of /api/v1/events: seq, script, duration, outcome."""
+    found = []
+    for event in events:
+        for run in event["scripts"]:
+            outcome = "timeout" if run["timed_out"] else "ok" if run["exit_code"] == 0 else "failed"
+            found.append([event["seq"], run["script"], run["duration"], outcome])
+    return sorted(found)
+
+
+async def test_the_plots_draw_what_the_api_says(lab, netevd, tmp_path, wait_until):
+    built = await lab(host_peer(["10.231.9.1/24"], ["10.231.9.2/24"], gateway="10.231.9.2"))
+    host = built.ns("host")
+    scripts = ScriptDirs(tmp_path / "scripts")
+    scripts.add("carrier")
+    scripts.add("no-carrier")
+    scripts.add_raw("no-carrier", "60-fail", "#!/bin/sh\nexit 3\n")
+    daemon = await netevd(built, scripts, api=True)
+    api = daemon.http
+    browser = await built.start_process(chromium(host, tmp_path / "profile"))
+    match = await browser.wait_for_log(r"DevTools listening on (ws://\S+)", timeout=30)
+    session = ns_session(host)
+    try:
+        devtools = DevTools(await session.ws_connect(match.group(1), max_msg_size=64 << 20))
+        await devtools.open(f"http://127.0.0.1:{API_PORT}/")
+        await devtools.wait_for(
+            "document.querySelectorAll('#plot-states rect.segment').length > 0", 15000, "plots"
+        )
+        # a carrier flap that runs scripts (one of them fails), and an address
+        await built.run("peer", "ip", "link", "set", "eth0", "down")
+        await scripts.wait_for(STATE="no-carrier")
+        await built.run("peer", "ip", "link", "set", "eth0", "up")
+        await scripts.wait_for(STATE="carrier", NETEVD_REPLAY="0")
+        await built.run("host", "ip", "addr", "add", "10.231.21.1/24", "dev", "eth0")
+
+        async def agreed() -> tuple[dict, list[dict], dict] | None:
+            events = await api.data("/api/v1/events", params={"limit": "1000"})
+            history = await api.data("/api/v1/history")
+            page = await devtools.evaluate(PLOTTED)
+            drawn = [
+                [link["name"], change["state"], change["ts"]]
+                for link in history["links"]
+                for change in link["changes"]
+            ]
+            same = (
+                sorted(page["bars"]) == per_minute(events)
+                and sorted(page["runs"]) == script_runs(events)
+                and page["segments"] == drawn
+            )
+            return (page, events, history) if same else None
+
+        page, events, history = await wait_until(agreed, 20, message="the plots equal the API")
+        kinds = {kind for _, kind, _ in page["bars"]}
+        assert {"replay", "link", "address-added"} <= kinds
+        outcomes = {(Path(script).parent.name, outcome) for _, script, _, outcome in page["runs"]}
+        assert {("no-carrier.d", "failed"), ("no-carrier.d", "ok"), ("carrier.d", "ok")} <= outcomes
+        # eth0's line: the state it lost carrier in starts at the event that said so
+        eth0 = [(state, ts) for name, state, ts in page["segments"] if name == "eth0"]
+        lost = next(
+            e for e in events if e["type"] == "link" and "LOWER_UP" not in e["detail"]["flags"]
+        )
+        assert ("no-carrier", lost["ts"]) in eth0
+        assert eth0[-1][0] == "routable"
+        assert history["window_seconds"] == 3600
+        shot = await devtools.send(
+            "Page.captureScreenshot", format="png", captureBeyondViewport=True
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "dashboard-plots.png").write_bytes(base64.b64decode(shot["data"]))
+        await devtools.close()
+    finally:
+        await session.close()

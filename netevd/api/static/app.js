@@ -7,6 +7,8 @@
   const INITIAL_EVENTS = 50;
   const SPECIAL_TABLES = new Set([253, 254, 255]);
   const REFRESH_DELAY_MS = 100; // a burst of events causes one refresh
+  const PLOT_REFRESH_MS = 30000; // the plots' hour moves on even when nothing happens
+  let eventTypes = [];
 
   const byId = (id) => document.getElementById(id);
 
@@ -185,6 +187,7 @@
     const doc = await (await fetch("/api/v1/openapi.json")).json();
     const params = doc.paths["/api/v1/events"].get.parameters;
     const types = params.find((p) => p.name === "type").schema.enum;
+    eventTypes = types;
     const select = byId("event-type");
     for (const type of types) select.appendChild(el("option", type));
     select.addEventListener("change", () => {
@@ -206,16 +209,18 @@
   async function refresh() {
     refreshTimer = null;
     try {
-      const [status, links, rules, routes] = await Promise.all([
+      const [status, links, rules, routes, history] = await Promise.all([
         api("/api/v1/status"),
         api("/api/v1/interfaces"),
         api("/api/v1/rules"),
         api("/api/v1/routes"),
+        api("/api/v1/history"),
       ]);
       renderStatus(status);
       renderInterfaces(links);
       renderRules(rules);
       renderTables(routes);
+      window.NetevdPlots.render(history, eventTypes);
       showError("");
     } catch (err) {
       showError(`cannot reach netevd: ${err.message}`);
@@ -244,7 +249,10 @@
       addEvent(JSON.parse(message.data));
       scheduleRefresh();
     });
-    source.addEventListener("script", (message) => addScript(JSON.parse(message.data)));
+    source.addEventListener("script", (message) => {
+      addScript(JSON.parse(message.data));
+      scheduleRefresh(); // its duration goes into the plot
+    });
     source.addEventListener("overflow", () => setStream("fell behind, resuming", "wait"));
   }
 
@@ -264,6 +272,7 @@
       showError(`cannot read events: ${err.message}`);
     }
     connect(since);
+    setInterval(scheduleRefresh, PLOT_REFRESH_MS);
   }
 
   start();

@@ -9,6 +9,7 @@ a drop-in opens for writing: the documented way to loosen the sandbox.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ grep -E "^(Uid|CapEff|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status > "$f.statu
 touch /netevd-probe 2> "$f.root"; echo "exit=$?" >> "$f.root"
 echo private > /tmp/netevd-probe; echo "exit=$?" > "$f.private-tmp"
 """
+# A script that fails: netevd logs script.failed at warning level (its output at info).
+FAILING = "#!/bin/sh\necho 'cannot reach the monitoring host'\nexit 3\n"
 
 
 def topology() -> Topology:
@@ -63,8 +66,9 @@ class Booted:
         out = (await self.ash("systemctl", "show", *args, "netevd.service", check=check)).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
-    async def journal(self) -> str:
-        return (await self.ash("journalctl", "--unit=netevd", "--output=cat", "--no-pager")).stdout
+    async def journal(self, *args: str) -> str:
+        argv = ("journalctl", "--unit=netevd", "--output=cat", "--no-pager", *args)
+        return (await self.ash(*argv)).stdout
 
     async def wait_journal(self, pattern: str, count: int = 1, timeout: float = 20) -> str:
         async def enough() -> str | None:
@@ -88,6 +92,7 @@ async def boot(lab, tmp_path, podman, objects: PodmanObjects, image: str) -> tup
     scripts = ScriptDirs(tmp_path / "vendor")  # runs land in vendor-runs, mounted at RUNS
     for state in ("carrier", "no-carrier"):
         add_recorder(scripts, state, SANDBOX, out=RUNS)
+    scripts.add_raw("carrier", "60-fail", FAILING)
     config = tmp_path / "netevd.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -153,6 +158,7 @@ async def test_unit_boots_as_a_notify_service_with_its_user_limits_and_directori
     # tmpfiles made the script directories: root's, writable by nobody else
     stat = await unit.ash("stat", "-c", "%n %U:%G %a", *(f"/etc/netevd/{d}.d" for d in DIRS))
     assert stat.stdout.splitlines() == [f"/etc/netevd/{d}.d root:root 755" for d in DIRS]
+    await journal_priorities(unit)
     # systemctl stop: SIGTERM, a clean exit
     await unit.ash("systemctl", "stop", "netevd")
     assert (await unit.show("ActiveState", "Result")) == {
@@ -160,6 +166,29 @@ async def test_unit_boots_as_a_notify_service_with_its_user_limits_and_directori
         "Result": "success",
     }
     assert re.search(r"^level=INFO stopped$", await unit.journal(), re.MULTILINE)
+
+
+async def journal_priorities(unit: Booted) -> None:
+    """netevd's levels are the journal's priorities (the sd-daemon(3) prefixes): `-p warning`
+    shows the failed script's warning and none of the info lines around it."""
+    await unit.wait_journal(r"^level=WARNING script\.failed link=eth0 .* exit=3 ")
+    await unit.wait_journal(r"^level=INFO script\.output .*cannot reach the monitoring host")
+    warnings = (await unit.journal("--priority=warning")).splitlines()
+    assert any(re.match(r"level=WARNING script\.failed link=eth0 .* exit=3 ", w) for w in warnings)
+    assert [w for w in warnings if not w.startswith("level=WARNING")] == []
+    infos = (await unit.journal("--priority=info")).splitlines()
+    assert any(line.startswith("level=INFO ready ") for line in infos)
+    entries = await unit.ash("journalctl", "--unit=netevd", "--output=json", "--no-pager")
+
+    def priority(start: str) -> str:
+        for line in entries.stdout.splitlines():
+            entry = json.loads(line)
+            if str(entry.get("MESSAGE", "")).startswith(start):
+                return str(entry["PRIORITY"])
+        raise AssertionError(f"no journal entry starting with {start!r}")
+
+    assert priority("level=INFO ready ") == "6"
+    assert priority("level=WARNING script.failed") == "4"
 
 
 async def test_scripts_run_inside_the_units_sandbox(

@@ -56,6 +56,7 @@ async def test_answers_match_their_schemas(make_api):
         ("/api/v1/routes", "get", "200"),
         ("/api/v1/rules", "get", "200"),
         ("/api/v1/events", "get", "200"),
+        ("/api/v1/history", "get", "200"),
         ("/api/v1/scripts", "get", "200"),
         ("/health", "get", "200"),
     ]
