@@ -22,7 +22,7 @@ interface="$1"
 action="$2"
 {before}
 case "$action" in
-    up|down|dhcp4-change|dhcp6-change|connectivity-change|hostname|pre-up|pre-down)
+    up|down|dhcp4-change|dhcp6-change|connectivity-change|hostname|pre-up|pre-down|vpn-up|vpn-down)
         n=$(date +%s%N)
         f="{out}/$n-$$"
         env -0 > "$f.tmp"

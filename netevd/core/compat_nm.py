@@ -149,9 +149,14 @@ def connection_items(props: Mapping[str, str], *, vpn: bool = False) -> dict[str
 
 def _device_items(props: Mapping[str, str], iface: str) -> dict[str, str]:
     """DEVICE_IFACE, DEVICE_IP_IFACE, and while the device is activated its IP and DHCP
-    variables (construct_ip_items, construct_device_dhcp_items)."""
+    variables (construct_ip_items, construct_device_dhcp_items). An external activation has
+    no IP configuration of NetworkManager's own (nm_device_get_l3cd() is NULL: fill_device_props
+    sends empty IP dicts), so nm-dispatcher gives it ``IP4_NUM_ROUTES=0`` alone, whatever the
+    device's IP4Config object shows (the lab's real NetworkManager 1.42 and nm-dispatcher)."""
     items = {"DEVICE_IFACE": props.get("Interface", ""), "DEVICE_IP_IFACE": iface}
-    if props.get("DeviceState") == "activated":
+    if props.get("DeviceState") == "activated" and props.get("ConnectionExternal") == "1":
+        items["IP4_NUM_ROUTES"] = "0"
+    elif props.get("DeviceState") == "activated":
         for family in ("4", "6"):
             items.update(ip_items(props, family))
             items.update(dhcp_items(props, family))

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import TypeVar
 
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
@@ -24,10 +25,12 @@ from netevd.sources.dbus_client import BusCounters, Inbox, text
 from netevd.sources.networkmanager_decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
+    ConnectionProps,
     DeviceProps,
     ManagerProps,
 )
 from netevd.sources.networkmanager_devices import Tracker
+from netevd.sources.networkmanager_objects import Learned
 from netevd.sources.networkmanager_paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
@@ -87,14 +90,16 @@ class Session:
     owner: str = ""
     covered: dict[str, int] = field(default_factory=dict)  # key -> serial of its reply
     chains: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # per device path
+    fetching: dict[tuple[str, str], asyncio.Task[object]] = field(default_factory=dict)
     snapshots: int = 0
     starting: bool = False  # the owner has not exported its manager object yet
 
     def forget_all(self) -> None:
         """A new owner (or none): nothing learned or in flight holds any more."""
-        for task in self.chains.values():
+        for task in (*self.chains.values(), *self.fetching.values()):
             task.cancel()
         self.chains.clear()
+        self.fetching.clear()
         self.covered.clear()
         self.tracker.reset()
         self.starting = False
@@ -105,8 +110,19 @@ class Session:
     async def describe(self, path: str) -> None:
         """Fetch a device (or an active connection) and every object it refers to."""
         active = numbered_path(ACTIVE_PREFIX, path) is not None
-        await self.fetch(self, path, ACTIVE_INTERFACE if active else DEVICE_INTERFACE)
+        await self.fetch_once(path, ACTIVE_INTERFACE if active else DEVICE_INTERFACE)
         await self.fill(path)
+
+    async def fetch_once(self, path: str, interface: str) -> None:
+        """GetAll of (*path*, *interface*), shared by every step that needs it meanwhile (a new
+        active connection is asked for by its device and by ActiveConnections)."""
+        key = (path, interface)
+        task = self.fetching.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self.fetch(self, path, interface))
+            self.fetching[key] = task
+            task.add_done_callback(partial(_forget, self.fetching, key))
+        await asyncio.shield(task)
 
     async def fill(self, path: str) -> None:
         """Fetch what device or VPN *path* refers to and nobody described, level by level."""
@@ -115,7 +131,7 @@ class Session:
             if not wanted:
                 return
             for ref, interface in wanted:
-                await self.fetch(self, ref, interface)
+                await self.fetch_once(ref, interface)
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -140,9 +156,7 @@ class Session:
                 | IpConfigChanged(path, props)
                 | DhcpConfigChanged(path, props)
             ) if serial > self.covered.get(path, 0):
-                tracker.learn(path, props)
-                for device in tracker.users(path):
-                    self.submit(Step(device, 0, device, partial(tracker.refresh, device)))
+                self._learned(path, serial, props, whole=isinstance(decoded, ObjectAdded))
             case DeviceAdded(path):
                 self.submit(Step(path, serial, DEVICES, partial(tracker.announce, path)))
             case DeviceRemoved(path):
@@ -168,6 +182,21 @@ class Session:
             self.tracker.forget(path)
             return
         self.submit(Step(path, 0, path, emit, fetch_device=False))
+
+    def _learned(self, path: str, serial: int, props: Learned, *, whole: bool) -> None:
+        """What an object says, and a refresh of every device and VPN that refers to it. A
+        change of an active connection nobody described yet is not a picture of it: it waits
+        for the fetch in flight (and is dropped when that reply already has it)."""
+        tracker = self.tracker
+        if not whole and isinstance(props, ConnectionProps) and tracker.unknown(path):
+            if path in self.chains:
+                learn = partial(tracker.learn, path, props)
+                emit = partial(tracker.refresh, path)
+                self.submit(Step(path, serial, path, emit, learn, fetch_device=False))
+            return
+        tracker.learn(path, props)
+        for user in tracker.users(path):
+            self.submit(Step(user, 0, user, partial(tracker.refresh, user)))
 
     def _manager_changed(self, message: Message, props: ManagerProps) -> None:
         state = message.member == "StateChanged"
@@ -226,6 +255,10 @@ class Session:
             self.emit(event)
 
 
-def _forget(chains: dict[str, asyncio.Task[None]], key: str, task: asyncio.Task[None]) -> None:
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def _forget(chains: dict[K, asyncio.Task[T]], key: K, task: asyncio.Task[T]) -> None:
     if chains.get(key) is task:
         del chains[key]

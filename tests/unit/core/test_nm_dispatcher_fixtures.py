@@ -13,6 +13,13 @@ key for key and value for value, but for what netevd does not give:
   dump_ip_to_props always sends both families; the lab's recording shows ``IP6_GATEWAY=0.0.0.0``)
   where the fixtures, having no ``[ip6]`` section, pass an empty IPv6 configuration.
 
+- for dispatcher-external, ``IP4_ADDRESS_0``, ``IP4_NUM_ADDRESSES`` and ``IP4_GATEWAY``: its
+  ``[ip4]`` section is an IP configuration NetworkManager 1.42 does not send for an external
+  activation (it commits none of its own: nm_device_get_l3cd() is NULL, so fill_device_props
+  sends empty IP dicts and nm-dispatcher gives ``IP4_NUM_ROUTES=0`` alone). The lab proves it
+  beside the real daemon and the real nm-dispatcher (test_compat_nm_dispatcher.py, an external
+  bridge).
+
 The fixtures' ``CONNECTION_DBUS_PATH`` (``.../Connections/5``) and ``CONNECTION_FILENAME`` (the
 fixture's own path) are what test-dispatcher-envp.c hands in; the real daemon's are a
 ``.../Settings/N`` path and the profile's file (tests/integration/test_compat_nm_dispatcher.py).
@@ -143,8 +150,7 @@ DEVICE_CASES = [
         expected(
             "up", "dispatcher-external", EXT_UUID, "virbr0",
             CONNECTION_EXTERNAL="1", DEVICE_IFACE="virbr0", DEVICE_IP_IFACE="virbr0",
-            IP4_NUM_ADDRESSES="1", IP4_ADDRESS_0="192.168.122.1/24 0.0.0.0",
-            IP4_GATEWAY="0.0.0.0", IP4_NUM_ROUTES="0",
+            IP4_NUM_ROUTES="0",  # the fixture's IP4_ADDRESS_0, _NUM_ADDRESSES, _GATEWAY: above
         ),
     ),
 ]  # fmt: skip
@@ -153,6 +159,14 @@ DEVICE_CASES = [
 def ours(run_env: dict[str, str]) -> dict[str, str]:
     assert run_env.pop("IP6_GATEWAY", "0.0.0.0") == "0.0.0.0"
     return run_env
+
+
+def test_an_external_activation_gives_no_ip_configuration_of_its_own():
+    props = {**DEVICE_CASES[2][2], "Ip4Gateway": "192.168.122.254"}
+    state = State(managed=Map({NETWORKMANAGER: Map({3: props})}))
+    run = device_run(state, 3, "virbr0", "up", {}, CTX)
+    assert run is not None
+    assert [k for k in run.env_dict() if k.startswith(("IP", "DHCP"))] == ["IP4_NUM_ROUTES"]
 
 
 @pytest.mark.parametrize(("fixture", "action", "props", "args", "env"), DEVICE_CASES)
