@@ -76,6 +76,8 @@ def _vpn(
     before: State, after: State, number: int, ctx: Context, config: Config, kind: EventKind
 ) -> list[Action]:
     old, new = before.vpns.get(number, {}), after.vpns.get(number, {})
+    if old.get("ConnectionUuid") not in (None, new.get("ConnectionUuid")):
+        old = {}  # another VPN under the number (a restarted NetworkManager's): vpn_state
     directory = vpn_directory(old, new)
     if directory is None:
         return []
