@@ -4,6 +4,8 @@ real service's introspection (the VPN connection's, which the real one shows onl
 plugin running, against NetworkManager 1.42.4's XML: tests/unit/sources/
 test_fake_networkmanager_matches_nm.py)."""
 
+from pathlib import Path
+
 import pytest
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
@@ -17,6 +19,7 @@ pytestmark = pytest.mark.dbus  # each test starts its own dbus-daemon
 
 ROUTER = "10.231.80.1"
 NM = "/org/freedesktop/NetworkManager"
+RECORDED = Path(__file__).parents[1] / "unit" / "data" / "dbus" / "networkmanager-1.42.4.xml"
 
 
 @pytest.fixture
@@ -230,3 +233,23 @@ async def test_fake_networkmanager_matches_the_real_introspection(node, tmp_path
                     assert member in theirs, f"{name}.{member}: no such {kind} in NetworkManager"
                     assert signature == theirs[member], f"{name}.{member} differs from NM's"
                 assert used <= set(mine), f"the fake lacks {kind}s {used - set(mine)} of {name}"
+
+
+async def test_the_recorded_introspection_is_the_running_networkmanagers(node):
+    """tests/unit/data/dbus/networkmanager-1.42.4.xml (from NetworkManager's repository, tag
+    1.42.4), against which the fake's VPN connection is checked offline, is what the running
+    NetworkManager 1.42 serves for every interface the lab can show live."""
+    _, nm = node
+    device, active, ip4, ip6 = await device_objects(nm)
+    props = await get_all(nm.address, active, "org.freedesktop.NetworkManager.Connection.Active")
+    recorded = {i.name: i for i in Node.parse(RECORDED.read_text()).interfaces}
+    for path, name in (
+        (NM, "org.freedesktop.NetworkManager"),
+        (device, "org.freedesktop.NetworkManager.Device"),
+        (active, "org.freedesktop.NetworkManager.Connection.Active"),
+        (props["Connection"].value, "org.freedesktop.NetworkManager.Settings.Connection"),
+        (ip4, "org.freedesktop.NetworkManager.IP4Config"),
+        (ip6, "org.freedesktop.NetworkManager.IP6Config"),
+    ):
+        live = (await introspect(nm.address, path, "org.freedesktop.NetworkManager"))[name]
+        assert shape(live) == shape(recorded[name]), name
