@@ -26,7 +26,7 @@ SELF=$(basename "$0"); export SELF
 . "$(dirname "$0")/{library}"
 {before}
 case "$action" in
-    up|down|dhcp4-change|dhcp6-change|connectivity-change|hostname|pre-up|pre-down)
+    up|down|dhcp4-change|dhcp6-change|connectivity-change|hostname|pre-up|pre-down|vpn-up|vpn-down)
         n=$(date +%s%N)
         f="{out}/$n-$$"
         env -0 > "$f.tmp"

@@ -1,11 +1,15 @@
 """A fake ``org.freedesktop.NetworkManager`` for what the real one cannot be made to do on demand.
 
-It serves the Manager object, Device, Connection.Active and IP4Config/IP6Config objects with the
-members and signatures NetworkManager 1.42 has for what netevd reads (the lab test compares its
-introspection with the real service's). Changes go out as NetworkManager sends them: one
-PropertiesChanged per property, then ``StateChanged``. It does *not* announce objects through
-``ObjectManager.InterfacesAdded`` on ``/org/freedesktop`` as NetworkManager does, so a client of
-the fake must fetch what it has not been told about.
+It serves the Manager object, Device, Connection.Active, VPN.Connection, Settings.Connection
+(profiles) and IP4Config/IP6Config objects with the members and signatures NetworkManager 1.42
+has for what netevd reads (the lab test compares its introspection with the real service's; the
+VPN's with NetworkManager 1.42.4's introspection XML). A VPN connection goes through its states
+as NetworkManager's does (:meth:`FakeNetworkManager.add_vpn`, :meth:`set_vpn_state`,
+:meth:`vpn_down`), which the real one cannot be made to do here (no VPN plugin runs). Changes go
+out as NetworkManager sends them: one PropertiesChanged per property, then ``StateChanged``. It
+does *not* announce objects through ``ObjectManager.InterfacesAdded`` on ``/org/freedesktop`` as
+NetworkManager does, so a client of the fake must fetch what it has not been told about (a new
+active connection shows up in the Manager's ``ActiveConnections``).
 
 It can lie: :meth:`FakeNetworkManager.send_raw` emits any signal with any signature and body,
 from the name's owner or (``own_name=False``) from a peer that merely claims to be
@@ -24,6 +28,13 @@ from dbus_fast.annotations import DBusObjectPath, DBusSignature, DBusStr, DBusUI
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from lab.errors import LabError
+from lab.fakes.networkmanager_objects import (
+    DEACTIVATED,
+    STATE_FLAG_EXTERNAL,
+    FakeActiveConnection,
+    FakeSettingsConnection,
+    FakeVpnConnection,
+)
 from lab.lifecycle import Service
 
 BUS_NAME = "org.freedesktop.NetworkManager"
@@ -49,6 +60,7 @@ class FakeManager(ServiceInterface):
     def __init__(self) -> None:
         super().__init__(NM_INTERFACE)
         self.devices: list[str] = []
+        self.active_connections: list[str] = []
         self.state = 70  # connected-global
         self.connectivity = 4  # full
 
@@ -59,6 +71,10 @@ class FakeManager(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ, name="Devices")
     def devices_prop(self) -> Paths:
         return list(self.devices)
+
+    @dbus_property(access=PropertyAccess.READ, name="ActiveConnections")
+    def active_connections_prop(self) -> Paths:
+        return list(self.active_connections)
 
     @dbus_property(access=PropertyAccess.READ, name="State")
     def state_prop(self) -> DBusUInt32:
@@ -123,21 +139,6 @@ class FakeDevice(ServiceInterface):
     @dbus_signal(name="StateChanged")
     def state_changed(self, new: int, old: int, reason: int) -> ThreeStates:
         return [new, old, reason]
-
-
-class FakeActiveConnection(ServiceInterface):
-    def __init__(self, conn_id: str, uuid: str) -> None:
-        super().__init__(ACTIVE_INTERFACE)
-        self.conn_id = conn_id
-        self.uuid = uuid
-
-    @dbus_property(access=PropertyAccess.READ, name="Id")
-    def id_prop(self) -> DBusStr:
-        return self.conn_id
-
-    @dbus_property(access=PropertyAccess.READ, name="Uuid")
-    def uuid_prop(self) -> DBusStr:
-        return self.uuid
 
 
 class FakeIpConfig(ServiceInterface):
@@ -230,17 +231,99 @@ class FakeNetworkManager(Service):
                 return interface
         raise LabError(f"no IP configuration at {path}")
 
-    def activate(self, number: int, conn_id: str, uuid: str, *, gateway: str) -> str:
-        """Give device *number* an active connection and a gateway (as NM does before 100)."""
+    def add_profile(self, filename: str) -> str:
+        """A settings connection (``.../Settings/N``) whose file is *filename*."""
+        path = f"{NM_PATH}/Settings/{self._next()}"
+        self._export(path, FakeSettingsConnection(filename))
+        return path
+
+    def activate(
+        self,
+        number: int,
+        conn_id: str,
+        uuid: str,
+        *,
+        gateway: str,
+        filename: str = "",
+        external: bool = False,
+    ) -> str:
+        """Give device *number* an active connection (of a profile whose file is *filename*;
+        *external*: an external activation) and a gateway, as NM does before 100."""
         device = self.devices[number]
-        path = f"{NM_PATH}/ActiveConnection/{self._next()}"
-        self._export(path, FakeActiveConnection(conn_id, uuid))
+        active = FakeActiveConnection(conn_id, uuid)
+        active.connection = self.add_profile(filename)
+        active.devices = [device_path(number)]
+        active.state_flags = STATE_FLAG_EXTERNAL if external else 0
+        path = self._add_active(active)
         device.active_connection = path
         device.emit_properties_changed({"ActiveConnection": path})
         config = self.ip_config(device.ip4_config)
         config.gateway = gateway
         config.emit_properties_changed({"Gateway": gateway})
         return path
+
+    def _add_active(self, active: FakeActiveConnection, *more: ServiceInterface) -> str:
+        path = f"{NM_PATH}/ActiveConnection/{self._next()}"
+        for interface in (active, *more):
+            self._export(path, interface)
+        self.manager.active_connections.append(path)
+        self.manager.emit_properties_changed(
+            {"ActiveConnections": list(self.manager.active_connections)}
+        )
+        return path
+
+    # -- VPN connections ------------------------------------------------------------------------
+
+    def add_vpn(
+        self, parent: int, conn_id: str, uuid: str, *, tunnel: int | None, filename: str = ""
+    ) -> str:
+        """A VPN connection on device *parent* (state prepare): its IP configuration is the
+        *tunnel* device's (its own interface), or without one its parent's, as NM shares one
+        IP configuration object per interface. Announced through ActiveConnections."""
+        active = FakeActiveConnection(conn_id, uuid, vpn=True)
+        active.connection = self.add_profile(filename)
+        active.devices = [device_path(parent)]
+        active.state = 1  # activating
+        shared = self.devices[tunnel if tunnel is not None else parent]
+        active.ip4_config, active.ip6_config = shared.ip4_config, shared.ip6_config
+        return self._add_active(active, FakeVpnConnection())
+
+    def active(self, path: str) -> FakeActiveConnection:
+        """The active connection at *path*."""
+        return next(
+            i for p, i in self._objects if p == path and isinstance(i, FakeActiveConnection)
+        )
+
+    def vpn(self, path: str) -> tuple[FakeActiveConnection, FakeVpnConnection]:
+        """The VPN connection at *path*: its two interfaces."""
+        found = [i for p, i in self._objects if p == path and isinstance(i, FakeVpnConnection)]
+        return self.active(path), found[0]
+
+    def set_vpn_state(self, path: str, state: int, reason: int = 1) -> None:
+        """As _set_vpn_state (nm-vpn-connection.c): VpnStateChanged, then the property."""
+        _, vpn = self.vpn(path)
+        vpn.vpn_state = state
+        vpn.vpn_state_changed(state, reason)
+        vpn.emit_properties_changed({"VpnState": state})
+
+    def vpn_down(self, path: str, state: int = 7, reason: int = 2) -> None:
+        """Deactivated (NM: Devices and the IP configuration cleared), then the new VpnState
+        (7 disconnected, 6 failed), then gone from ActiveConnections."""
+        active, _ = self.vpn(path)
+        active.state, active.devices, active.ip4_config, active.ip6_config = (
+            DEACTIVATED,
+            [],
+            "/",
+            "/",
+        )
+        active.emit_properties_changed(
+            {"State": DEACTIVATED, "Devices": [], "Ip4Config": "/", "Ip6Config": "/"}
+        )
+        self.set_vpn_state(path, state, reason)
+        self.manager.active_connections.remove(path)
+        self.manager.emit_properties_changed(
+            {"ActiveConnections": list(self.manager.active_connections)}
+        )
 
     def set_state(self, number: int, new: int, reason: int = 0) -> None:
         """PropertiesChanged(State), PropertiesChanged(StateReason), StateChanged: NM's order."""

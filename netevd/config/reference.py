@@ -65,8 +65,9 @@ MEANINGS: Final[dict[str, str]] = {
     "compat.nm_dispatcher": (
         "NetworkManager backend: also run NetworkManager-dispatcher's scripts with $1 (the "
         "interface) and $2 (up, down, dhcp4-change, dhcp6-change, connectivity-change, "
-        "hostname) and its environment; no-wait.d scripts run without holding the queue; "
-        "pre-up.d and pre-down.d are never run (NetworkManager cannot be made to wait)."
+        "hostname, vpn-up, vpn-down) and its environment; no-wait.d scripts run without "
+        "holding the queue; pre-up.d and pre-down.d are never run (NetworkManager cannot be "
+        "made to wait)."
     ),
     "compat.nm_dispatcher_dirs": (
         "NetworkManager-dispatcher's directories (their files are the scripts); an earlier "

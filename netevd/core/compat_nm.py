@@ -10,13 +10,21 @@ The actions an observer sees after the fact, when NetworkManager 1.42 dispatches
   one, and every renewal: NetworkManager-dispatcher(8) and NetworkManager 1.44; 1.36-1.42 skip
   renewals, a regression fixed by NetworkManager commit cab80c5129);
 - ``connectivity-change``: the manager's Connectivity changes;
-- ``hostname``: the host name NetworkManager reports (Settings.Hostname) changes.
+- ``hostname``: the host name NetworkManager reports (Settings.Hostname) changes;
+- ``vpn-up`` / ``vpn-down``: a VPN connection's VpnState becomes ``activated`` / leaves it for
+  ``failed`` or ``disconnected`` (src/core/vpn/nm-vpn-connection.c, ``_set_vpn_state``; why
+  exactly these: netevd.core.nm_vpn).
 
-``pre-up`` and ``pre-down`` are never run: NetworkManager waits for them, and an observer cannot
-make it wait. Each script gets ``$1`` (the device's IP interface, else its interface; ``none``
-for hostname, empty for connectivity-change) and ``$2`` (the action), and NetworkManager's
-environment as nm-dispatcher-utils.c builds it: the connection and device variables, and the
-IP and DHCP ones only while the device is ``activated``.
+``pre-up``, ``pre-down``, ``vpn-pre-up`` and ``vpn-pre-down`` are never run: NetworkManager
+waits for them, and an observer cannot make it wait. Each script gets ``$1`` (the device's IP
+interface, else its interface; for a VPN its own IP interface first; ``none`` for hostname,
+empty for connectivity-change) and ``$2`` (the action), and NetworkManager's environment as
+nm-dispatcher-utils.c builds it: the connection variables (``CONNECTION_DBUS_PATH``,
+``CONNECTION_FILENAME``, ``CONNECTION_EXTERNAL=1`` for an external activation, never for a
+VPN: nm-dispatcher.c's _dispatcher_call), the device's, the IP and DHCP ones only while the
+device is ``activated``, and for ``vpn-up`` with a VPN interface of its own ``VPN_IP_IFACE`` and
+the VPN's ``VPN_IP4_*``/``VPN_IP6_*`` (``vpn-down``: ``VPN_IP_IFACE`` only, NetworkManager passes
+no VPN configuration then).
 """
 
 from __future__ import annotations
@@ -25,18 +33,32 @@ from collections.abc import Mapping
 
 from netevd.core.actions import RunScripts
 from netevd.core.compat_env import json_object
+from netevd.core.directories import Directory
 from netevd.core.environment import LINK_NAME_RE, validated
 from netevd.core.events import NETWORKMANAGER, Context
+from netevd.core.nm_vpn import ACTIONS as VPN_ACTIONS
+from netevd.core.nm_vpn import number_of, own_interface, parent_iface, parent_props
 from netevd.core.state import State
 from netevd.core.trees import Tree
 
 # The actions run here, and so the directory names of this tree's runs.
-ACTIONS = ("up", "down", "dhcp4-change", "dhcp6-change", "connectivity-change", "hostname")
+ACTIONS = (
+    "up",
+    "down",
+    "dhcp4-change",
+    "dhcp6-change",
+    "connectivity-change",
+    "hostname",
+    "vpn-up",
+    "vpn-down",
+)
 PASSED_ON = ("NETEVD_SEQ", "NETEVD_REPLAY", "NETEVD_JSON")
-_DEVICE = (
+# The settings connection's (nm-dispatcher.c's connection_props) and the applied connection's.
+CONNECTION = (
+    ("ConnectionPath", "CONNECTION_DBUS_PATH"),
+    ("ConnectionFilename", "CONNECTION_FILENAME"),
     ("ConnectionUuid", "CONNECTION_UUID"),
     ("ConnectionId", "CONNECTION_ID"),
-    ("Interface", "DEVICE_IFACE"),
 )
 NO_ADDRESS = "0.0.0.0"  # noqa: S104 (nm-dispatcher prints it for "no gateway", IPv6 too)
 _NEXT_HOP_NONE = {"4": NO_ADDRESS, "6": "::"}
@@ -78,18 +100,67 @@ def device_run(
     props = state.managed_props(NETWORKMANAGER, index)
     # NetworkManager's nm_device_get_ip_iface(): the IP interface, else the interface (its
     # IpInterface property is "" until it has one, the dispatcher's value never is).
-    iface = props.get("IpInterface") or props.get("Interface") or name
+    iface = parent_iface(props) or name
     if not LINK_NAME_RE.fullmatch(iface):
         return None
-    values = {"NM_DISPATCHER_ACTION": action}
-    values.update((var, props[key]) for key, var in _DEVICE if key in props)
-    values["DEVICE_IP_IFACE"] = iface
-    if props.get("DeviceState") == "activated":
-        for family in ("4", "6"):
-            values.update(ip_items(props, family))
-            values.update(dhcp_items(props, family))
+    values = {"NM_DISPATCHER_ACTION": action, **connection_items(props)}
+    values.update(_device_items(props, iface))
     values.update((key, passed[key]) for key in PASSED_ON if key in passed)
     return _run(values, index, name, action, (iface, action), timing)
+
+
+def vpn_run(
+    state: State,
+    vpn: Mapping[str, str],
+    directory: Directory,
+    passed: Mapping[str, str],
+    timing: RunScripts | Context,
+) -> RunScripts | None:
+    """``vpn-up``/``vpn-down`` for the VPN *vpn* (its properties): nm_dispatcher_call_vpn()
+    with the VPN's connection and its parent device; None without a known device (nm-dispatcher
+    refuses a request with no device interface) or with a name that is not safe."""
+    props = parent_props(state, vpn)
+    iface = parent_iface(props)
+    own_index, own = own_interface(state, vpn, directory)
+    first = own or iface
+    if not props.get("Interface") or not LINK_NAME_RE.fullmatch(first):
+        return None
+    action = VPN_ACTIONS[directory]
+    values = {"NM_DISPATCHER_ACTION": action, **connection_items(vpn, vpn=True)}
+    values.update(_device_items(props, iface))
+    if own:
+        values["VPN_IP_IFACE"] = own
+        if directory is Directory.VPN_UP:  # vpn-down: NetworkManager passes no configuration
+            for family in ("4", "6"):
+                values.update(ip_items(vpn, family, prefix="VPN_"))
+    values.update((key, passed[key]) for key in PASSED_ON if key in passed)
+    index = own_index or number_of(vpn.get("DeviceIndex"))
+    return _run(values, index, first, action, (first, action), timing)
+
+
+def connection_items(props: Mapping[str, str], *, vpn: bool = False) -> dict[str, str]:
+    """CONNECTION_DBUS_PATH, CONNECTION_FILENAME, CONNECTION_UUID, CONNECTION_ID and, for an
+    external activation (never a VPN's), CONNECTION_EXTERNAL=1."""
+    items = {var: props[key] for key, var in CONNECTION if props.get(key)}
+    if props.get("ConnectionExternal") == "1" and not vpn:
+        items["CONNECTION_EXTERNAL"] = "1"
+    return items
+
+
+def _device_items(props: Mapping[str, str], iface: str) -> dict[str, str]:
+    """DEVICE_IFACE, DEVICE_IP_IFACE, and while the device is activated its IP and DHCP
+    variables (construct_ip_items, construct_device_dhcp_items). An external activation has
+    no IP configuration of NetworkManager's own (nm_device_get_l3cd() is NULL: fill_device_props
+    sends empty IP dicts), so nm-dispatcher gives it ``IP4_NUM_ROUTES=0`` alone, whatever the
+    device's IP4Config object shows (the lab's real NetworkManager 1.42 and nm-dispatcher)."""
+    items = {"DEVICE_IFACE": props.get("Interface", ""), "DEVICE_IP_IFACE": iface}
+    if props.get("DeviceState") == "activated" and props.get("ConnectionExternal") == "1":
+        items["IP4_NUM_ROUTES"] = "0"
+    elif props.get("DeviceState") == "activated":
+        for family in ("4", "6"):
+            items.update(ip_items(props, family))
+            items.update(dhcp_items(props, family))
+    return items
 
 
 def manager_run(action: str, values: Mapping[str, str], timing: RunScripts | Context) -> RunScripts:
@@ -123,17 +194,19 @@ def _run(
     )
 
 
-def ip_items(props: Mapping[str, str], family: str) -> dict[str, str]:
-    """``IPn_ADDRESS_N`` ("address/prefix gateway", the gateway on the first only, else
-    0.0.0.0), ``IPn_NUM_ADDRESSES``, ``IPn_GATEWAY``, ``IPn_ROUTE_N`` ("dst/prefix next-hop
+def ip_items(props: Mapping[str, str], family: str, prefix: str = "") -> dict[str, str]:
+    """``IPn_ADDRESS_N`` ("address/prefix gateway": nm_utils_ip4_addresses_from_variant()
+    finds the one gateway, construct_ip_items prints it after every address; 0.0.0.0 without
+    one), ``IPn_NUM_ADDRESSES``, ``IPn_GATEWAY``, ``IPn_ROUTE_N`` ("dst/prefix next-hop
     metric", default routes left out), ``IPn_NUM_ROUTES`` (always for IPv4),
-    ``IPn_NAMESERVERS``, ``IPn_DOMAINS``: nm-dispatcher-utils.c's construct_ip_items."""
-    prefix = f"IP{family}_"
+    ``IPn_NAMESERVERS``, ``IPn_DOMAINS``: nm-dispatcher-utils.c's construct_ip_items; with
+    *prefix* ``VPN_`` for a VPN's."""
+    prefix = f"{prefix}IP{family}_"
     gateway = props.get(f"Ip{family}Gateway") or NO_ADDRESS
     addresses = props.get(f"Ip{family}Addresses", "").split()
     items: dict[str, str] = {}
     for n, address in enumerate(addresses):
-        items[f"{prefix}ADDRESS_{n}"] = f"{address} {gateway if n == 0 else NO_ADDRESS}"
+        items[f"{prefix}ADDRESS_{n}"] = f"{address} {gateway}"
     if addresses:
         items[f"{prefix}NUM_ADDRESSES"] = str(len(addresses))
     items[f"{prefix}GATEWAY"] = gateway

@@ -38,6 +38,9 @@ class Directory(StrEnum):
     SECONDARIES = "secondaries"
     ACTIVATED = "activated"
     DEACTIVATING = "deactivating"
+    # a NetworkManager VPN connection comes up / goes (netevd.core.vpn_reactions)
+    VPN_UP = "vpn-up"
+    VPN_DOWN = "vpn-down"
     # manager-level and routing-table changes
     MANAGER = "manager"
     ROUTES = "routes"

@@ -22,6 +22,7 @@ _SAFE_TEXT_RE = re.compile(r"[^\x00-\x1f\x7f$`\\\"';&|<>(){}\[\]!~?*#%]*")
 _UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
+_OBJECT_PATH_RE = re.compile(r"/|(/[A-Za-z0-9_]+)+")  # the D-Bus specification's
 MAX_VALUE = 128 * 1024 - 1  # MAX_ARG_STRLEN includes "NAME=" and the NUL
 
 
@@ -85,6 +86,11 @@ def _safe_text(value: str) -> bool:
     return bool(_SAFE_TEXT_RE.fullmatch(value))
 
 
+def _path(value: str) -> bool:
+    """An absolute path with nothing a shell would interpret (as NETEVD_JSON_FILE)."""
+    return value.startswith("/") and "/../" not in f"{value}/" and _safe_text(value)
+
+
 def _word(value: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9_.:-]+", value))
 
@@ -133,6 +139,13 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
         "not a safe interface name",
     ),
     "CONNECTION_UUID": (lambda v: _UUID_RE.fullmatch(v) is not None, "not a UUID"),
+    "CONNECTION_DBUS_PATH": (
+        lambda v: _OBJECT_PATH_RE.fullmatch(v) is not None,
+        "not a D-Bus object path",
+    ),
+    "CONNECTION_FILENAME": (_path, "not a safe absolute path"),
+    "CONNECTION_EXTERNAL": (lambda v: v == "1", "not 1"),
+    "VPN_IP_IFACE": (lambda v: LINK_NAME_RE.fullmatch(v) is not None, "not a safe interface name"),
     "IP4_GATEWAY": (_ip, "not an IP address"),
     "IP6_GATEWAY": (_ip, "not an IP address"),
     "REASON": (_word, "not a reason word"),
@@ -146,14 +159,19 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     "json": (_json, "not valid JSON"),
     "NM_DISPATCHER_ACTION": (_word, "not an action word"),
     "CONNECTIVITY_STATE": (_word, "not a connectivity word"),
-    "IP4_NAMESERVERS": (_ip_list, "not a list of IP addresses"),
-    "IP6_NAMESERVERS": (_ip_list, "not a list of IP addresses"),
-    "IP4_DOMAINS": (_domain_list, "not a list of domain names"),
-    "IP6_DOMAINS": (_domain_list, "not a list of domain names"),
     **{
-        name: (_digits, "not a number")
-        for name in ("IP4_NUM_ADDRESSES", "IP6_NUM_ADDRESSES", "IP4_NUM_ROUTES", "IP6_NUM_ROUTES")
+        f"{vpn}IP{family}_{name}": check
+        for vpn in ("", "VPN_")
+        for family in ("4", "6")
+        for name, check in (
+            ("NAMESERVERS", (_ip_list, "not a list of IP addresses")),
+            ("DOMAINS", (_domain_list, "not a list of domain names")),
+            ("NUM_ADDRESSES", (_digits, "not a number")),
+            ("NUM_ROUTES", (_digits, "not a number")),
+        )
     },
+    "VPN_IP4_GATEWAY": (_ip, "not an IP address"),
+    "VPN_IP6_GATEWAY": (_ip, "not an IP address"),
     **{
         name: (_word, "not a state word")
         for name in (

@@ -105,12 +105,32 @@ class ManagerChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class VpnChanged:
+    """NetworkManager reported new property values for a VPN connection: the active connection
+    ``ActiveConnection/<number>`` whose ``Vpn`` is true. Its ``VpnState`` is the one its own
+    ``VpnStateChanged`` signal gave (never a re-read); see netevd.sources.networkmanager_vpns."""
+
+    source: str
+    number: int
+    properties: Properties
+
+
+@dataclass(frozen=True, slots=True)
+class VpnRemoved:
+    """The VPN connection's active connection is gone from NetworkManager's bus."""
+
+    source: str
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
 class ManagerSnapshot:
     """Everything a manager reports, read after (re)connecting: replayed like a kernel dump."""
 
     source: str
     links: tuple[tuple[int, Properties, str], ...]  # (index, properties, describe)
     manager: Properties = ()
+    vpns: tuple[tuple[int, Properties], ...] = ()  # NetworkManager: (number, properties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +234,7 @@ KernelEvent = (
     | RuleAdded
     | RuleRemoved
 )
-ManagerEvent = ManagerLinkChanged | ManagerLinkRemoved | ManagerChanged
+ManagerEvent = ManagerLinkChanged | ManagerLinkRemoved | ManagerChanged | VpnChanged | VpnRemoved
 Event = (
     KernelEvent
     | KernelSnapshot

@@ -27,6 +27,8 @@ class EventKind(StrEnum):
     # a network manager's report (systemd-networkd, NetworkManager): about one link, or itself
     MANAGER_LINK = "manager-link"
     MANAGER = "manager"
+    # NetworkManager's report about one VPN connection (an active connection with Vpn true)
+    VPN = "vpn"
     # a dhclient lease: new or changed, or gone (expired, released, removed)
     LEASE = "lease"
     LEASE_LOST = "lease-lost"

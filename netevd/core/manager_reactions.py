@@ -24,7 +24,7 @@ from netevd.core.events import (
     Event,
     ManagerChanged,
     ManagerLinkChanged,
-    ManagerLinkRemoved,
+    VpnChanged,
 )
 from netevd.core.kinds import EventKind
 from netevd.core.model import Link
@@ -37,6 +37,7 @@ from netevd.core.nm_reactions import (
 from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
 from netevd.core.state import State
 from netevd.core.views import LinkView, view
+from netevd.core.vpn_reactions import react_vpns
 
 STATE_VALUES: Mapping[str, frozenset[str]] = {
     "OperationalState": frozenset(
@@ -98,8 +99,8 @@ def react_manager(
             changed = tuple(k for k, _ in properties)
             runs = manager_run(after, source, changed, ctx, config)
             return runs + nm_manager_changes(after, changed, ctx, config)
-        case ManagerLinkRemoved():
-            return []
+        case VpnChanged(source, number) if source == NETWORKMANAGER:
+            return react_vpns(before, after, (number,), ctx, config)
     return []
 
 

@@ -3,8 +3,9 @@
 A device's ``DeviceState`` (the name NetworkManager's own ``StateChanged`` signal gave, never a
 re-read) is looked up in a fixed table of directories; a property update that leaves the state
 as it was fires nothing. The environment carries NetworkManager's own names (as its dispatcher
-gives them), and ``CONNECTION_ID``/``CONNECTION_UUID`` outlive the active connection: by state 30
-it is gone, and the state keeps the last values it had.
+gives them), and ``CONNECTION_ID``/``CONNECTION_UUID`` (and the profile's ``CONNECTION_DBUS_PATH``,
+``CONNECTION_FILENAME``, ``CONNECTION_EXTERNAL``) outlive the active connection: by state 30 it
+is gone, and the state keeps the last values it had.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ DEVICE_ENV = (
     ("IpInterface", "DEVICE_IP_IFACE"),
     ("ConnectionId", "CONNECTION_ID"),
     ("ConnectionUuid", "CONNECTION_UUID"),
+    ("ConnectionPath", "CONNECTION_DBUS_PATH"),
+    ("ConnectionFilename", "CONNECTION_FILENAME"),
     ("Ip4Gateway", "IP4_GATEWAY"),
     ("Ip6Gateway", "IP6_GATEWAY"),
     ("Reason", "REASON"),
@@ -51,6 +54,9 @@ DOCUMENT_PROPERTIES = (
     "IpInterface",
     "ConnectionId",
     "ConnectionUuid",
+    "ConnectionPath",
+    "ConnectionFilename",
+    "ConnectionExternal",
     "Ip4Gateway",
     "Ip6Gateway",
     "Ip4Addresses",
@@ -86,6 +92,8 @@ def device_env(props: Mapping[str, str], kernel: LinkView) -> dict[str, str]:
     the kernel's picture has none yet (NetworkManager's signal may come before the kernel's
     address and route messages)."""
     env = {name: props[key] for key, name in DEVICE_ENV if props.get(key)}
+    if props.get("ConnectionExternal") == "1":  # as NetworkManager-dispatcher: only when set
+        env["CONNECTION_EXTERNAL"] = "1"
     if not kernel.gateway and props.get("Ip4Gateway"):
         env["GATEWAY"] = props["Ip4Gateway"]
     if not kernel.gateway6 and props.get("Ip6Gateway"):

@@ -38,6 +38,8 @@ from netevd.core.events import (
     ScriptFinished,
     SourceStatus,
     TablesAssigned,
+    VpnChanged,
+    VpnRemoved,
 )
 from netevd.core.lease import Lease, LeaseChanged, LeaseLost
 from netevd.core.model import (
@@ -51,6 +53,7 @@ from netevd.core.model import (
     Route,
     Rule,
 )
+from netevd.core.vpn_state import apply_vpn, expand_vpns
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -79,6 +82,7 @@ class State:
     # come and go: scanning a link's routes for one took O(n) per event in a storm
     ways_out: Mapping[tuple[int, int], int] = field(default_factory=Map)
     defaults: Mapping[int, frozenset[Route]] = field(default_factory=Map)  # oif -> default routes
+    vpns: Mapping[int, Mapping[str, str]] = field(default_factory=Map)  # netevd.core.vpn_state
 
     def managed_props(self, source: str, index: int) -> Mapping[str, str]:
         return self.managed.get(source, {}).get(index, {})
@@ -139,6 +143,7 @@ def _evolve(
         s.leases,
         s.ways_out,
         s.defaults,
+        s.vpns,
     )
 
 
@@ -172,6 +177,8 @@ def apply(state: State, event: Event) -> State:
             return replace(state, sources=_with(state.sources, source, up))
         case ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
             return _apply_manager(state, event)
+        case VpnChanged() | VpnRemoved():
+            return replace(state, vpns=apply_vpn(state.vpns, event))
         case LeaseChanged(interface, lease):
             return replace(state, leases=_with(state.leases, (interface, lease.family), lease))
         case LeaseLost(interface, _, family):
@@ -335,7 +342,7 @@ def expand_manager_snapshot(state: State, snap: ManagerSnapshot) -> list[Manager
     changed = tuple((k, v) for k, v in snap.manager if current.get(k) != v)
     if changed:
         events.append(ManagerChanged(snap.source, changed))
-    return events
+    return events + expand_vpns(state.vpns, snap.source, snap.vpns)
 
 
 def touched_links(event: Event) -> set[int]:

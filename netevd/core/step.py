@@ -41,11 +41,14 @@ from netevd.core.events import (
     ServiceCalled,
     SourceStatus,
     TablesAssigned,
+    VpnChanged,
+    VpnRemoved,
 )
 from netevd.core.hooks import react_hooks, react_hooks_between, resolve_hook
 from netevd.core.kinds import EventKind
 from netevd.core.lease import LeaseChanged, LeaseLost
 from netevd.core.manager_reactions import react_manager, react_manager_links
+from netevd.core.manager_records import manager_record
 from netevd.core.reactions import react, react_links, react_resync_routes, resolve_routes
 from netevd.core.records import NETEVD, Record
 from netevd.core.routing_reactions import routing_actions
@@ -57,6 +60,7 @@ from netevd.core.state import (
     expand_routes,
     expand_snapshot,
 )
+from netevd.core.vpn_reactions import react_vpns
 
 ManagerInput = ManagerSnapshot | ManagerEvent
 NETLINK = "netlink"
@@ -106,7 +110,14 @@ def _step(world: World, event: Event, config: Config, now: float) -> Step:
     match event:
         case KernelSnapshot():
             return _kernel_snapshot(world, event, config, now)
-        case ManagerSnapshot() | ManagerLinkChanged() | ManagerLinkRemoved() | ManagerChanged():
+        case (
+            ManagerSnapshot()
+            | ManagerLinkChanged()
+            | ManagerLinkRemoved()
+            | ManagerChanged()
+            | VpnChanged()
+            | VpnRemoved()
+        ):
             if not world.kernel_seen:
                 # A manager's replay needs the kernel's picture (addresses, gateways) first.
                 return Step(replace(world, held=(*world.held, event)))
@@ -298,19 +309,7 @@ def _manager(world: World, event: ManagerInput, config: Config, now: float) -> S
     before = world.state
     after = apply(before, event)
     actions = react_manager(before, after, event, ctx, config)
-    index = event.index if isinstance(event, ManagerLinkChanged | ManagerLinkRemoved) else None
-    props = dict(event.properties) if isinstance(event, ManagerLinkChanged | ManagerChanged) else {}
-    link = after.links.get(index) if index else None
-    record = Record(
-        ctx.seq,
-        ctx.ts,
-        EventKind.MANAGER_LINK if index else EventKind.MANAGER,
-        event.source,
-        index,
-        link.name if link else None,
-        {"properties": props},
-        _fired(actions),
-    )
+    record = manager_record(ctx, event, before, after, _fired(actions))
     tally = ((type(event).__name__, event.source),)
     return Step(replace(world, state=after), tuple(actions), (record,), tally)
 
@@ -325,6 +324,7 @@ def _manager_snapshot(world: World, snap: ManagerSnapshot, config: Config, now: 
     indexes = {i for i, _, _ in snap.links}
     kind = EventKind.REPLAY if replay else EventKind.RESYNC
     actions = react_manager_links(before, after, snap.source, indexes, ctx, config, kind)
+    actions += react_vpns(before, after, {n for n, _ in snap.vpns}, ctx, config, kind)
     changed = tuple(k for e in events if isinstance(e, ManagerChanged) for k, _ in e.properties)
     if changed:
         current = after.manager[snap.source]

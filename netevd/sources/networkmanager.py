@@ -11,7 +11,10 @@ the engine reconciles. Then the signals are followed in arrival order:
 - ``PropertiesChanged`` of devices, active connections and IP4Config/IP6Config objects, and
   ``ObjectManager.InterfacesAdded`` (NetworkManager announces every new object with all its
   properties, before any device refers to it) keep :class:`Tracker` current without round trips;
-- ``DeviceAdded``/``DeviceRemoved`` and the Manager's ``StateChanged``.
+- ``DeviceAdded``/``DeviceRemoved`` and the Manager's ``StateChanged``;
+- the Manager's ``ActiveConnections``, and a VPN connection's ``VpnStateChanged`` (taken from the
+  signal, as a device's state) and properties (netevd.sources.networkmanager_vpns); profiles'
+  ``Filename`` (``Settings.Connection``), for CONNECTION_FILENAME.
 
 When a device refers to an object nobody has described (a peer that skips InterfacesAdded), it
 is fetched with GetAll, and that device's later events wait for it: each device's events leave
@@ -57,7 +60,9 @@ from netevd.sources.networkmanager_decode import (
     NM_INTERFACE,
     OBJECT_MANAGER_INTERFACE,
     PROPERTIES_INTERFACE,
+    SETTINGS_CONNECTION_INTERFACE,
     SETTINGS_INTERFACE,
+    VPN_INTERFACE,
     ManagerProps,
     SettingsProps,
     decode_device_list,
@@ -96,6 +101,8 @@ MATCH_RULES = (
     f"member='NameOwnerChanged',arg0='{BUS_NAME}'",
     f"{_SIGNAL},interface='{DEVICE_INTERFACE}',member='StateChanged',"
     f"path_namespace='{DEVICE_PREFIX.rstrip('/')}'",
+    f"{_SIGNAL},interface='{VPN_INTERFACE}',member='VpnStateChanged',"
+    f"path_namespace='{ACTIVE_PREFIX.rstrip('/')}'",
     f"{_SIGNAL},interface='{NM_INTERFACE}',path='{NM_PATH}'",
     f"{_SIGNAL},interface='{OBJECT_MANAGER_INTERFACE}',path='{OBJECT_MANAGER_PATH}'",
     f"{_CHANGED},path='{NM_PATH}',arg0='{NM_INTERFACE}'",
@@ -105,6 +112,8 @@ MATCH_RULES = (
         for prefix, interface in (
             (DEVICE_PREFIX, DEVICE_INTERFACE),
             (ACTIVE_PREFIX, ACTIVE_INTERFACE),
+            (ACTIVE_PREFIX, VPN_INTERFACE),
+            (SETTINGS_PATH, SETTINGS_CONNECTION_INTERFACE),
             (IP4_PREFIX, IP4_INTERFACE),
             (IP6_PREFIX, IP6_INTERFACE),
             (DHCP4_PREFIX, DHCP4_INTERFACE),
@@ -215,17 +224,26 @@ class NetworkManagerSource:
         settings = await self._fetch(session, SETTINGS_PATH, SETTINGS_INTERFACE)
         limit = asyncio.Semaphore(SNAPSHOT_CONCURRENCY)
 
+        state = manager if isinstance(manager, ManagerProps) else ManagerProps()
+        active = state.active_connections or ()
+
         async def describe(path: str) -> None:
             async with limit:
-                await session.describe(path)
+                if path in active and not session.tracker.unknown(path):
+                    await session.fill(path)  # a device's, fetched with it
+                else:
+                    await session.describe(path)
 
         await asyncio.gather(*(describe(path) for path in paths))
+        await asyncio.gather(*(describe(path) for path in active))  # the VPNs among them
         tracker = session.tracker
+        tracker.active_changed(active)
         entries = (tracker.snapshot_entry(path) for path in paths)
         found = tuple(entry for entry in entries if entry is not None)
-        state = manager if isinstance(manager, ManagerProps) else ManagerProps()
         named = settings if isinstance(settings, SettingsProps) else SettingsProps()
-        self._emit(ManagerSnapshot(NAME, found, tracker.manager_snapshot(state, named)))
+        manager_props = tracker.manager_snapshot(state, named)
+        vpns = tracker.vpn_snapshot(active)
+        self._emit(ManagerSnapshot(NAME, found, manager_props, vpns))
         session.snapshots += 1
         self._up = True
         self._emit(SourceStatus(NAME, True, f"owner {session.owner}, {len(found)} devices"))

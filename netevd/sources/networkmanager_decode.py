@@ -9,13 +9,29 @@ sends a device's properties one per signal, an IP configuration's several at onc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TypeVar
 
 from dbus_fast import Variant
 
+from netevd.sources.networkmanager_active import (
+    ConnectionProps as ConnectionProps,
+)
+from netevd.sources.networkmanager_active import (
+    SettingsConnectionProps as SettingsConnectionProps,
+)
+from netevd.sources.networkmanager_active import (
+    decode_connection_props,
+    decode_settings_connection_props,
+    decode_vpn_props,
+    object_list_value,
+)
+from netevd.sources.networkmanager_fields import Check
+from netevd.sources.networkmanager_fields import checked as _checked
+from netevd.sources.networkmanager_fields import fields_of as _fields
+from netevd.sources.networkmanager_fields import numbered as _numbered
+from netevd.sources.networkmanager_fields import optional as _optional
 from netevd.sources.networkmanager_paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
@@ -30,7 +46,6 @@ from netevd.sources.networkmanager_values import (
     Malformation,
     Malformed,
     address_data_value,
-    connection_id_value,
     connectivity_name,
     device_reason_name,
     device_state_name,
@@ -44,7 +59,6 @@ from netevd.sources.networkmanager_values import (
     nm_state_name,
     object_value,
     route_data_value,
-    uuid_value,
 )
 
 NM_INTERFACE = "org.freedesktop.NetworkManager"
@@ -55,6 +69,8 @@ IP6_INTERFACE = "org.freedesktop.NetworkManager.IP6Config"
 DHCP4_INTERFACE = "org.freedesktop.NetworkManager.DHCP4Config"
 DHCP6_INTERFACE = "org.freedesktop.NetworkManager.DHCP6Config"
 SETTINGS_INTERFACE = "org.freedesktop.NetworkManager.Settings"
+SETTINGS_CONNECTION_INTERFACE = "org.freedesktop.NetworkManager.Settings.Connection"
+VPN_INTERFACE = "org.freedesktop.NetworkManager.VPN.Connection"
 PROPERTIES_INTERFACE = "org.freedesktop.DBus.Properties"
 OBJECT_MANAGER_INTERFACE = "org.freedesktop.DBus.ObjectManager"
 
@@ -74,14 +90,6 @@ class DeviceProps:
     ip6_config: str | None = None
     dhcp4_config: str | None = None
     dhcp6_config: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionProps:
-    """``org.freedesktop.NetworkManager.Connection.Active``: the profile's id and uuid."""
-
-    id: str | None = None
-    uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +123,7 @@ class ManagerProps:
     state: str | None = None
     connectivity: str | None = None
     devices: tuple[str, ...] | None = None  # device paths
+    active_connections: tuple[str, ...] | None = None  # ActiveConnections
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,33 +135,18 @@ class StateChange:
     reason: str
 
 
-T = TypeVar("T")
 Props = (
-    DeviceProps | ConnectionProps | IpConfigProps | DhcpConfigProps | SettingsProps | ManagerProps
+    DeviceProps
+    | ConnectionProps
+    | SettingsConnectionProps
+    | IpConfigProps
+    | DhcpConfigProps
+    | SettingsProps
+    | ManagerProps
 )
 
 
 # -- property dicts ----------------------------------------------------------------------------
-
-Check = Callable[[object], str | Malformed]
-
-
-def _fields(values: object) -> Mapping[str, object] | Malformed:
-    if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values):
-        return Malformed(Malformation.SIGNATURE, "properties are not a{sv}")
-    return values
-
-
-def _numbered(name: str, namer: Check) -> Check:
-    """A check of a ``u`` variant named through *namer*."""
-
-    def check(value: object) -> str | Malformed:
-        if not isinstance(value, Variant) or value.signature != "u":
-            got = value.signature if isinstance(value, Variant) else type(value).__name__
-            return Malformed(Malformation.TYPE, f"{name} has type {got!r}, not 'u'")
-        return namer(value.value)
-
-    return check
 
 
 def _state_reason(value: object) -> str | Malformed:
@@ -164,20 +158,6 @@ def _state_reason(value: object) -> str | Malformed:
         return Malformed(Malformation.TYPE, "StateReason is not a pair")
     state = device_state_name(pair[0])
     return state if isinstance(state, Malformed) else device_reason_name(pair[1])
-
-
-def _checked(
-    fields: Mapping[str, object], checks: Mapping[str, tuple[str, Check]]
-) -> dict[str, str] | Malformed:
-    """{field: checked value} for every property of *checks* present in *fields*."""
-    found: dict[str, str] = {}
-    for field, (name, check) in checks.items():
-        if name in fields:
-            value = check(fields[name])
-            if isinstance(value, Malformed):
-                return value
-            found[field] = value
-    return found
 
 
 _DEVICE_CHECKS: Mapping[str, tuple[str, Check]] = {
@@ -194,10 +174,6 @@ _DEVICE_CHECKS: Mapping[str, tuple[str, Check]] = {
     "dhcp4_config": ("Dhcp4Config", partial(object_value, "Dhcp4Config", prefix=DHCP4_PREFIX)),
     "dhcp6_config": ("Dhcp6Config", partial(object_value, "Dhcp6Config", prefix=DHCP6_PREFIX)),
 }
-_CONNECTION_CHECKS: Mapping[str, tuple[str, Check]] = {
-    "id": ("Id", connection_id_value),
-    "uuid": ("Uuid", uuid_value),
-}
 _MANAGER_CHECKS: Mapping[str, tuple[str, Check]] = {
     "state": ("State", _numbered("State", nm_state_name)),
     "connectivity": ("Connectivity", _numbered("Connectivity", connectivity_name)),
@@ -210,12 +186,6 @@ def decode_device_props(values: object) -> DeviceProps | Malformed:
     return found if isinstance(found, Malformed) else DeviceProps(**found)
 
 
-def decode_connection_props(values: object) -> ConnectionProps | Malformed:
-    fields = _fields(values)
-    found = fields if isinstance(fields, Malformed) else _checked(fields, _CONNECTION_CHECKS)
-    return found if isinstance(found, Malformed) else ConnectionProps(**found)
-
-
 def decode_manager_props(values: object) -> ManagerProps | Malformed:
     fields = _fields(values)
     if isinstance(fields, Malformed):
@@ -224,6 +194,13 @@ def decode_manager_props(values: object) -> ManagerProps | Malformed:
     if isinstance(found, Malformed):
         return found
     props = ManagerProps(found.get("state"), found.get("connectivity"))
+    if "ActiveConnections" in fields:
+        active = object_list_value(
+            "ActiveConnections", fields["ActiveConnections"], prefix=ACTIVE_PREFIX, limit=4096
+        )
+        if isinstance(active, Malformed):
+            return active
+        props = replace(props, active_connections=active)
     if "Devices" not in fields:
         return props
     devices = fields["Devices"]
@@ -231,13 +208,6 @@ def decode_manager_props(values: object) -> ManagerProps | Malformed:
         return Malformed(Malformation.TYPE, "Devices is not ao")
     paths = decode_device_list("ao", [devices.value])
     return paths if isinstance(paths, Malformed) else replace(props, devices=tuple(paths))
-
-
-def _optional(
-    fields: Mapping[str, object], name: str, check: Callable[[object], T | Malformed]
-) -> T | Malformed | None:
-    """*check* of property *name*, or None when the dict does not carry it."""
-    return check(fields[name]) if name in fields else None
 
 
 def decode_ip_config_props(values: object, version: int) -> IpConfigProps | Malformed:
@@ -289,6 +259,10 @@ def decode_props(interface: str, values: object) -> Props | Malformed | Ignored:
             return decode_device_props(values)
         case "org.freedesktop.NetworkManager.Connection.Active":
             return decode_connection_props(values)
+        case "org.freedesktop.NetworkManager.VPN.Connection":
+            return decode_vpn_props(values)
+        case "org.freedesktop.NetworkManager.Settings.Connection":
+            return decode_settings_connection_props(values)
         case "org.freedesktop.NetworkManager.IP4Config":
             return decode_ip_config_props(values, 4)
         case "org.freedesktop.NetworkManager.IP6Config":

@@ -13,9 +13,12 @@ What a device event carries (strings; "" = NetworkManager reports none):
   ``DeviceStateOld``, the signal's old state.
 - ``Interface``, ``Name`` (the same: the link's name before the kernel's message arrives),
   ``IpInterface``.
-- ``ConnectionId``, ``ConnectionUuid``: of the device's active connection, only while it has one.
-  NetworkManager drops the active connection *before* it signals ``disconnected`` (30), so these
-  are then simply absent: the engine's state keeps the earlier values.
+- ``ConnectionId``, ``ConnectionUuid``: of the device's active connection, only while it has one;
+  ``ConnectionPath`` (its ``Connection``: the profile's object path), ``ConnectionFilename`` (that
+  profile's ``Filename``, "" for one in memory only) and ``ConnectionExternal`` (``1`` when its
+  ``StateFlags`` say the activation is external, else ``0``). NetworkManager drops the active
+  connection *before* it signals ``disconnected`` (30), so these are then simply absent: the
+  engine's state keeps the earlier values.
 - ``Ip4Gateway``, ``Ip6Gateway``: of the device's IP4Config/IP6Config objects, when known.
 - ``Ip4Addresses``, ``Ip6Addresses``: their ``AddressData``, space-separated ``address/prefix``.
 - ``Ip4Nameservers``, ``Ip4Domains`` (space-separated), ``Ip4Routes`` (``dest/prefix next-hop
@@ -28,11 +31,8 @@ A state change carries all of them; any other change carries only what it change
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from collections.abc import Container, Iterable
+from dataclasses import replace
 
 from netevd.core.events import (
     NETWORKMANAGER,
@@ -48,16 +48,14 @@ from netevd.sources.networkmanager_decode import (
     DHCP6_INTERFACE,
     IP4_INTERFACE,
     IP6_INTERFACE,
-    ConnectionProps,
-    DeviceProps,
-    DhcpConfigProps,
-    IpConfigProps,
+    SETTINGS_CONNECTION_INTERFACE,
     ManagerProps,
     SettingsProps,
     StateChange,
 )
-
-log = logging.getLogger("netevd.networkmanager")
+from netevd.sources.networkmanager_objects import Device, IfindexLookup
+from netevd.sources.networkmanager_paths import ACTIVE_PREFIX, numbered_path
+from netevd.sources.networkmanager_vpns import VpnTracking
 
 NAME = NETWORKMANAGER
 # The properties a device event may carry, in the order they are listed.
@@ -70,6 +68,9 @@ DEVICE_PROPERTIES = (
     "Name",
     "ConnectionId",
     "ConnectionUuid",
+    "ConnectionPath",
+    "ConnectionFilename",
+    "ConnectionExternal",
     "Ip4Gateway",
     "Ip6Gateway",
     "Ip4Addresses",
@@ -84,132 +85,71 @@ DEVICE_PROPERTIES = (
     "Dhcp6Options",
 )
 MANAGER_PROPERTIES = ("State", "Connectivity", "Hostname")
-Learned = DeviceProps | ConnectionProps | IpConfigProps | DhcpConfigProps
 _STATE_KEYS = frozenset({"DeviceState", "DeviceStateOld", "Reason"})
-_IP_KEYS = ("Gateway", "Addresses", "Nameservers", "Domains", "Routes")
-IfindexLookup = Callable[[str], "int | None"]
+__all__ = ["NAME", "IfindexLookup", "Tracker"]
 
 
-@dataclass
-class Device:
-    """One NetworkManager device as learned so far."""
-
-    props: DeviceProps = field(default_factory=DeviceProps)
-    index: int | None = None
-    announced: bool = False  # the engine has heard of it (snapshot, DeviceAdded, a state)
-    shown: dict[str, str] = field(default_factory=dict)  # what the engine has, merged
-
-
-P = TypeVar("P", DeviceProps, IpConfigProps, DhcpConfigProps)
-
-
-def _merge(old: P, new: P) -> P:
-    changes = {k: getattr(new, k) for k in new.__slots__ if getattr(new, k) is not None}
-    return replace(old, **changes)
-
-
-class Tracker:
-    """Devices, their active connections and IP configurations, and the manager's state."""
-
-    def __init__(self, ifindex: IfindexLookup) -> None:
-        self._ifindex = ifindex
-        self.devices: dict[str, Device] = {}
-        self.connections: dict[str, ConnectionProps] = {}
-        self.ip_configs: dict[str, IpConfigProps] = {}
-        self.dhcp_configs: dict[str, DhcpConfigProps] = {}
-        self.absent: set[str] = set()  # objects a fetch found gone: not asked for again
-        self.manager: dict[str, str] = {}
-
-    # -- learning -------------------------------------------------------------------------------
-
-    def learn(self, path: str, props: Learned) -> None:
-        """Properties of the object at *path* (GetAll, InterfacesAdded, PropertiesChanged)."""
-        self.absent.discard(path)
-        match props:
-            case DeviceProps():
-                device = self.devices.setdefault(path, Device())
-                device.props = _merge(device.props, props)
-            case ConnectionProps():
-                old = self.connections.get(path, ConnectionProps())
-                self.connections[path] = ConnectionProps(
-                    props.id if props.id is not None else old.id,
-                    props.uuid if props.uuid is not None else old.uuid,
-                )
-            case IpConfigProps():
-                self.ip_configs[path] = _merge(self.ip_configs.get(path, IpConfigProps()), props)
-            case DhcpConfigProps():
-                known = self.dhcp_configs.get(path, DhcpConfigProps())
-                self.dhcp_configs[path] = _merge(known, props)
-
-    def forget(self, path: str) -> None:
-        """InterfacesRemoved of an active connection or IP configuration."""
-        self.connections.pop(path, None)
-        self.ip_configs.pop(path, None)
-        self.dhcp_configs.pop(path, None)
-        self.absent.discard(path)
-
-    def mark_absent(self, path: str) -> None:
-        self.absent.add(path)
-
-    def reset(self) -> None:
-        """A new NetworkManager (or a new bus): nothing learned before holds."""
-        self.devices.clear()
-        self.connections.clear()
-        self.ip_configs.clear()
-        self.dhcp_configs.clear()
-        self.absent.clear()
+class Tracker(VpnTracking):
+    """Devices, their active connections and IP configurations, the VPN connections
+    (netevd.sources.networkmanager_vpns) and the manager's state."""
 
     def unknown(self, path: str) -> bool:
-        """Whether device *path* is neither known nor known to be gone."""
-        return path not in self.devices and path not in self.absent
+        """Whether device (or active connection) *path* is neither known nor known to be gone."""
+        known = self.connections if numbered_path(ACTIVE_PREFIX, path) else self.devices
+        return path not in known and path not in self.absent
 
     def missing(self, path: str) -> list[tuple[str, str]]:
-        """(object, interface) that device *path* refers to and nobody has told us about."""
+        """(object, interface) that device (or VPN) *path* refers to and nobody has told us
+        about: its active connection and that one's profile, its IP and DHCP configurations."""
+        if numbered_path(ACTIVE_PREFIX, path) is not None:
+            return self.vpn_missing(path)
         device = self.devices.get(path)
         if device is None:
             return []
         props = device.props
-        wanted: tuple[tuple[str | None, str, Mapping[str, object]], ...] = (
+        active = self.connections.get(props.active_connection or "")
+        wanted: tuple[tuple[str | None, str, Container[str]], ...] = (
             (props.active_connection, ACTIVE_INTERFACE, self.connections),
+            (active.connection if active else None, SETTINGS_CONNECTION_INTERFACE, self.profiles),
             (props.ip4_config, IP4_INTERFACE, self.ip_configs),
             (props.ip6_config, IP6_INTERFACE, self.ip_configs),
             (props.dhcp4_config, DHCP4_INTERFACE, self.dhcp_configs),
             (props.dhcp6_config, DHCP6_INTERFACE, self.dhcp_configs),
         )
-        return [
-            (ref, interface)
-            for ref, interface, known in wanted
-            if ref and ref not in known and ref not in self.absent
-        ]
+        return [(ref or "", kind) for ref, kind, known in wanted if self.wanted(ref, known)]
 
     def users(self, path: str) -> list[str]:
-        """The devices whose active connection, IP or DHCP configuration is *path*."""
-        return [
-            device_path
-            for device_path, device in self.devices.items()
-            if path
-            in (
-                device.props.active_connection,
-                device.props.ip4_config,
-                device.props.ip6_config,
-                device.props.dhcp4_config,
-                device.props.dhcp6_config,
-            )
-        ]
+        """The devices whose active connection (or its profile), IP or DHCP configuration is
+        *path*; the VPNs that *path* is, or whose profile or IP configuration it is."""
+        found = []
+        for device_path, device in self.devices.items():
+            props = device.props
+            active = self.connections.get(props.active_connection or "")
+            refs = (props.active_connection, props.ip4_config, props.ip6_config)
+            more = (props.dhcp4_config, props.dhcp6_config, active and active.connection)
+            if path in refs + more:
+                found.append(device_path)
+        for vpn, connection in self.connections.items():
+            ours = (vpn, connection.connection, connection.ip4_config, connection.ip6_config)
+            if connection.vpn and path in ours:
+                found.append(vpn)
+        return found
 
     # -- events ---------------------------------------------------------------------------------
 
     def snapshot_entry(self, path: str) -> tuple[int, Properties, str] | None:
         """The device's line of a ManagerSnapshot (it is then known to the engine)."""
         device = self.devices.get(path)
-        if device is None or self._resolve(path, device) is None or device.index is None:
+        if device is None or self.resolve(path, device) is None or device.index is None:
             return None
         props = self._visible(device)
         device.announced, device.shown = True, dict(props)
         return (device.index, props, "")
 
     def announce(self, path: str) -> list[Event]:
-        """DeviceAdded: the device's whole picture, once."""
+        """DeviceAdded: the device's whole picture, once (a VPN's: vpn_announce)."""
+        if numbered_path(ACTIVE_PREFIX, path) is not None:
+            return self.vpn_announce(path)
         device = self.devices.get(path)
         if device is None or device.announced:
             return []
@@ -223,7 +163,9 @@ class Tracker:
         return self._emit(path, device, self._changed(device))
 
     def refresh(self, path: str) -> list[Event]:
-        """After an active connection or IP configuration of the device changed."""
+        """After an active connection or IP configuration of the device (or VPN) changed."""
+        if numbered_path(ACTIVE_PREFIX, path) is not None:
+            return self.vpn_refresh(path)
         return self.device_changed(path)
 
     def state_changed(self, path: str, change: StateChange) -> list[Event]:
@@ -288,51 +230,12 @@ class Tracker:
             found["Interface"] = found["Name"] = props.interface
         if props.ip_interface is not None:
             found["IpInterface"] = props.ip_interface
-        connection = self.connections.get(props.active_connection or "")
-        if connection is not None:
-            for key, value in (
-                ("ConnectionId", connection.id),
-                ("ConnectionUuid", connection.uuid),
-            ):
-                if value:
-                    found[key] = value
+        found.update(self.connection_fields(props.active_connection or ""))
         for family, ref in (("4", props.ip4_config), ("6", props.ip6_config)):
-            found.update(self._ip_config(family, ref))
+            found.update(self.ip_config_fields(family, ref))
         for family, ref in (("4", props.dhcp4_config), ("6", props.dhcp6_config)):
-            found.update(self._dhcp_config(family, ref))
+            found.update(self.dhcp_config_fields(family, ref))
         return _ordered(found.items())
-
-    def _dhcp_config(self, family: str, ref: str | None) -> dict[str, str]:
-        """``DhcpNOptions``: the options as a JSON object; "" once the device has none."""
-        config = self.dhcp_configs.get(ref or "")
-        if ref == "" or (config is not None and config.options == ()):
-            return {f"Dhcp{family}Options": ""}
-        if config is None or config.options is None:
-            return {}
-        text = json.dumps(dict(config.options), sort_keys=True, separators=(",", ":"))
-        return {f"Dhcp{family}Options": text}
-
-    def _ip_config(self, family: str, ref: str | None) -> dict[str, str]:
-        """``IpNGateway`` and ``IpNAddresses`` (space-separated ``address/prefix``) of the
-        device's IP configuration object; "" once it has none ("/")."""
-        if ref == "":
-            return {f"Ip{family}{key}": "" for key in _IP_KEYS}
-        config = self.ip_configs.get(ref or "")
-        if config is None:
-            return {}
-        found: dict[str, str] = {}
-        if config.gateway is not None:
-            found[f"Ip{family}Gateway"] = config.gateway or ""
-        lists = (
-            ("Addresses", config.addresses, " "),
-            ("Nameservers", config.nameservers, " "),
-            ("Domains", config.domains, " "),
-            ("Routes", config.routes, ";"),
-        )
-        for key, values, separator in lists:
-            if values is not None:
-                found[f"Ip{family}{key}"] = separator.join(values)
-        return found
 
     def _changed(self, device: Device) -> Properties:
         return tuple(
@@ -343,7 +246,7 @@ class Tracker:
 
     def _emit(self, path: str, device: Device, props: Properties) -> list[Event]:
         before = device.index
-        if self._resolve(path, device) is None or device.index is None:
+        if self.resolve(path, device) is None or device.index is None:
             return []
         events: list[Event] = []
         if device.announced and before is not None and before != device.index:
@@ -356,19 +259,6 @@ class Tracker:
             device.shown.update(props)
             events.append(ManagerLinkChanged(NAME, device.index, props))
         return events
-
-    def _resolve(self, path: str, device: Device) -> int | None:
-        """The device's ifindex: looked up when unknown or when its name changed."""
-        name = device.props.interface or ""
-        if device.index is not None and device.shown.get("Interface", name) == name:
-            return device.index
-        for candidate in (name, device.props.ip_interface or ""):
-            index = self._ifindex(candidate) if candidate else None
-            if index is not None:
-                device.index = index
-                return index
-        log.debug("networkmanager.skip device=%s interface=%r: no such link", path, name)
-        return None
 
 
 def _ordered(items: Iterable[tuple[str, str]]) -> Properties:

@@ -132,3 +132,49 @@ def reason_name(number: int) -> str | None:
     if number in DEVICE_STATE_REASONS:
         return DEVICE_STATE_REASONS[number]
     return f"reason-{number}" if 0 <= number <= MAX_REASON else None
+
+
+# NMVpnConnectionState (nm-vpn-dbus-interface.h): a VPN connection's VpnState
+VPN_STATES: Mapping[int, str] = {
+    0: "unknown",
+    1: "prepare",
+    2: "need-auth",
+    3: "connect",
+    4: "ip-config-get",
+    5: "activated",
+    6: "failed",
+    7: "disconnected",
+}
+
+# NMActiveConnectionStateReason, 0..14 in 1.42: the reason VpnStateChanged(uu) gives
+ACTIVE_STATE_REASONS: Mapping[int, str] = dict(
+    enumerate(
+        (
+            "unknown",
+            "none",
+            "user-disconnected",
+            "device-disconnected",
+            "service-stopped",
+            "ip-config-invalid",
+            "connect-timeout",
+            "service-start-timeout",
+            "service-start-failed",
+            "no-secrets",
+            "login-failed",
+            "connection-removed",
+            "dependency-failed",
+            "device-realize-failed",
+            "device-removed",
+        )
+    )
+)
+# NMActivationStateFlags: the active connection represents an external activation
+# (nm_active_connection_get_state_flags() sets it exactly for NM_ACTIVATION_TYPE_EXTERNAL)
+ACTIVATION_STATE_FLAG_EXTERNAL = 0x80
+
+
+def active_reason_name(number: int) -> str | None:
+    """An active connection's state reason as a word, ``reason-N`` for a newer one."""
+    if number in ACTIVE_STATE_REASONS:
+        return ACTIVE_STATE_REASONS[number]
+    return f"reason-{number}" if 0 <= number <= MAX_REASON else None

@@ -15,15 +15,24 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import TypeVar
 
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
 from netevd.core.events import Event
 from netevd.sources.dbus_client import BusCounters, Inbox, text
-from netevd.sources.networkmanager_decode import DEVICE_INTERFACE, DeviceProps
+from netevd.sources.networkmanager_decode import (
+    ACTIVE_INTERFACE,
+    DEVICE_INTERFACE,
+    ConnectionProps,
+    DeviceProps,
+    ManagerProps,
+)
 from netevd.sources.networkmanager_devices import Tracker
+from netevd.sources.networkmanager_objects import Learned
 from netevd.sources.networkmanager_paths import (
+    ACTIVE_PREFIX,
     DEVICE_PREFIX,
     NM_PATH,
     SETTINGS_PATH,
@@ -42,12 +51,15 @@ from netevd.sources.networkmanager_signals import (
     ObjectAdded,
     ObjectRemoved,
     SettingsChanged,
+    SettingsConnectionChanged,
+    VpnStateChanged,
 )
 from netevd.sources.networkmanager_values import Ignored, Malformed
 
 log = logging.getLogger("netevd.networkmanager")
 
 DEVICES = "devices"  # the coverage key of GetDevices' reply (DeviceAdded, DeviceRemoved)
+DEPTH = 3  # device -> active connection -> its profile; VPN -> its device, IP configurations
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +90,16 @@ class Session:
     owner: str = ""
     covered: dict[str, int] = field(default_factory=dict)  # key -> serial of its reply
     chains: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # per device path
+    fetching: dict[tuple[str, str], asyncio.Task[object]] = field(default_factory=dict)
     snapshots: int = 0
     starting: bool = False  # the owner has not exported its manager object yet
 
     def forget_all(self) -> None:
         """A new owner (or none): nothing learned or in flight holds any more."""
-        for task in self.chains.values():
+        for task in (*self.chains.values(), *self.fetching.values()):
             task.cancel()
         self.chains.clear()
+        self.fetching.clear()
         self.covered.clear()
         self.tracker.reset()
         self.starting = False
@@ -94,10 +108,30 @@ class Session:
         return bool(step.serial) and step.serial <= self.covered.get(step.origin, 0)
 
     async def describe(self, path: str) -> None:
-        """Fetch a device and every object it refers to."""
-        await self.fetch(self, path, DEVICE_INTERFACE)
-        for ref, interface in self.tracker.missing(path):
-            await self.fetch(self, ref, interface)
+        """Fetch a device (or an active connection) and every object it refers to."""
+        active = numbered_path(ACTIVE_PREFIX, path) is not None
+        await self.fetch_once(path, ACTIVE_INTERFACE if active else DEVICE_INTERFACE)
+        await self.fill(path)
+
+    async def fetch_once(self, path: str, interface: str) -> None:
+        """GetAll of (*path*, *interface*), shared by every step that needs it meanwhile (a new
+        active connection is asked for by its device and by ActiveConnections)."""
+        key = (path, interface)
+        task = self.fetching.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self.fetch(self, path, interface))
+            self.fetching[key] = task
+            task.add_done_callback(partial(_forget, self.fetching, key))
+        await asyncio.shield(task)
+
+    async def fill(self, path: str) -> None:
+        """Fetch what device or VPN *path* refers to and nobody described, level by level."""
+        for _ in range(DEPTH):
+            wanted = self.tracker.missing(path)
+            if not wanted:
+                return
+            for ref, interface in wanted:
+                await self.fetch_once(ref, interface)
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -107,6 +141,8 @@ class Session:
         match decoded:
             case DeviceStateChanged(path, change):
                 self.submit(Step(path, serial, path, partial(tracker.state_changed, path, change)))
+            case VpnStateChanged(path, vpn):
+                self.submit(Step(path, serial, path, partial(tracker.vpn_state_changed, path, vpn)))
             case DeviceChanged(path, props):
                 learn = partial(tracker.learn, path, props)
                 self.submit(Step(path, serial, path, partial(tracker.device_changed, path), learn))
@@ -116,12 +152,11 @@ class Session:
             case (
                 ObjectAdded(path, props)
                 | ConnectionChanged(path, props)
+                | SettingsConnectionChanged(path, props)
                 | IpConfigChanged(path, props)
                 | DhcpConfigChanged(path, props)
             ) if serial > self.covered.get(path, 0):
-                tracker.learn(path, props)
-                for device in tracker.users(path):
-                    self.submit(Step(device, 0, device, partial(tracker.refresh, device)))
+                self._learned(path, serial, props, whole=isinstance(decoded, ObjectAdded))
             case DeviceAdded(path):
                 self.submit(Step(path, serial, DEVICES, partial(tracker.announce, path)))
             case DeviceRemoved(path):
@@ -130,8 +165,7 @@ class Session:
             case ObjectRemoved(path):
                 self._removed(path)
             case ManagerChanged(props) if serial > self.covered.get(NM_PATH, 0):
-                state = message.member == "StateChanged"
-                self._emit_all(tracker.manager_changed(props, state=state))
+                self._manager_changed(message, props)
             case SettingsChanged(props) if serial > self.covered.get(SETTINGS_PATH, 0):
                 self._emit_all(tracker.settings_changed(props))
             case Malformed(reason, detail):
@@ -140,11 +174,45 @@ class Session:
                 log.debug("networkmanager.ignored %s", why)
 
     def _removed(self, path: str) -> None:
-        if numbered_path(DEVICE_PREFIX, path) is None:
+        if numbered_path(DEVICE_PREFIX, path) is not None:
+            emit = partial(self.tracker.removed, path)
+        elif self.tracker.is_vpn(path) or path in self.tracker.vpn_shown:
+            emit = partial(self.tracker.vpn_removed, path)
+        else:
             self.tracker.forget(path)
             return
-        emit = partial(self.tracker.removed, path)
         self.submit(Step(path, 0, path, emit, fetch_device=False))
+
+    def _learned(self, path: str, serial: int, props: Learned, *, whole: bool) -> None:
+        """What an object says, and a refresh of every device and VPN that refers to it. A
+        change of an active connection nobody described yet is not a picture of it: it waits
+        for the fetch in flight (and is dropped when that reply already has it)."""
+        tracker = self.tracker
+        if not whole and isinstance(props, ConnectionProps) and tracker.unknown(path):
+            if path in self.chains:
+                learn = partial(tracker.learn, path, props)
+                emit = partial(tracker.refresh, path)
+                self.submit(Step(path, serial, path, emit, learn, fetch_device=False))
+            return
+        tracker.learn(path, props)
+        for user in tracker.users(path):
+            self.submit(Step(user, 0, user, partial(tracker.refresh, user)))
+
+    def _manager_changed(self, message: Message, props: ManagerProps) -> None:
+        state = message.member == "StateChanged"
+        self._emit_all(self.tracker.manager_changed(props, state=state))
+        if props.active_connections is not None:
+            self._active_connections(message.serial, props.active_connections)
+
+    def _active_connections(self, serial: int, paths: Sequence[str]) -> None:
+        """The Manager's ActiveConnections changed: a new one nobody described is fetched (a
+        VPN among them is then announced), a VPN no longer listed is gone."""
+        added, gone = self.tracker.active_changed(paths)
+        for path in added:
+            self.submit(Step(path, serial, path, partial(self.tracker.announce, path)))
+        for path in gone:
+            emit = partial(self.tracker.vpn_removed, path)
+            self.submit(Step(path, 0, path, emit, fetch_device=False))
 
     # -- ordering -------------------------------------------------------------------------------
 
@@ -177,8 +245,7 @@ class Session:
                 return
             if step.learn is not None:
                 step.learn()
-            for path, interface in tracker.missing(step.device):
-                await self.fetch(self, path, interface)
+            await self.fill(step.device)
         except Exception as exc:  # the bus went away mid-call: the change itself still holds
             log.info("networkmanager.fetch.failed device=%s error=%r", step.device, text(exc))
         self._emit_all(step.emit())
@@ -188,6 +255,10 @@ class Session:
             self.emit(event)
 
 
-def _forget(chains: dict[str, asyncio.Task[None]], key: str, task: asyncio.Task[None]) -> None:
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def _forget(chains: dict[K, asyncio.Task[T]], key: K, task: asyncio.Task[T]) -> None:
     if chains.get(key) is task:
         del chains[key]

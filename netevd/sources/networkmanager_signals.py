@@ -1,15 +1,16 @@
 """NetworkManager's signals, decoded (pure: no I/O, never raises).
 
 :func:`decode_signal` takes any signal from NetworkManager's owner and says what it means:
-a device's own state change (``StateChanged(uuu)``, the signal's values), a property change of
-a followed object, a device added or removed, an object announced or withdrawn by the object
-manager, the manager's global state; or :class:`Ignored` / :class:`Malformed`.
+a device's own state change (``StateChanged(uuu)``, the signal's values), a VPN connection's
+(``VpnStateChanged(uu)``), a property change of a followed object, a device added or removed,
+an object announced or withdrawn by the object manager, the manager's global state; or
+:class:`Ignored` / :class:`Malformed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from netevd.sources.networkmanager_decode import (
     ACTIVE_INTERFACE,
@@ -19,12 +20,15 @@ from netevd.sources.networkmanager_decode import (
     IP4_INTERFACE,
     IP6_INTERFACE,
     NM_INTERFACE,
+    SETTINGS_CONNECTION_INTERFACE,
     SETTINGS_INTERFACE,
+    VPN_INTERFACE,
     ConnectionProps,
     DeviceProps,
     DhcpConfigProps,
     IpConfigProps,
     ManagerProps,
+    SettingsConnectionProps,
     SettingsProps,
     StateChange,
     decode_props,
@@ -38,6 +42,7 @@ from netevd.sources.networkmanager_paths import (
     IP6_PREFIX,
     NM_PATH,
     OBJECT_MANAGER_PATH,
+    SETTINGS_CONNECTION_PREFIX,
     SETTINGS_PATH,
     numbered_path,
 )
@@ -48,6 +53,8 @@ from netevd.sources.networkmanager_values import (
     device_reason_name,
     device_state_name,
     nm_state_name,
+    vpn_reason_name,
+    vpn_state_name,
 )
 
 # -- decoded signals ---------------------------------------------------------------------------
@@ -75,6 +82,26 @@ class ConnectionChanged:
 class IpConfigChanged:
     path: str
     props: IpConfigProps
+
+
+@dataclass(frozen=True, slots=True)
+class VpnChange:
+    """``VPN.Connection.VpnStateChanged(u state, u reason)`` as words."""
+
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class VpnStateChanged:
+    path: str  # the VPN's active connection
+    change: VpnChange
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsConnectionChanged:
+    path: str  # a profile, .../Settings/N
+    props: SettingsConnectionProps
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +135,7 @@ class ObjectAdded:
     """ObjectManager.InterfacesAdded: a new object with the followed properties it has."""
 
     path: str
-    props: DeviceProps | ConnectionProps | IpConfigProps | DhcpConfigProps
+    props: DeviceProps | ConnectionProps | SettingsConnectionProps | IpConfigProps | DhcpConfigProps
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +155,10 @@ class ObjectRemoved:
 
 Decoded = (
     DeviceStateChanged
+    | VpnStateChanged
     | DeviceChanged
     | ConnectionChanged
+    | SettingsConnectionChanged
     | IpConfigChanged
     | DhcpConfigChanged
     | SettingsChanged
@@ -171,6 +200,8 @@ def decode_signal(
                 return Malformed(Malformation.PATH, f"StateChanged on {path[:80]!r}")
             change = decode_state_changed(signature, body)
             return change if isinstance(change, Malformed) else DeviceStateChanged(path, change)
+        case ("org.freedesktop.NetworkManager.VPN.Connection", "VpnStateChanged"):
+            return _vpn_state_changed(path, signature, body)
         case ("org.freedesktop.NetworkManager", member) if path == NM_PATH:
             return _manager_signal(member, signature, body)
         case ("org.freedesktop.DBus.ObjectManager", member) if path == OBJECT_MANAGER_PATH:
@@ -181,6 +212,8 @@ def decode_signal(
 _KINDS: Mapping[str, str] = {
     DEVICE_INTERFACE: DEVICE_PREFIX,
     ACTIVE_INTERFACE: ACTIVE_PREFIX,
+    VPN_INTERFACE: ACTIVE_PREFIX,
+    SETTINGS_CONNECTION_INTERFACE: SETTINGS_CONNECTION_PREFIX,
     IP4_INTERFACE: IP4_PREFIX,
     IP6_INTERFACE: IP6_PREFIX,
     DHCP4_INTERFACE: DHCP4_PREFIX,
@@ -203,6 +236,8 @@ def _on_object(path: str, interface: str, values: object) -> Decoded:
             return DeviceChanged(path, props)
         case ConnectionProps():
             return ConnectionChanged(path, props)
+        case SettingsConnectionProps():
+            return SettingsConnectionChanged(path, props)
         case IpConfigProps():
             return IpConfigChanged(path, props)
         case DhcpConfigProps():
@@ -222,6 +257,20 @@ def _properties_changed(path: str, signature: str, body: Sequence[object]) -> De
     if not isinstance(invalidated, list) or not all(isinstance(n, str) for n in invalidated):
         return Malformed(Malformation.SIGNATURE, "PropertiesChanged invalidated is not as")
     return _on_object(path, interface, changed)
+
+
+def _vpn_state_changed(path: str, signature: str, body: Sequence[object]) -> Decoded:
+    """``VPN.Connection.VpnStateChanged(uu)``: the signal's own state and reason."""
+    if numbered_path(ACTIVE_PREFIX, path) is None:
+        return Malformed(Malformation.PATH, f"VpnStateChanged on {path[:80]!r}")
+    if signature != "uu" or len(body) != 2:
+        return Malformed(Malformation.SIGNATURE, f"VpnStateChanged with {signature!r}")
+    state, reason = vpn_state_name(body[0]), vpn_reason_name(body[1])
+    if isinstance(state, Malformed):
+        return state
+    if isinstance(reason, Malformed):
+        return reason
+    return VpnStateChanged(path, VpnChange(state, reason))
 
 
 def _manager_signal(member: str, signature: str, body: Sequence[object]) -> Decoded:
@@ -255,6 +304,8 @@ def _object_manager(member: str, signature: str, body: Sequence[object]) -> Deco
     if NM_INTERFACE in interfaces:
         manager = _on_object(path, NM_INTERFACE, interfaces[NM_INTERFACE])
         return ManagerAdded(manager.props) if isinstance(manager, ManagerChanged) else manager
+    if ACTIVE_INTERFACE in interfaces:
+        return _active_added(path, interfaces)
     for interface in _KINDS:
         if interface in interfaces:
             decoded = _on_object(path, interface, interfaces[interface])
@@ -262,9 +313,22 @@ def _object_manager(member: str, signature: str, body: Sequence[object]) -> Deco
                 case (
                     DeviceChanged(_, props)
                     | ConnectionChanged(_, props)
+                    | SettingsConnectionChanged(_, props)
                     | IpConfigChanged(_, props)
                     | DhcpConfigChanged(_, props)
                 ):
                     return ObjectAdded(path, props)
             return decoded
     return Ignored(f"object {path[:80]!r} has no followed interface")
+
+
+def _active_added(path: str, interfaces: Mapping[object, object]) -> Decoded:
+    """An active connection announced with its interfaces: Connection.Active, and for a VPN
+    VPN.Connection too (its VpnState), as one object."""
+    active = _on_object(path, ACTIVE_INTERFACE, interfaces[ACTIVE_INTERFACE])
+    if not isinstance(active, ConnectionChanged) or VPN_INTERFACE not in interfaces:
+        return ObjectAdded(path, active.props) if isinstance(active, ConnectionChanged) else active
+    vpn = _on_object(path, VPN_INTERFACE, interfaces[VPN_INTERFACE])
+    if not isinstance(vpn, ConnectionChanged):
+        return vpn
+    return ObjectAdded(path, replace(active.props, vpn_state=vpn.props.vpn_state))

@@ -17,7 +17,14 @@ from enum import StrEnum
 
 from dbus_fast import Variant
 
-from netevd.sources.networkmanager_enums import CONNECTIVITY, DEVICE_STATES, NM_STATES, reason_name
+from netevd.sources.networkmanager_enums import (
+    CONNECTIVITY,
+    DEVICE_STATES,
+    NM_STATES,
+    VPN_STATES,
+    active_reason_name,
+    reason_name,
+)
 from netevd.sources.networkmanager_paths import numbered_path
 
 MAX_NAME_BYTES = 15  # IFNAMSIZ without the NUL
@@ -77,6 +84,19 @@ def nm_state_name(value: object) -> str | Malformed:
 
 def connectivity_name(value: object) -> str | Malformed:
     return _enum(CONNECTIVITY, "connectivity", value)
+
+
+def vpn_state_name(value: object) -> str | Malformed:
+    return _enum(VPN_STATES, "VPN state", value)
+
+
+def vpn_reason_name(value: object) -> str | Malformed:
+    """VpnStateChanged's reason (an NMActiveConnectionStateReason), ``reason-N`` if newer."""
+    number = _u32(value)
+    if number is None:
+        return Malformed(Malformation.TYPE, f"VPN state reason {value!r:.40} is not a u32")
+    name = active_reason_name(number)
+    return name if name is not None else Malformed(Malformation.VALUE, f"VPN reason {number}")
 
 
 def device_reason_name(value: object) -> str | Malformed:

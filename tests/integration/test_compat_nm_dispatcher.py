@@ -5,7 +5,10 @@ and netevd with ``backend: NetworkManager`` on the same bus. The same script, wr
 NetworkManager-dispatcher(8) describes (``$1`` the interface, ``$2`` the action, a ``case`` on
 it), sits in nm-dispatcher's dispatcher.d and in netevd's compat.nm_dispatcher_dirs; each run of
 it must get the arguments and the environment nm-dispatcher gives it. dnsmasq (``server``)
-offers a lease with a router, two DNS servers and a domain.
+offers a lease with a router, two DNS servers and a domain. The connection variables are
+compared too: ``CONNECTION_DBUS_PATH`` (the profile's object path, the active connection's
+``Connection``), ``CONNECTION_FILENAME`` (that profile's ``Filename``) and, for a bridge
+configured outside NetworkManager and activated externally, ``CONNECTION_EXTERNAL=1``.
 """
 
 from __future__ import annotations
@@ -24,12 +27,10 @@ pytestmark = pytest.mark.dbus
 
 ROUTER = "10.231.80.1"
 UUID = "0dd5c0de-1111-4222-8333-444455556666"
-# What netevd cannot know (the profile's D-Bus path and file), nm-dispatcher's own PATH and
-# the recorder shell's own variables; netevd's NETEVD_* on its side.
+# nm-dispatcher's own PATH and the recorder shell's own variables; netevd's NETEVD_* on its
+# side.
 NOT_COMPARED = (
     "PATH",
-    "CONNECTION_DBUS_PATH",
-    "CONNECTION_FILENAME",
     "RECORDED_BY",
     "NETEVD_SCRIPT",
     "PWD",
@@ -105,6 +106,12 @@ async def test_the_scripts_get_what_nm_dispatcher_gives_them(world, netevd, tmp_
         ["eth0", "down"],
     ]
     up = next(r for r in mine if r.action == "up")
+    profile = nm.conns / "wired.nmconnection"
+    for run in mine:  # the profile's path and file, into down (its active connection is gone)
+        if run.args[0]:
+            assert run.env["CONNECTION_DBUS_PATH"] == "/org/freedesktop/NetworkManager/Settings/1"
+            assert run.env["CONNECTION_FILENAME"] == str(profile)
+            assert "CONNECTION_EXTERNAL" not in run.env
     assert up.env["IP4_ADDRESS_0"] == f"{up.env['DHCP4_IP_ADDRESS']}/24 {ROUTER}"
     assert up.env["IP4_NAMESERVERS"] == "10.231.80.53 10.231.80.54"
     assert up.env["IP4_DOMAINS"] == "lab.example"
@@ -192,5 +199,44 @@ async def test_a_new_hostname_runs_hostname_as_nm_dispatcher_does(lab, netevd, t
         )
         manager = check_document(mine.env["NETEVD_JSON"])["manager"]
         assert manager["Hostname"] == "lab-compat"
+    finally:
+        await nm.stop()
+
+
+async def test_an_external_activation_runs_up_with_connection_external(lab, netevd, tmp_path):
+    """A bridge set up outside NetworkManager (``ip link add``, an address, up): NetworkManager
+    1.42 generates an in-memory profile for it and activates it externally ("connected
+    (externally)"), and nm-dispatcher runs ``up`` with CONNECTION_EXTERNAL=1 and that profile's
+    path and file (under /run). netevd knows it from the active connection's StateFlags
+    (NM_ACTIVATION_STATE_FLAG_EXTERNAL) and the profile's Filename."""
+    built = await lab(networkmanager_dhcp())
+    nm = NetworkManagerNode(built.ns("client"), managed=("eth0", "ext0"))
+    try:
+        await nm.start()
+        theirs = DispatcherDir(nm.dispatcher_etc)
+        theirs.add("50-record")
+        await nm.start_dispatcher()
+        ours = DispatcherDir(tmp_path / "etc" / "dispatcher.d")
+        ours.add("50-record")
+        scripts = ScriptDirs(tmp_path / "own")
+        scripts.add("activated")
+        await netevd(built, scripts, ns="client", env=nm.env, **compat(ours.root))
+        for argv in (
+            ("link", "add", "ext0", "type", "bridge"),
+            ("addr", "add", "192.0.2.5/24", "dev", "ext0"),
+            ("link", "set", "ext0", "up"),
+        ):
+            await built.run("client", "ip", *argv)
+        (real,) = await theirs.wait_for("up")
+        (mine,) = await ours.wait_for("up")
+        assert mine.args == real.args == ["ext0", "up"]
+        assert comparable(mine, NETEVDS_OWN) == comparable(real, ())
+        assert real.env["CONNECTION_EXTERNAL"] == "1"
+        assert real.env["CONNECTION_FILENAME"].startswith("/run/NetworkManager/")
+        (own,) = await scripts.wait_for(STATE="activated", LINK="ext0")
+        for key in ("CONNECTION_EXTERNAL", "CONNECTION_DBUS_PATH", "CONNECTION_FILENAME"):
+            assert own.env[key] == real.env[key], key
+        document = check_document(own.env["NETEVD_JSON"])["networkmanager"]
+        assert document["ConnectionExternal"] == "1"
     finally:
         await nm.stop()

@@ -1,6 +1,10 @@
 """The lab's NetworkManager node: the real NetworkManager 1.42 with DHCP from dnsmasq, nmcli on
 its private bus, restarts of NM and of the bus, and the fake NetworkManager checked against the
-real service's introspection."""
+real service's introspection (the VPN connection's, which the real one shows only with a VPN
+plugin running, against NetworkManager 1.42.4's XML: tests/unit/sources/
+test_fake_networkmanager_matches_nm.py)."""
+
+from pathlib import Path
 
 import pytest
 from dbus_fast import Message
@@ -15,6 +19,7 @@ pytestmark = pytest.mark.dbus  # each test starts its own dbus-daemon
 
 ROUTER = "10.231.80.1"
 NM = "/org/freedesktop/NetworkManager"
+RECORDED = Path(__file__).parents[1] / "unit" / "data" / "dbus" / "networkmanager-1.42.4.xml"
 
 
 @pytest.fixture
@@ -97,6 +102,24 @@ async def introspect(address, path, destination):
     return {i.name: i for i in Node.parse(reply.body[0]).interfaces}
 
 
+async def get_all(address, path, interface):
+    bus = await MessageBus(bus_address=address).connect()
+    try:
+        reply = await bus.call(
+            Message(
+                destination="org.freedesktop.NetworkManager",
+                path=path,
+                interface="org.freedesktop.DBus.Properties",
+                member="GetAll",
+                signature="s",
+                body=[interface],
+            )
+        )
+    finally:
+        bus.disconnect()
+    return reply.body[0]
+
+
 async def device_objects(nm):
     """The real device eth0's own path and those of its active connection and IP configs."""
     bus = await MessageBus(bus_address=nm.address).connect()
@@ -143,7 +166,7 @@ def shape(interface):
 USED = {
     "org.freedesktop.NetworkManager": (
         {"GetDevices"},
-        {"State", "Connectivity", "Devices"},
+        {"State", "Connectivity", "Devices", "ActiveConnections"},
         {"StateChanged", "DeviceAdded", "DeviceRemoved"},
     ),
     "org.freedesktop.NetworkManager.Device": (
@@ -159,7 +182,12 @@ USED = {
         },
         {"StateChanged"},
     ),
-    "org.freedesktop.NetworkManager.Connection.Active": (set(), {"Id", "Uuid"}, set()),
+    "org.freedesktop.NetworkManager.Connection.Active": (
+        set(),
+        {"Id", "Uuid", "Connection", "Devices", "StateFlags", "Vpn", "Ip4Config", "Ip6Config"},
+        set(),
+    ),
+    "org.freedesktop.NetworkManager.Settings.Connection": (set(), {"Filename"}, set()),
     "org.freedesktop.NetworkManager.IP4Config": (set(), {"Gateway", "AddressData"}, set()),
     "org.freedesktop.NetworkManager.IP6Config": (set(), {"Gateway", "AddressData"}, set()),
 }
@@ -168,10 +196,17 @@ USED = {
 async def test_fake_networkmanager_matches_the_real_introspection(node, tmp_path):
     _, nm = node
     device, active, ip4, ip6 = await device_objects(nm)
+    active_props = await get_all(
+        nm.address, active, "org.freedesktop.NetworkManager.Connection.Active"
+    )
+    profile = active_props["Connection"].value  # .../Settings/N
     async with PrivateBus(tmp_path / "bus") as bus, FakeNetworkManager(bus.address) as fake:
         fake.add_device(2, "eth0", state=100)
-        fake.activate(2, "wired", "0dd5c0de-1111-4222-8333-444455556666", gateway=ROUTER)
+        fake.activate(
+            2, "wired", "0dd5c0de-1111-4222-8333-444455556666", gateway=ROUTER, filename="/x"
+        )
         fake_device = fake.devices[2]
+        fake_active = fake.active(fake_device.active_connection)
         pairs = (
             (NM, NM, "org.freedesktop.NetworkManager"),
             (device, f"{NM}/Devices/2", "org.freedesktop.NetworkManager.Device"),
@@ -179,6 +214,11 @@ async def test_fake_networkmanager_matches_the_real_introspection(node, tmp_path
                 active,
                 fake_device.active_connection,
                 "org.freedesktop.NetworkManager.Connection.Active",
+            ),
+            (
+                profile,
+                fake_active.connection,
+                "org.freedesktop.NetworkManager.Settings.Connection",
             ),
             (ip4, fake_device.ip4_config, "org.freedesktop.NetworkManager.IP4Config"),
             (ip6, fake_device.ip6_config, "org.freedesktop.NetworkManager.IP6Config"),
@@ -193,3 +233,23 @@ async def test_fake_networkmanager_matches_the_real_introspection(node, tmp_path
                     assert member in theirs, f"{name}.{member}: no such {kind} in NetworkManager"
                     assert signature == theirs[member], f"{name}.{member} differs from NM's"
                 assert used <= set(mine), f"the fake lacks {kind}s {used - set(mine)} of {name}"
+
+
+async def test_the_recorded_introspection_is_the_running_networkmanagers(node):
+    """tests/unit/data/dbus/networkmanager-1.42.4.xml (from NetworkManager's repository, tag
+    1.42.4), against which the fake's VPN connection is checked offline, is what the running
+    NetworkManager 1.42 serves for every interface the lab can show live."""
+    _, nm = node
+    device, active, ip4, ip6 = await device_objects(nm)
+    props = await get_all(nm.address, active, "org.freedesktop.NetworkManager.Connection.Active")
+    recorded = {i.name: i for i in Node.parse(RECORDED.read_text()).interfaces}
+    for path, name in (
+        (NM, "org.freedesktop.NetworkManager"),
+        (device, "org.freedesktop.NetworkManager.Device"),
+        (active, "org.freedesktop.NetworkManager.Connection.Active"),
+        (props["Connection"].value, "org.freedesktop.NetworkManager.Settings.Connection"),
+        (ip4, "org.freedesktop.NetworkManager.IP4Config"),
+        (ip6, "org.freedesktop.NetworkManager.IP6Config"),
+    ):
+        live = (await introspect(nm.address, path, "org.freedesktop.NetworkManager"))[name]
+        assert shape(live) == shape(recorded[name]), name

@@ -73,6 +73,9 @@ async def test_snapshot_of_an_activated_device(world):
         "Name": "eth0",
         "ConnectionId": "wired",
         "ConnectionUuid": UUID,
+        "ConnectionPath": "/org/freedesktop/NetworkManager/Settings/1",  # the profile
+        "ConnectionFilename": str(nm.conns / "wired.nmconnection"),  # its Filename
+        "ConnectionExternal": "0",  # its StateFlags: not an external activation
         "Ip4Gateway": ROUTER,
         "Ip6Gateway": "",
         "Ip6Addresses": "",

@@ -78,6 +78,11 @@ async def test_lease_down_and_up_run_the_device_states_with_networkmanagers_envi
     doc = json.loads(run.env["NETEVD_JSON"])
     assert doc["networkmanager"]["DeviceState"] == "activated"
     assert doc["networkmanager"]["ConnectionUuid"] == UUID
+    # the profile: its object path (the active connection's Connection) and its keyfile
+    profile = ("/org/freedesktop/NetworkManager/Settings/1", str(nm.conns / "wired.nmconnection"))
+    assert (run.env["CONNECTION_DBUS_PATH"], run.env["CONNECTION_FILENAME"]) == profile
+    assert "CONNECTION_EXTERNAL" not in run.env
+    assert doc["networkmanager"]["ConnectionExternal"] == "0"
 
     mark = len(scripts.runs())
     await nm.nmcli("connection", "down", "wired")
@@ -96,6 +101,7 @@ async def test_lease_down_and_up_run_the_device_states_with_networkmanagers_envi
     assert (gone.env["REASON"], gone.env["NM_STATE_OLD"]) == ("user-requested", "deactivating")
     # the active connection is gone by state 30: its name is carried over
     assert (gone.env["CONNECTION_ID"], gone.env["CONNECTION_UUID"]) == ("wired", UUID)
+    assert (gone.env["CONNECTION_DBUS_PATH"], gone.env["CONNECTION_FILENAME"]) == profile
 
     await nm.nmcli("connection", "up", "wired")
     await wait_until(lambda: after_down("activated"), 15, message="activated.d again")

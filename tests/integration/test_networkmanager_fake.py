@@ -25,6 +25,7 @@ DEVICE = "org.freedesktop.NetworkManager.Device"
 PROPS = "org.freedesktop.DBus.Properties"
 UUID = "0ff1ce00-0000-4000-8000-000000000001"
 ETH0, ETH1 = 40, 42
+OFFICE = "/etc/NetworkManager/system-connections/office.nmconnection"
 
 
 def two_links() -> Topology:
@@ -39,7 +40,7 @@ async def world(lab, private_bus):
     built = await lab(two_links())
     async with FakeNetworkManager(private_bus.address) as fake:
         fake.add_device(3, "eth0", state=100)
-        fake.activate(3, "office", UUID, gateway="192.0.2.1")
+        fake.activate(3, "office", UUID, gateway="192.0.2.1", filename=OFFICE)
         yield built, fake, private_bus
 
 
@@ -81,6 +82,9 @@ async def test_snapshot_through_round_trips(world):
             "Name": "eth0",
             "ConnectionId": "office",  # GetAll of the active connection
             "ConnectionUuid": UUID,
+            "ConnectionPath": NM + "/Settings/3",  # its Connection, and that profile's GetAll
+            "ConnectionFilename": OFFICE,
+            "ConnectionExternal": "0",
             "Ip4Gateway": "192.0.2.1",  # GetAll of the IP4Config object
             "Ip6Gateway": "",
             "Ip4Addresses": "",  # the fake's IP4Config has no AddressData
@@ -194,7 +198,9 @@ async def test_a_devices_events_wait_for_its_round_trip(world):
         assert all(
             e["ConnectionId"] == "lab" and e["Ip4Gateway"] == "198.51.100.1" for e in events[1:]
         )
-        assert got.source.counts["call.GetAll.ok"] == calls + 1  # one fetch, the connection
+        # two fetches: the connection (asked for by the device and by ActiveConnections, once)
+        # and its profile
+        assert got.source.counts["call.GetAll.ok"] == calls + 2
 
 
 async def test_devices_added_and_removed(world):

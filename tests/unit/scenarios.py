@@ -56,6 +56,8 @@ from netevd.core.events import (
     ServiceCalled,
     SourceStatus,
     TablesAssigned,
+    VpnChanged,
+    VpnRemoved,
 )
 from netevd.core.lease import Lease, LeaseChanged, LeaseLost
 from netevd.core.model import (
@@ -173,8 +175,9 @@ def _manager_snapshot(spec: dict[str, Any]) -> ManagerSnapshot:
         (entry["index"], _props(entry.get("properties", {})), entry.get("describe", ""))
         for entry in spec.get("links", ())
     )
+    vpns = tuple((e["number"], _props(e.get("properties", {}))) for e in spec.get("vpns", ()))
     return ManagerSnapshot(
-        spec.get("source", "systemd-networkd"), links, _props(spec.get("manager", {}))
+        spec.get("source", "systemd-networkd"), links, _props(spec.get("manager", {})), vpns
     )
 
 
@@ -204,6 +207,10 @@ def event(kind: str, spec: Any) -> Event:
             spec.get("source", "systemd-networkd"), _props(spec.get("properties", {}))
         ),
         "manager-snapshot": lambda: _manager_snapshot(spec),
+        "vpn": lambda: VpnChanged(
+            spec.get("source", "NetworkManager"), spec["number"], _props(spec["properties"])
+        ),
+        "vpn-removed": lambda: VpnRemoved(spec.get("source", "NetworkManager"), spec["number"]),
         "source": lambda: SourceStatus(spec["name"], spec.get("up", True), spec.get("detail", "")),
         "config": lambda: ConfigReloaded(parse_config(spec, env={}).config),
         "tables": lambda: TablesAssigned(tuple(sorted(spec.items()))),

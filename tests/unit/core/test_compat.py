@@ -129,7 +129,7 @@ def test_ip_items_follow_nm_dispatcher_utils():
     }
     assert ip_items(props, "6") == {
         "IP6_ADDRESS_0": "fd00::5/64 fe80::1",
-        "IP6_ADDRESS_1": "fe80::5/64 0.0.0.0",
+        "IP6_ADDRESS_1": "fe80::5/64 fe80::1",  # the one gateway after every address
         "IP6_NUM_ADDRESSES": "2",
         "IP6_GATEWAY": "fe80::1",
         "IP6_ROUTE_0": "fd00:1::/64 :: 256",

@@ -5,9 +5,10 @@ while eth0 got a DHCP lease (router, two DNS servers, a domain), renewed it and 
 what the real nm-dispatcher ran meanwhile (arguments and environment). Here the recorded
 signals go through the source's decoders and tracker and the engine's pure step with
 ``compat.nm_dispatcher: true``; the NetworkManager-dispatcher runs that come out must be the
-real dispatcher's, argument for argument and variable for variable, but for what netevd cannot
-know (CONNECTION_DBUS_PATH, CONNECTION_FILENAME), PATH (netevd's fixed one), its own NETEVD_*
-and the renewal NetworkManager 1.42 does not dispatch (NetworkManager commit cab80c5129, 1.44).
+real dispatcher's, argument for argument and variable for variable (CONNECTION_DBUS_PATH and
+CONNECTION_FILENAME too: the profile's path and its Filename, from InterfacesAdded), but for
+PATH (netevd's fixed one), its own NETEVD_* and the renewal NetworkManager 1.42 does not
+dispatch (NetworkManager commit cab80c5129, 1.44).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from netevd.sources.networkmanager_values import Malformation, Malformed
 
 NM = "/org/freedesktop/NetworkManager"
 DEVICE = NM + "/Devices/2"
-NOT_OURS = ("PATH", "CONNECTION_DBUS_PATH", "CONNECTION_FILENAME")
+NOT_OURS = ("PATH",)
 OURS = ("NETEVD_SEQ", "NETEVD_REPLAY", "NETEVD_JSON")
 
 

@@ -206,8 +206,17 @@ def test_the_active_connection_is_gone_before_disconnected():
 
 def test_new_objects_come_with_their_properties_before_use():
     decoded = [decode(m) for m in phases()["up"]]
-    added = next(d for d in decoded if isinstance(d, ObjectAdded))
-    assert added.props == ConnectionProps("wired", UUID)
+    added = next(d for d in decoded if isinstance(d, ObjectAdded) and "Active" in d.path)
+    assert added.props == ConnectionProps(
+        "wired",
+        UUID,
+        connection=NM + "/Settings/1",  # the profile: CONNECTION_DBUS_PATH
+        external=False,  # StateFlags 0x40 (lifetime bound to the profile), not 0x80
+        vpn=False,
+        devices=(ETH0,),
+        ip4_config="",
+        ip6_config="",
+    )
     used = decoded.index(DeviceChanged(ETH0, DeviceProps(active_connection=added.path)))
     assert decoded.index(added) < used
 
@@ -248,7 +257,9 @@ def test_recorded_replies():
     connection = get_all(
         "GetAll.ActiveConnection", "org.freedesktop.NetworkManager.Connection.Active"
     )
-    assert connection == ConnectionProps("wired", UUID)
+    assert (connection.id, connection.uuid, connection.vpn) == ("wired", UUID, False)
+    assert connection.connection == NM + "/Settings/1"
+    assert (connection.ip4_config, connection.devices) == (NM + "/IP4Config/2", (ETH0,))
     ip4 = get_all("GetAll.IP4Config", "org.freedesktop.NetworkManager.IP4Config")
     assert ip4.gateway == "10.231.80.1"
     (address,) = ip4.addresses
@@ -258,4 +269,9 @@ def test_recorded_replies():
         "", (), nameservers=(), domains=(), routes=()
     )
     manager = get_all("GetAll.Manager", "org.freedesktop.NetworkManager")
-    assert manager == ManagerProps("connected-global", "full", (NM + "/Devices/1", ETH0))
+    assert manager == ManagerProps(
+        "connected-global",
+        "full",
+        (NM + "/Devices/1", ETH0),
+        active_connections=(NM + "/ActiveConnection/1",),  # where the source finds VPNs
+    )

@@ -41,6 +41,7 @@ ETH0 = NM + "/Devices/2"
 UUID = "5c0ffee0-0000-4000-8000-00000000beef"
 INDEXES = {"lo": 1, "eth0": 10}
 ROUTES = "10.231.80.0/24 - 100;0.0.0.0/0 10.231.80.1 100"
+FILENAME = "/tmp/netevd-nm-02jyydck/conns/wired.nmconnection"  # where the recording's NM kept it
 
 
 def replay(tracker, messages):
@@ -133,6 +134,9 @@ def test_activation_via_dhcp():
         "IpInterface": "eth0",
         "ConnectionId": "wired",
         "ConnectionUuid": UUID,
+        "ConnectionPath": NM + "/Settings/1",  # the active connection's Connection
+        "ConnectionFilename": FILENAME,  # Settings/1's Filename (InterfacesAdded)
+        "ConnectionExternal": "0",  # its StateFlags have no 0x80
         "Ip4Gateway": "10.231.80.1",  # dnsmasq's router option, through IP4Config
         "Ip6Gateway": "",
         "Ip4Addresses": "10.231.80.147/24",  # the lease, through IP4Config's AddressData
@@ -164,7 +168,13 @@ def test_changes_between_states_carry_only_what_changed():
     assert lease["ip_address"] == "10.231.80.147"
     assert between == [
         {"IpInterface": ""},  # NM clears it when the device becomes managed
-        {"ConnectionId": "wired", "ConnectionUuid": UUID},  # before prepare
+        {  # before prepare
+            "ConnectionId": "wired",
+            "ConnectionUuid": UUID,
+            "ConnectionPath": NM + "/Settings/1",
+            "ConnectionFilename": FILENAME,
+            "ConnectionExternal": "0",
+        },
         {},  # the lease's options (DHCP4Config), in ip-config
         {"Ip4Gateway": "10.231.80.1", "Ip4Addresses": "10.231.80.147/24", "Ip4Routes": ROUTES},
         {"IpInterface": "eth0"},

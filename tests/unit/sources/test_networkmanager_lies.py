@@ -321,6 +321,7 @@ _paths = st.one_of(
             NM + "/ActiveConnection/1",
             NM + "/DHCP4Config/1",
             NM + "/Settings",
+            NM + "/Settings/1",
         ]
     ),
     st.text(max_size=40),
@@ -337,6 +338,8 @@ _interfaces = st.sampled_from(
         "org.freedesktop.NetworkManager.DHCP4Config",
         "org.freedesktop.NetworkManager.DHCP6Config",
         "org.freedesktop.NetworkManager.Settings",
+        "org.freedesktop.NetworkManager.Settings.Connection",
+        "org.freedesktop.NetworkManager.VPN.Connection",
         "x",
     ]
 )
@@ -348,6 +351,7 @@ _members = st.sampled_from(
         "DeviceRemoved",
         "InterfacesAdded",
         "InterfacesRemoved",
+        "VpnStateChanged",
         "Other",
     ]
 )
@@ -372,6 +376,8 @@ def test_garbage_property_dicts_never_raise(interface, values):
                 *("State", "StateReason", "Interface", "Gateway", "AddressData", "Id"),
                 *("Options", "NameserverData", "Nameservers", "Domains", "RouteData"),
                 *("Hostname", "Dhcp4Config", "Dhcp6Config"),
+                *("Vpn", "StateFlags", "Devices", "Connection", "VpnState", "Filename"),
+                *("ActiveConnections", "Ip4Config"),
             ]
         ),
         _values,
@@ -386,5 +392,8 @@ def test_garbage_under_followed_names_never_raises(values):
         "org.freedesktop.NetworkManager.Connection.Active",
         "org.freedesktop.NetworkManager.DHCP4Config",
         "org.freedesktop.NetworkManager.Settings",
+        "org.freedesktop.NetworkManager.Settings.Connection",
+        "org.freedesktop.NetworkManager.VPN.Connection",
+        "org.freedesktop.NetworkManager",
     ):
         assert decode_props(interface, values) is not None
