@@ -277,6 +277,7 @@ def status_document(
         # manager-level values (NetworkManager's State, Connectivity, Hostname; networkd's
         # Manager), as manager.d and the dispatchers' manager actions see them
         "managers": {source: dict(props) for source, props in sorted(state.manager.items())},
+        "vpns": {str(number): dict(props) for number, props in sorted(state.vpns.items())},
         "counts": {
             "interfaces": len(state.links),
             "addresses": sum(len(bucket) for bucket in state.addrs.values()),

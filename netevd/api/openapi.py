@@ -45,6 +45,15 @@ NUM: Schema = {"type": "number"}
 STRINGS: Schema = {"type": "array", "items": STR}
 DIRECTORY: Schema = {"type": "string", "enum": [d.value for d in Directory]}
 TREE: Schema = {"type": "string", "enum": list(TREES)}
+COUNTS: tuple[str, ...] = (
+    "interfaces",
+    "addresses",
+    "routes",
+    "rules",
+    "events",
+    "events_buffered",
+)
+COUNTS += ("scripts_run", "scripts_failed")
 
 
 def _event_schemas() -> dict[str, Schema]:
@@ -156,21 +165,7 @@ def _routing_schemas() -> dict[str, Schema]:
 
 
 def _status_schemas() -> dict[str, Schema]:
-    counts = _object(
-        {
-            name: INT
-            for name in (
-                "interfaces",
-                "addresses",
-                "routes",
-                "rules",
-                "events",
-                "events_buffered",
-                "scripts_run",
-                "scripts_failed",
-            )
-        }
-    )
+    counts = _object({name: INT for name in COUNTS})
     status = _object(
         {
             "version": STR,
@@ -180,6 +175,8 @@ def _status_schemas() -> dict[str, Schema]:
             "ready": BOOL,
             "sources": {"type": "object", "additionalProperties": BOOL},
             "managers": {"type": "object", "additionalProperties": {"type": "object"}},
+            # NetworkManager's VPN connections, by the number of their active connection
+            "vpns": {"type": "object", "additionalProperties": {"type": "object"}},
             "counts": counts,
             "last_event": {"anyOf": [_ref("Event"), {"type": "null"}]},
             # monitoring.routes: which routes the counts and /api/v1/routes cover

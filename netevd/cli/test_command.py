@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from pyroute2 import AsyncIPRoute
 
@@ -40,11 +39,14 @@ from netevd.core.events import (
     Context,
     ManagerChanged,
     ManagerLinkChanged,
+    VpnChanged,
 )
+from netevd.core.nm_vpn import number_of, own_interface, parent_iface, parent_props
 from netevd.core.reactions import script_run
 from netevd.core.state import State, apply, apply_all, expand_snapshot
 from netevd.core.trees import Tree
 from netevd.core.views import LinkView, view
+from netevd.core.vpn_reactions import react_vpns
 from netevd.errors import RuntimeFailure, UsageError
 from netevd.executors.scripts import run_script, script_environment
 from netevd.kernel.dump import dump
@@ -52,6 +54,11 @@ from netevd.kernel.dump import dump
 TREES = (Tree.NETEVD.value, Tree.NETWORKD_DISPATCHER.value, Tree.NM_DISPATCHER.value)
 # NetworkManager's own actions, not a device's: the manager property whose change fires each
 MANAGER_ACTIONS = {"connectivity-change": "Connectivity", "hostname": "Hostname"}
+VPN_DIRECTORIES = frozenset({Directory.VPN_UP, Directory.VPN_DOWN})
+VPN_ACTIONS = {"vpn-up": Directory.VPN_UP, "vpn-down": Directory.VPN_DOWN}  # nm-dispatcher's
+# the VPN's VpnState before and after the transition that is tried (vpn-up: True)
+VPN_BEFORE = {True: "ip-config-get", False: "activated"}
+VPN_AFTER = {True: "activated", False: "disconnected"}
 # What the kernel reports with every backend: these runs carry BACKEND=kernel
 KERNELS = frozenset(
     {
@@ -87,24 +94,31 @@ def _strings(value: object) -> tuple[tuple[str, str], ...]:
     return tuple((k, v) for k, v in sorted(value.items()) if isinstance(v, str))
 
 
-def with_daemon(state: State, index: int, status: Any, interface: Any) -> State:
-    """*state* with what the daemon's network managers report (its status and X's document).
+def with_daemon(state: State, status: Any, interfaces: Any) -> State:
+    """*state* with what the daemon's network managers report (its status and its interface
+    documents).
     The values go through the same validation as every script value afterwards."""
     if isinstance(status, dict) and isinstance(status.get("backend"), str):
         state = replace(state, backend=status["backend"])
     managers = status.get("managers") if isinstance(status, dict) else None
     for source, props in sorted(managers.items()) if isinstance(managers, dict) else ():
         state = apply(state, ManagerChanged(str(source), _strings(props)))
-    backends = interface.get("backends") if isinstance(interface, dict) else None
-    for source, props in sorted(backends.items()) if isinstance(backends, dict) else ():
-        state = apply(state, ManagerLinkChanged(str(source), index, _strings(props)))
+    vpns = status.get("vpns") if isinstance(status, dict) else None
+    for number, props in sorted(vpns.items()) if isinstance(vpns, dict) else ():
+        if number_of(str(number)):
+            state = apply(state, VpnChanged(NETWORKMANAGER, int(number), _strings(props)))
+    for document in interfaces if isinstance(interfaces, list) else ():
+        backends = document.get("backends") if isinstance(document, dict) else None
+        index = document.get("ifindex") if isinstance(document, dict) else None
+        if not isinstance(backends, dict) or not isinstance(index, int) or index not in state.links:
+            continue  # the daemon's links are this namespace's: one it has and we lack is gone
+        for source, props in sorted(backends.items()):
+            state = apply(state, ManagerLinkChanged(str(source), index, _strings(props)))
     return state
 
 
-async def ask_daemon(
-    interface: str, endpoint: str | None, env: Mapping[str, str]
-) -> tuple[Any, Any] | None:
-    """(status, interface document or None) from the running daemon; None when no daemon
+async def ask_daemon(endpoint: str | None, env: Mapping[str, str]) -> tuple[Any, Any] | None:
+    """(status, interface documents) from the running daemon; None when no daemon
     answers at the default endpoint (one named by --endpoint or the environment must)."""
     explicit = endpoint or env.get(ENDPOINT_ENV)
     async with ApiClient(Endpoint.parse(explicit or DEFAULT_ENDPOINT), timeout=ASK) as client:
@@ -114,11 +128,9 @@ async def ask_daemon(
             if explicit or not str(exc).startswith("cannot reach netevd"):
                 raise
             return None
-        try:
-            document = await client.get(f"/api/v1/interfaces/{quote(interface, safe='')}")
-        except RuntimeFailure:  # not monitored by the daemon: its managers' view of X is unknown
-            document = None
-    return status, document
+        # every link's: a VPN's run needs its device's values too
+        documents = await client.get("/api/v1/interfaces")
+    return status, documents
 
 
 def _link_view(state: State, interface: str) -> LinkView:
@@ -164,14 +176,49 @@ def build_run(
 ) -> RunScripts:
     """The run a real event would make in *tree* now (checked by :func:`check_choice`)."""
     ctx = Context(seq=0, ts=time.time())
+    directory = directory_for(state_name)
+    if directory in VPN_DIRECTORIES or state_name in VPN_ACTIONS:
+        return _vpn_run(tree, current, VPN_ACTIONS.get(state_name, directory), ctx, state, config)
     if tree == Tree.NM_DISPATCHER:
         return _nm_dispatcher_run(current, state_name, ctx, state, config)
-    directory = directory_for(state_name)
     assert directory is not None  # check_choice: every networkd-dispatcher state is one too
     kind = event or ("new" if directory is Directory.ROUTES else "link")
     manager = state.backend not in ("none", KERNEL) and directory not in KERNELS
     run = script_run(current, directory, state.backend if manager else KERNEL, ctx, kind, state)
     return dispatcher_run(run, state) if tree == Tree.NETWORKD_DISPATCHER else run
+
+
+def _vpn_on(state: State, interface: str) -> int:
+    """The number of the VPN whose own IP interface, or else whose device, is *interface*."""
+    for number, vpn in sorted(state.vpns.items()):
+        own = own_interface(state, vpn, Directory.VPN_UP)[1]
+        if interface in (own, parent_iface(parent_props(state, vpn))):
+            return number
+    known = sorted(v.get("ConnectionId", "?") for v in state.vpns.values())
+    raise RuntimeFailure(
+        f"no NetworkManager VPN connection on {interface!r} in the daemon's picture"
+        + (f" (it knows {', '.join(known)})" if known else " (it knows none)")
+    )
+
+
+def _vpn_run(
+    tree: str, current: LinkView, directory: Directory | None, ctx: Context, state: State,
+    config: Config,
+) -> RunScripts:  # fmt: skip
+    """``vpn-up``/``vpn-down``, made by the daemon's own reaction to the VPN's transition."""
+    number = _vpn_on(state, current.link.name)
+    up = directory is Directory.VPN_UP
+    before = apply(state, VpnChanged(NETWORKMANAGER, number, (("VpnState", VPN_BEFORE[up]),)))
+    after = apply(state, VpnChanged(NETWORKMANAGER, number, (("VpnState", VPN_AFTER[up]),)))
+    on = replace(config, compat=replace(config.compat, nm_dispatcher=True), filters=())
+    actions = react_vpns(before, after, [number], ctx, on)
+    for action in actions:
+        if isinstance(action, RunScripts) and action.tree == tree:
+            return action
+    raise RuntimeFailure(
+        f"{current.link.name!r}: the VPN makes no {tree} run (its device unknown to the daemon, "
+        "an interface name refused, or an interface not monitored)"
+    )
 
 
 def _nm_dispatcher_run(
@@ -214,9 +261,9 @@ async def run_test(
         raise UsageError(f"{script}: not an executable file")
     state = await current_state()
     current = _link_view(state, interface)
-    daemon = await ask_daemon(interface, endpoint, env)
+    daemon = await ask_daemon(endpoint, env)
     if daemon is not None:
-        state = with_daemon(state, current.link.index, *daemon)
+        state = with_daemon(state, *daemon)
         current = _link_view(state, interface)
     action = build_run(tree, current, state_name, event, state, config)
     full_env = script_environment(action.env_dict(), env)

@@ -14,6 +14,7 @@ NetworkManager device shares its IP configuration object with the VPN, as Networ
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -228,6 +229,7 @@ async def test_the_daemon_runs_vpn_up_and_vpn_down_in_both_trees(
             "VPN_IP4_ADDRESS_0": "10.8.0.2/24 10.8.0.1", "VPN_IP6_GATEWAY": "0.0.0.0",
         }  # fmt: skip
         assert "CONNECTION_EXTERNAL" not in their_up.env
+        await tried_as_the_daemon_ran_them(built, tmp_path, up, their_up)
         fake.vpn_down(path, reason=4)  # service-stopped
         (down,) = await scripts.wait_for(STATE="vpn-down")
         (their_down,) = await theirs.wait_for("vpn-down")
@@ -248,3 +250,31 @@ async def test_the_daemon_runs_vpn_up_and_vpn_down_in_both_trees(
         fired = [d for e in events for d in e.get("directories", ())]
         assert (fired.count("vpn-up"), fired.count("vpn-down")) == (2, 2)  # both trees
         assert "script.env.dropped" not in daemon.proc.output()
+
+
+# the shells' own variables and netevd's per-run ones: not the same between two runs
+PER_RUN = ("PWD", "SHLVL", "_", "NETEVD_SEQ", "NETEVD_REPLAY", "NETEVD_JSON", "NETEVD_SCRIPT")
+PER_RUN += ("SELF", "RECORDED_BY")
+
+
+async def tried_as_the_daemon_ran_them(built, tmp_path, up, their_up) -> None:
+    """``netevd test --state vpn-up``, in netevd's tree and NetworkManager-dispatcher's: the
+    environment and arguments the daemon gave its own runs a moment before."""
+    trying = DispatcherDir(tmp_path / "try" / "dispatcher.d")
+    script = trying.add("50-record")
+    mine = ScriptDirs(tmp_path / "try-own")
+    own = mine.add("vpn-up")
+    for tree, path in (("nm-dispatcher", script), ("netevd", own)):
+        done = await built.run(
+            "host", sys.executable, "-m", "netevd", "test", str(path), "-i", "tun0", "-s",
+            "vpn-up", "--tree", tree, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    (tried,) = trying.runs()
+    assert tried.args == their_up.args == ["tun0", "vpn-up"]
+    same = {k: v for k, v in tried.env.items() if k not in PER_RUN}
+    assert same == {k: v for k, v in their_up.env.items() if k not in PER_RUN}
+    (tried_own,) = mine.runs()
+    assert {k: v for k, v in tried_own.env.items() if k not in PER_RUN} == {
+        k: v for k, v in up.env.items() if k not in PER_RUN
+    }

@@ -43,16 +43,20 @@ def test_each_tree_names_its_own_states(tree, state, message):
 
 def test_the_daemons_values_are_taken_and_what_is_not_a_string_is_left_out():
     status = {"backend": "NetworkManager", "managers": {"NetworkManager": {"State": "x", "n": 1}}}
-    document = {"backends": {"NetworkManager": {"DeviceState": "activated", "Bad": ["list"]}}}
-    state = with_daemon(kernel(), 3, status, document)
+    documents = [
+        {"ifindex": 3, "backends": {"NetworkManager": {"DeviceState": "activated", "Bad": [1]}}},
+        {"ifindex": 99, "backends": {"NetworkManager": {"DeviceState": "activated"}}},  # gone
+        "not a document",
+    ]
+    state = with_daemon(kernel(), status, documents)
     assert state.backend == "NetworkManager"
     assert dict(state.manager["NetworkManager"]) == {"State": "x"}
-    assert dict(state.managed["NetworkManager"][3]) == {"DeviceState": "activated"}
-    assert with_daemon(kernel(), 3, ["not", "an", "object"], None) == kernel()
+    assert dict(state.managed["NetworkManager"]) == {3: {"DeviceState": "activated"}}
+    assert with_daemon(kernel(), ["not", "an", "object"], None) == kernel()
 
 
 def test_a_kernel_directory_carries_the_kernel_as_backend_with_a_manager_too():
-    state = with_daemon(kernel(), 3, {"backend": "systemd-networkd"}, None)
+    state = with_daemon(kernel(), {"backend": "systemd-networkd"}, None)
     current = view(state, 3)
     assert current is not None
     carrier = build_run("netevd", current, "carrier", None, state, Config())
