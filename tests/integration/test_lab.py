@@ -217,7 +217,7 @@ def test_cli_up_list_down_restores_netns_list():
 
 
 def test_cleanup_also_forgets_the_manifest_so_up_works_again():
-    prefix = "nvclean" + str(os.getpid() % 100000) + "-"
+    prefix = "nvcln" + str(os.getpid() % 100000) + "-"  # at most 11 characters
     run = [sys.executable, "-m", "lab"]
     up = subprocess.run([*run, "up", "bridge", "--prefix", prefix], capture_output=True, text=True)
     try:
