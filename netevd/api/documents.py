@@ -14,9 +14,9 @@ from typing import Any
 
 from netevd import __version__
 from netevd.core.config import MonitoringConfig
+from netevd.core.filters import monitored
 from netevd.core.follow import RouteFollow
 from netevd.core.model import AF_INET, Addr, Link, Route, Rule
-from netevd.core.reactions import monitored
 from netevd.core.state import State
 from netevd.core.trees import Tree
 from netevd.core.verdicts import ScriptVerdict

@@ -42,7 +42,7 @@ from netevd.core.events import (
     VpnChanged,
 )
 from netevd.core.nm_vpn import number_of, own_interface, parent_iface, parent_props
-from netevd.core.reactions import script_run
+from netevd.core.runs import script_run
 from netevd.core.state import State, apply, apply_all, expand_snapshot
 from netevd.core.trees import Tree
 from netevd.core.views import LinkView, view

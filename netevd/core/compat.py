@@ -17,7 +17,6 @@ NETEVD_JSON. Filters apply to them as to netevd's own runs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from netevd.core.actions import Action, RunScripts
@@ -32,7 +31,7 @@ from netevd.core.config import Config
 from netevd.core.directories import Directory
 from netevd.core.events import NETWORKD, NETWORKMANAGER, Context
 from netevd.core.kinds import EventKind
-from netevd.core.reactions import apply_filters, event_document, script_run
+from netevd.core.runs import apply_filters, event_document, manager_document, script_run
 from netevd.core.state import State
 from netevd.core.trees import Tree
 from netevd.core.views import LinkView
@@ -101,13 +100,13 @@ def nm_manager_changes(
     props = state.manager.get(NETWORKMANAGER, {})
     runs: list[Action] = []
     if "Connectivity" in changed:
-        values = _passed(_manager_document(props, ("Connectivity",), ctx), ctx)
+        values = _passed(manager_document(NETWORKMANAGER, props, ["Connectivity"], ctx), ctx)
         connectivity = props.get("Connectivity", "unknown")
         if connectivity != "unknown":  # nm-dispatcher sets it for any other value only
             values["CONNECTIVITY_STATE"] = connectivity.upper()
         runs.append(manager_run("connectivity-change", values, ctx))
     if "Hostname" in changed:
-        values = _passed(_manager_document(props, ("Hostname",), ctx), ctx)
+        values = _passed(manager_document(NETWORKMANAGER, props, ["Hostname"], ctx), ctx)
         runs.append(manager_run("hostname", values, ctx))
     return apply_filters(runs, config)
 
@@ -122,24 +121,7 @@ def _passed(document: str, ctx: Context) -> dict[str, str]:
 
 def _link_document(current: LinkView, action: str, ctx: Context, state: State) -> str:
     """The event document of a device change that fired *action* (its ``state``)."""
-    text = event_document(
-        current, Directory.ACTIVATED, NETWORKMANAGER, ctx, EventKind.MANAGER_LINK, state
+    kind = EventKind.MANAGER_LINK
+    return event_document(
+        current, Directory.ACTIVATED, NETWORKMANAGER, ctx, kind, state, state_name=action
     )
-    doc = json.loads(text)
-    doc["state"] = action
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
-
-
-def _manager_document(props: Mapping[str, str], changed: tuple[str, ...], ctx: Context) -> str:
-    doc = {
-        "schema": "netevd.event.v1",
-        "seq": ctx.seq,
-        "ts": round(ctx.ts, 6),
-        "event": EventKind.MANAGER.value,
-        "replay": ctx.replay,
-        "state": "manager",
-        "backend": NETWORKMANAGER,
-        "manager": dict(props),
-        "changed": list(changed),
-    }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"))

@@ -30,10 +30,10 @@ import ipaddress
 import json
 
 from netevd.core.actions import RunScripts
-from netevd.core.compat_env import json_object
 from netevd.core.environment import validated
 from netevd.core.events import KERNEL, NETWORKD
 from netevd.core.model import AF_INET, AF_INET6, IFF_LOOPBACK, Addr
+from netevd.core.runs import json_object
 from netevd.core.state import State
 from netevd.core.trees import Tree
 from netevd.core.views import gateway, kernel_state

@@ -32,12 +32,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from netevd.core.actions import RunScripts
-from netevd.core.compat_env import json_object
 from netevd.core.directories import Directory
 from netevd.core.environment import LINK_NAME_RE, validated
 from netevd.core.events import NETWORKMANAGER, Context
 from netevd.core.nm_vpn import ACTIONS as VPN_ACTIONS
 from netevd.core.nm_vpn import number_of, own_interface, parent_iface, parent_props
+from netevd.core.runs import json_object
 from netevd.core.state import State
 from netevd.core.trees import Tree
 

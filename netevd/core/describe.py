@@ -16,7 +16,7 @@ from netevd.core.events import (
     RuleRemoved,
 )
 from netevd.core.kinds import EventKind
-from netevd.core.lease import Lease
+from netevd.core.model import Lease
 from netevd.core.records import Record
 
 Detail = dict[str, object]

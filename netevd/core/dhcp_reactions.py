@@ -12,10 +12,11 @@ from __future__ import annotations
 from netevd.core.actions import Action, Note, PushHostname, PushLinkDns, RevertLinkDns
 from netevd.core.config import Config
 from netevd.core.directories import Directory
-from netevd.core.events import DHCLIENT, Context, LinkRemoved
+from netevd.core.events import DHCLIENT, Context, LeaseChanged, LeaseLost, LinkRemoved
+from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
-from netevd.core.lease import Lease, LeaseChanged, LeaseLost
-from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
+from netevd.core.model import Lease
+from netevd.core.runs import apply_filters, policy_env, script_run
 from netevd.core.state import State
 from netevd.core.views import view
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from netevd.core.actions import RunScripts
 from netevd.core.config import Config
-from netevd.core.lease import LeaseChanged, LeaseLost
-from netevd.core.model import Addr, Link, Route, Rule
+from netevd.core.model import Addr, Lease, Link, Route, Rule
 
 # the sources' names (an event's and a record's ``source``, a run's BACKEND)
 KERNEL = "kernel"
@@ -224,6 +224,30 @@ class QuietWindowEnded:
     run: RunScripts
 
 
+LostReason = Literal["expired", "released", "file-removed", "no-longer-listed"]
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseChanged:
+    """An interface's current lease is new or changed in something scripts care about."""
+
+    interface: str
+    lease: Lease
+    previous: Lease | None = None
+    replay: bool = False  # part of the source's startup snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseLost:
+    """An interface no longer has a current lease of *family*."""
+
+    interface: str
+    reason: LostReason
+    family: Literal[4, 6] = 4
+    previous: Lease | None = None
+
+
+LeaseEvent = LeaseChanged | LeaseLost
 KernelEvent = (
     LinkChanged
     | LinkRemoved

@@ -9,13 +9,14 @@ disabling a filter.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from netevd.core.config import Filter, FilterMatch
+from netevd.core.config import Filter, FilterMatch, MonitoringConfig
 
 Comparison = Literal[">=", "<=", ">", "<", "=="]
 
@@ -167,3 +168,12 @@ def decide(filters: tuple[Filter, ...], subject: Subject) -> tuple[bool, list[in
             continue
         return item.action == "execute", logged
     return True, logged
+
+
+@functools.lru_cache(maxsize=4096)  # asked for every event of a storm; names are few
+def monitored(name: str, monitoring: MonitoringConfig) -> bool:
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in monitoring.exclude):
+        return False
+    if not monitoring.interfaces:
+        return True
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in monitoring.interfaces)

@@ -34,9 +34,10 @@ from netevd.core.events import (
     RouteAdded,
     RouteRemoved,
 )
+from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import AF_INET, AF_INET6, RT_TABLE_MAIN, Addr, Link
-from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
+from netevd.core.runs import apply_filters, policy_env, script_run
 from netevd.core.state import State, apply_all
 from netevd.core.views import LinkView, gateway, view
 

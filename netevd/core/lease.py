@@ -19,42 +19,17 @@ rewrites the last IPv4 block with its times set to the moment of release; dhclie
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from netevd.core import lease_values as v
+from netevd.core.events import LostReason
 from netevd.core.lease_syntax import Problem, Statement, Token, statements
+from netevd.core.model import Lease
 
 MAX_TEXT = 4 * 1024 * 1024  # characters; real lease files are a few KiB
 MAX_PROBLEMS = 100  # listed per text; the rest are summed up in one last problem
-LostReason = Literal["expired", "released", "file-removed", "no-longer-listed"]
 _INFINITE = v.INFINITE_LIFETIME
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """One lease block, validated. Times are epoch seconds (UTC); None means never/absent."""
-
-    interface: str
-    family: Literal[4, 6]
-    address: str | None  # None only for a DHCPv6 lease that delegates prefixes only
-    prefixlen: int | None = None  # IPv4: from the subnet mask; IPv6: 128 (as dhclient-script)
-    subnet_mask: str | None = None
-    routers: tuple[str, ...] = ()
-    dns: tuple[str, ...] = ()
-    domain: str | None = None  # option domain-name: one or more names, space-separated
-    search: tuple[str, ...] = ()  # option domain-search (119), trailing dots dropped
-    host_name: str | None = None
-    lease_time: int | None = None  # IPv4: dhcp-lease-time; IPv6: the address's max-life
-    server: str | None = None  # IPv4: dhcp-server-identifier
-    broadcast: str | None = None
-    mtu: int | None = None
-    prefixes: tuple[str, ...] = ()  # DHCPv6 delegated prefixes (ia-pd)
-    renew: int | None = None
-    rebind: int | None = None
-    expire: int | None = None  # None: never expires
-    released: bool = False  # dhclient6 marked the lease released
-    line: int = field(default=0, compare=False)  # where the block starts, for messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,29 +37,6 @@ class ParseResult:
     leases: tuple[Lease, ...]
     problems: tuple[Problem, ...]
     complete: bool = True  # False: the text ends inside a block (a writer mid-write)
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseChanged:
-    """An interface's current lease is new or changed in something scripts care about."""
-
-    interface: str
-    lease: Lease
-    previous: Lease | None = None
-    replay: bool = False  # part of the source's startup snapshot
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseLost:
-    """An interface no longer has a current lease of *family*."""
-
-    interface: str
-    reason: LostReason
-    family: Literal[4, 6] = 4
-    previous: Lease | None = None
-
-
-LeaseEvent = LeaseChanged | LeaseLost
 
 
 # -- reading ------------------------------------------------------------------------------------

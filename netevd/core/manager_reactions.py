@@ -9,7 +9,6 @@ Carrier changes come from the kernel with every backend, so networkd's ``carrier
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 
 from netevd.core.actions import Action, RejectLink, RunScripts, SkipUnknownState
@@ -26,6 +25,7 @@ from netevd.core.events import (
     ManagerLinkChanged,
     VpnChanged,
 )
+from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import Link
 from netevd.core.nm_reactions import (
@@ -34,7 +34,7 @@ from netevd.core.nm_reactions import (
     device_env,
     manager_env,
 )
-from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
+from netevd.core.runs import apply_filters, manager_document, policy_env, script_run
 from netevd.core.state import State
 from netevd.core.views import LinkView, view
 from netevd.core.vpn_reactions import react_vpns
@@ -216,17 +216,6 @@ def manager_run(
         return []
     props = state.manager.get(source, {})
     known = {name: props[name] for name in names if name in props}
-    doc = {
-        "schema": "netevd.event.v1",
-        "seq": ctx.seq,
-        "ts": round(ctx.ts, 6),
-        "event": EventKind.REPLAY.value if ctx.replay else EventKind.MANAGER.value,
-        "replay": ctx.replay,
-        "state": "manager",
-        "backend": source,
-        "manager": known,
-        "changed": [c for c in changed if c in names],
-    }
     values = {
         "STATE": "manager",
         "BACKEND": source,
@@ -234,7 +223,7 @@ def manager_run(
         "EVENT": EventKind.REPLAY.value if ctx.replay else EventKind.MANAGER.value,
         "NETEVD_SEQ": str(ctx.seq),
         "NETEVD_REPLAY": "1" if ctx.replay else "0",
-        "NETEVD_JSON": json.dumps(doc, sort_keys=True, separators=(",", ":")),
+        "NETEVD_JSON": manager_document(source, known, [c for c in changed if c in names], ctx),
         **(manager_env(known) if source == NETWORKMANAGER else known),
     }
     env, dropped = validated(values)

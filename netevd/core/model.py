@@ -1,9 +1,11 @@
-"""Kernel objects as the core sees them: links, addresses, routes, rules (frozen, hashable)."""
+"""Kernel objects as the core sees them: links, addresses, routes, rules (frozen, hashable); and
+the DHCP lease a dhclient source reports (netevd.core.lease parses it)."""
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Literal
 
 AF_INET = 2
 AF_INET6 = 10
@@ -144,3 +146,29 @@ class Rule:
     @property
     def key(self) -> Rule:
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One lease block, validated. Times are epoch seconds (UTC); None means never/absent."""
+
+    interface: str
+    family: Literal[4, 6]
+    address: str | None  # None only for a DHCPv6 lease that delegates prefixes only
+    prefixlen: int | None = None  # IPv4: from the subnet mask; IPv6: 128 (as dhclient-script)
+    subnet_mask: str | None = None
+    routers: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    domain: str | None = None  # option domain-name: one or more names, space-separated
+    search: tuple[str, ...] = ()  # option domain-search (119), trailing dots dropped
+    host_name: str | None = None
+    lease_time: int | None = None  # IPv4: dhcp-lease-time; IPv6: the address's max-life
+    server: str | None = None  # IPv4: dhcp-server-identifier
+    broadcast: str | None = None
+    mtu: int | None = None
+    prefixes: tuple[str, ...] = ()  # DHCPv6 delegated prefixes (ia-pd)
+    renew: int | None = None
+    rebind: int | None = None
+    expire: int | None = None  # None: never expires
+    released: bool = False  # dhclient6 marked the lease released
+    line: int = field(default=0, compare=False)  # where the block starts, for messages

@@ -22,6 +22,8 @@ from netevd.core.events import (
     Event,
     KernelEvent,
     KernelSnapshot,
+    LeaseChanged,
+    LeaseLost,
     LinkChanged,
     LinkRemoved,
     ManagerChanged,
@@ -41,7 +43,6 @@ from netevd.core.events import (
     VpnChanged,
     VpnRemoved,
 )
-from netevd.core.lease import Lease, LeaseChanged, LeaseLost
 from netevd.core.model import (
     AF_INET,
     AF_INET6,
@@ -49,6 +50,7 @@ from netevd.core.model import (
     RTN_UNICAST,
     RTPROT_NETEVD,
     Addr,
+    Lease,
     Link,
     Route,
     Rule,

@@ -1,10 +1,9 @@
 """The engine's step, pure: ``step(world, event, config, now) -> Step(world, actions, records)``.
 
-Everything the engine decides happens here, as plain function calls: apply the event to the
-state, react to the transition, plan policy routing, number the event and describe it for the
-event log. The asyncio shell around it (netevd.engine) only queues events, calls this and hands
-the actions to the executors, so the whole behaviour is testable without a loop, a kernel or a
-bus (tests/scenarios/).
+Everything the engine decides happens here, as plain function calls: apply the event to the state,
+react to the transition, plan policy routing, number the event and describe it for the event log.
+The asyncio shell (netevd.engine) only queues events, calls this and hands the actions to the
+executors, so all of it is testable without a loop, a kernel or a bus (tests/scenarios/).
 """
 
 from __future__ import annotations
@@ -27,6 +26,8 @@ from netevd.core.events import (
     Event,
     KernelEvent,
     KernelSnapshot,
+    LeaseChanged,
+    LeaseLost,
     LinkRemoved,
     ManagerChanged,
     ManagerEvent,
@@ -46,7 +47,6 @@ from netevd.core.events import (
 )
 from netevd.core.hooks import react_hooks, react_hooks_between, resolve_hook
 from netevd.core.kinds import EventKind
-from netevd.core.lease import LeaseChanged, LeaseLost
 from netevd.core.manager_reactions import react_manager, react_manager_links
 from netevd.core.manager_records import manager_record
 from netevd.core.reactions import react, react_links, react_resync_routes, resolve_routes

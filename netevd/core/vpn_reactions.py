@@ -21,6 +21,7 @@ from netevd.core.config import Config
 from netevd.core.directories import Directory
 from netevd.core.environment import link_name_problem
 from netevd.core.events import NETWORKMANAGER, Context
+from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import Link
 from netevd.core.nm_reactions import device_document
@@ -31,7 +32,7 @@ from netevd.core.nm_vpn import (
     parent_props,
     vpn_directory,
 )
-from netevd.core.reactions import apply_filters, monitored, policy_env, script_run
+from netevd.core.runs import apply_filters, policy_env, script_run
 from netevd.core.state import State
 from netevd.core.views import LinkView, view
 

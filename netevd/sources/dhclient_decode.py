@@ -18,15 +18,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from netevd.core.lease import (
-    Lease,
-    LeaseChanged,
-    LeaseEvent,
-    LeaseLost,
-    LostReason,
-    lost_reason,
-    same_lease,
-)
+from netevd.core.events import LeaseChanged, LeaseEvent, LeaseLost, LostReason
+from netevd.core.lease import lost_reason, same_lease
+from netevd.core.model import Lease
 
 # dhclient.leases, dhclient-eth0.leases (RHEL initscripts), dhclient.eth0.leases (Debian
 # ifupdown) and the dhclient6 forms. The name part is never used: blocks name their interface.

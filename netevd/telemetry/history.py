@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from netevd.core.config import MonitoringConfig
+from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
-from netevd.core.reactions import monitored
 from netevd.core.records import Record
 from netevd.core.state import State
 from netevd.core.views import kernel_state

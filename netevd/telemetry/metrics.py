@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from netevd import __version__
 from netevd.core.config import MonitoringConfig
-from netevd.core.reactions import monitored
+from netevd.core.filters import monitored
 from netevd.core.routing import owned_rules
 from netevd.core.state import State
 from netevd.core.views import kernel_state

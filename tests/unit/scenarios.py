@@ -40,6 +40,8 @@ from netevd.core.events import (
     ConfigReloaded,
     Event,
     KernelSnapshot,
+    LeaseChanged,
+    LeaseLost,
     LinkChanged,
     LinkRemoved,
     ManagerChanged,
@@ -59,7 +61,6 @@ from netevd.core.events import (
     VpnChanged,
     VpnRemoved,
 )
-from netevd.core.lease import Lease, LeaseChanged, LeaseLost
 from netevd.core.model import (
     AF_INET,
     AF_INET6,
@@ -67,6 +68,7 @@ from netevd.core.model import (
     IFF_LOWER_UP,
     IFF_UP,
     Addr,
+    Lease,
     Link,
     Route,
     Rule,

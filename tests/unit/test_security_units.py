@@ -10,8 +10,8 @@ import pytest
 from netevd.api.guard import split_host
 from netevd.core.environment import check, validated
 from netevd.core.kinds import EventKind
-from netevd.core.reactions import large_values
 from netevd.core.records import Record
+from netevd.core.runs import large_values
 from netevd.executors.script_runner import run_script
 from netevd.executors.script_trust import open_script
 from netevd.telemetry.eventlog import OUTPUT_DROPPED, EventLog, ScriptRecord

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from netevd.core.lease import Lease
+from netevd.core.model import Lease
 
 ESCAPED = "\"'$`\\|&"
 

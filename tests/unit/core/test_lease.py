@@ -11,7 +11,6 @@ from dhclient_writer import v4_block, v6_block
 from netevd.core.lease import (
     MAX_PROBLEMS,
     MAX_TEXT,
-    Lease,
     current_lease,
     last_lease,
     lease_key,
@@ -20,6 +19,7 @@ from netevd.core.lease import (
     same_lease,
 )
 from netevd.core.lease_syntax import unescape
+from netevd.core.model import Lease
 
 DATA = Path(__file__).parent.parent / "data" / "dhclient"
 EXPIRE = 1795677722  # renewals.leases: the newest block's expire time (4 2026/11/26 07:22:02)

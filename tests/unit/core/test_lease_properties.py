@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from netevd.core.environment import check
-from netevd.core.lease import Lease, lease_key, parse_leases
+from netevd.core.lease import lease_key, parse_leases
+from netevd.core.model import Lease
 
 DATA = Path(__file__).parent.parent / "data" / "dhclient"
 REAL = [p.read_text() for p in sorted(DATA.glob("*.leases"))]

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from netevd.core.lease import Lease, LeaseChanged, LeaseLost, parse_leases
+from netevd.core.events import LeaseChanged, LeaseLost
+from netevd.core.lease import parse_leases
+from netevd.core.model import Lease
 from netevd.sources.dhclient_decode import FileLeases, LeaseBook, is_lease_file
 
 DATA = Path(__file__).parent.parent / "data" / "dhclient"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from lab.wait import wait_until
-from netevd.core.events import SourceStatus
-from netevd.core.lease import Lease, LeaseChanged, LeaseLost
+from netevd.core.events import LeaseChanged, LeaseLost, SourceStatus
+from netevd.core.model import Lease
 from netevd.sources import dhclient as source_module
 from netevd.sources.dhclient import DhclientSource
 from netevd.telemetry.metrics import Metrics
