@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from netevd.bus.caller import Invalid, Request
 from netevd.core.lease_values import Rejected, dns_name
 
 RESOLVE1 = "org.freedesktop.resolve1"
@@ -33,21 +33,6 @@ MAX_IFINDEX = 2**31 - 1
 MAX_SERVERS = 32  # more DNS servers than any lease carries; a longer list is a lie
 MAX_DOMAINS = 64
 HOST_NAME_MAX = 64  # Linux's limit, and systemd's hostname_is_valid()
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    destination: str
-    path: str
-    interface: str
-    member: str
-    signature: str
-    body: tuple[object, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Invalid:
-    reason: str
 
 
 def set_link_dns(ifindex: int, servers: Sequence[str]) -> Request | Invalid:

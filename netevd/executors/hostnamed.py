@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 
-from netevd.executors.dbus_client import UNCHANGED, BusCaller, Outcome
+from netevd.bus.caller import UNCHANGED, BusCaller, Outcome
 from netevd.executors.dbus_requests import set_hostname
 from netevd.telemetry.metrics import Metrics
 

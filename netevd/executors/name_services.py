@@ -15,9 +15,9 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from netevd.bus.caller import Outcome
 from netevd.core.actions import PushHostname, PushLinkDns, RevertLinkDns
 from netevd.core.events import Event, ServiceCalled
-from netevd.executors.dbus_client import Outcome
 from netevd.executors.hostnamed import HostnamedClient
 from netevd.executors.resolved import ResolvedClient
 from netevd.executors.tasks import Spawn, create_task

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from netevd.executors.dbus_client import UNCHANGED, BusCaller, Outcome
+from netevd.bus.caller import UNCHANGED, BusCaller, Outcome
 from netevd.executors.dbus_requests import revert_link, set_link_dns, set_link_domains
 from netevd.telemetry.metrics import Metrics
 

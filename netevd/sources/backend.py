@@ -6,8 +6,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from dbus_fast import BusType, Message, MessageType
-from dbus_fast.aio import MessageBus
+from netevd.bus.connection import connect, name_has_owner
 
 log = logging.getLogger("netevd.backend")
 
@@ -18,27 +17,11 @@ BUS_NAMES = (
 PROBE_TIMEOUT = 2.0
 
 
-async def _has_owner(bus: MessageBus, name: str) -> bool:
-    reply = await bus.call(
-        Message(
-            destination="org.freedesktop.DBus",
-            path="/org/freedesktop/DBus",
-            interface="org.freedesktop.DBus",
-            member="NameHasOwner",
-            signature="s",
-            body=[name],
-        )
-    )
-    return bool(reply and reply.message_type == MessageType.METHOD_RETURN and reply.body[0])
-
-
 async def _probe(env: Mapping[str, str]) -> str:
-    address = env.get("DBUS_SYSTEM_BUS_ADDRESS")
-    bus = MessageBus(bus_address=address) if address else MessageBus(bus_type=BusType.SYSTEM)
-    await bus.connect()
+    bus = await connect(env, None)  # the caller bounds the whole probe
     try:
         for backend, name in BUS_NAMES:
-            if await _has_owner(bus, name):
+            if await name_has_owner(bus, name):
                 return backend
     finally:
         bus.disconnect()

@@ -26,6 +26,19 @@ from functools import partial
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
+from netevd.bus.connection import DBUS_NAME, DBUS_PATH, connect
+from netevd.bus.follow import (
+    BusCounters,
+    CallFailed,
+    OrderedChains,
+    call,
+    follow_name,
+    from_the_bus,
+    keep_connected,
+    session_end,
+)
+from netevd.bus.follow import text as error_text
+from netevd.bus.values import Ignored, Malformed
 from netevd.core.events import (
     NETWORKD,
     Event,
@@ -36,29 +49,14 @@ from netevd.core.events import (
     SourceStatus,
 )
 from netevd.core.manager_reactions import LINK_PROPERTIES, MANAGER_PROPERTIES
-from netevd.sources.dbus_client import (
-    DBUS_NAME,
-    DBUS_PATH,
-    BusCounters,
-    CallFailed,
-    call,
-    connect,
-    follow_name,
-    from_the_bus,
-    keep_connected,
-    session_end,
-)
-from netevd.sources.dbus_client import text as error_text
 from netevd.sources.dbus_paths import NETWORK1_PATH, link_path
 from netevd.sources.networkd_decode import (
     LINK_INTERFACE,
     MANAGER_INTERFACE,
     PROPERTIES_INTERFACE,
     Decoded,
-    Ignored,
     LinkUpdate,
     ListedLink,
-    Malformed,
     ManagerUpdate,
     decode_describe,
     decode_link_list,
@@ -90,13 +88,11 @@ class _Session:
     inbox: asyncio.Queue[Message | None] = field(default_factory=asyncio.Queue)
     owner: str = ""
     covered: dict[str, int] = field(default_factory=dict)  # path -> serial of its snapshot reply
-    chains: dict[int, asyncio.Task[None]] = field(default_factory=dict)  # Describe, per link
+    chains: OrderedChains[int] = field(default_factory=OrderedChains)  # Describe, per link
     snapshots: int = 0
 
     def drop_chains(self) -> None:
-        for task in self.chains.values():
-            task.cancel()
-        self.chains.clear()
+        self.chains.cancel_all()
 
 
 class NetworkdSource:
@@ -254,20 +250,14 @@ class NetworkdSource:
             return
         # Describe() is a round trip: it runs beside other signals, chained per link so one
         # link's events still leave in the order networkd sent them.
-        previous = session.chains.get(index)
-        task = asyncio.create_task(self._describe_then_emit(session, previous, index, props))
-        session.chains[index] = task
-        task.add_done_callback(partial(_forget, session.chains, index))
+        session.chains.add(index, partial(self._describe_then_emit, session, index, props))
 
     async def _describe_then_emit(
         self,
         session: _Session,
-        previous: asyncio.Task[None] | None,
         index: int,
         props: Properties,
     ) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])  # only its order matters here, not its outcome
         try:
             describe = await self._describe(session, index)
         except Exception as exc:  # the bus went away mid-call: the change itself still holds
@@ -304,8 +294,3 @@ class NetworkdSource:
 
     def _reject(self, reason: str, detail: str) -> None:
         self._counters.reject(reason, detail)
-
-
-def _forget(chains: dict[int, asyncio.Task[None]], index: int, task: asyncio.Task[None]) -> None:
-    if chains.get(index) is task:
-        del chains[index]

@@ -14,10 +14,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from dbus_fast import Variant
 
+from netevd.bus.values import Ignored, Malformation, Malformed
 from netevd.core.events import Properties
 from netevd.core.manager_reactions import LINK_PROPERTIES, MANAGER_PROPERTIES
 from netevd.sources.dbus_paths import (
@@ -36,17 +36,6 @@ MAX_NAME_BYTES = 15  # IFNAMSIZ without the NUL
 MAX_DESCRIBE = 16 * 1024 * 1024  # far above any real link; bounds what a liar can make us keep
 
 
-class Malformation(StrEnum):
-    """Why a message was not believed (a fixed set: usable as a metric label)."""
-
-    SIGNATURE = "signature"  # wrong D-Bus signature for the member
-    PATH = "path"  # object path that is not a (canonical) link path
-    TYPE = "type"  # a property of the wrong D-Bus type
-    VALUE = "value"  # a string too long or outside [a-z0-9-]
-    LINK = "link"  # a ListLinks entry whose index, name or path is absurd
-    JSON = "json"  # Describe() that is not one JSON object for that link
-
-
 @dataclass(frozen=True, slots=True)
 class LinkUpdate:
     index: int
@@ -56,19 +45,6 @@ class LinkUpdate:
 @dataclass(frozen=True, slots=True)
 class ManagerUpdate:
     properties: Properties
-
-
-@dataclass(frozen=True, slots=True)
-class Ignored:
-    """Well-formed, but nothing netevd follows (another interface, an empty change)."""
-
-    why: str
-
-
-@dataclass(frozen=True, slots=True)
-class Malformed:
-    reason: Malformation
-    detail: str
 
 
 Decoded = LinkUpdate | ManagerUpdate | Ignored | Malformed
@@ -173,11 +149,3 @@ def decode_describe(signature: str, body: Sequence[object], index: int) -> str |
     if not isinstance(doc, dict) or doc.get("Index", index) != index:
         return Malformed(Malformation.JSON, f"Describe of link {index} describes something else")
     return text
-
-
-def decode_name_owner_changed(signature: str, body: Sequence[object]) -> tuple[str, str] | None:
-    """``NameOwnerChanged(s name, s old, s new)`` → (name, new owner) or None if not that."""
-    if signature != "sss" or len(body) != 3:
-        return None
-    name, _old, new = body
-    return (str(name), str(new))

@@ -38,10 +38,8 @@ from functools import partial
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
-from netevd.core.events import Event, ManagerSnapshot, SourceStatus
-from netevd.sources.dbus_client import (
-    DBUS_NAME,
-    DBUS_PATH,
+from netevd.bus.connection import DBUS_NAME, DBUS_PATH
+from netevd.bus.follow import (
     BusCounters,
     CallFailed,
     call,
@@ -50,6 +48,8 @@ from netevd.sources.dbus_client import (
     keep_connected,
     session_end,
 )
+from netevd.bus.values import Malformed
+from netevd.core.events import Event, ManagerSnapshot, SourceStatus
 from netevd.sources.networkmanager_decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
@@ -81,14 +81,8 @@ from netevd.sources.networkmanager_paths import (
     SETTINGS_PATH,
 )
 from netevd.sources.networkmanager_session import DEVICES, Session
-from netevd.sources.networkmanager_signals import (
-    ManagerAdded,
-    decode_signal,
-)
-from netevd.sources.networkmanager_values import (
-    Malformed,
-    interface_name_problem,
-)
+from netevd.sources.networkmanager_signals import ManagerAdded, decode_signal
+from netevd.sources.networkmanager_values import interface_name_problem
 from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.networkmanager")

@@ -22,6 +22,7 @@ from functools import partial
 
 from dbus_fast import Variant
 
+from netevd.bus.values import Malformation, Malformed
 from netevd.sources.networkmanager_enums import ACTIVATION_STATE_FLAG_EXTERNAL
 from netevd.sources.networkmanager_fields import Check, checked, fields_of, numbered, optional
 from netevd.sources.networkmanager_paths import (
@@ -32,8 +33,6 @@ from netevd.sources.networkmanager_paths import (
     numbered_path,
 )
 from netevd.sources.networkmanager_values import (
-    Malformation,
-    Malformed,
     connection_id_value,
     object_value,
     text_value,

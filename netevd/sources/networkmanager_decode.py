@@ -15,6 +15,7 @@ from functools import partial
 
 from dbus_fast import Variant
 
+from netevd.bus.values import Ignored, Malformation, Malformed
 from netevd.sources.networkmanager_active import (
     ConnectionProps as ConnectionProps,
 )
@@ -42,9 +43,6 @@ from netevd.sources.networkmanager_paths import (
     numbered_path,
 )
 from netevd.sources.networkmanager_values import (
-    Ignored,
-    Malformation,
-    Malformed,
     address_data_value,
     connectivity_name,
     device_reason_name,

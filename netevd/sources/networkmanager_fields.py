@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from dbus_fast import Variant
 
-from netevd.sources.networkmanager_values import Malformation, Malformed
+from netevd.bus.values import Malformation, Malformed
 
 T = TypeVar("T")
 Check = Callable[[object], str | Malformed]

@@ -20,8 +20,9 @@ from typing import TypeVar
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
+from netevd.bus.follow import BusCounters, Inbox, OrderedChains, text
+from netevd.bus.values import Ignored, Malformed
 from netevd.core.events import Event
-from netevd.sources.dbus_client import BusCounters, Inbox, text
 from netevd.sources.networkmanager_decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
@@ -54,7 +55,6 @@ from netevd.sources.networkmanager_signals import (
     SettingsConnectionChanged,
     VpnStateChanged,
 )
-from netevd.sources.networkmanager_values import Ignored, Malformed
 
 log = logging.getLogger("netevd.networkmanager")
 
@@ -89,16 +89,16 @@ class Session:
     inbox: Inbox = field(default_factory=asyncio.Queue)
     owner: str = ""
     covered: dict[str, int] = field(default_factory=dict)  # key -> serial of its reply
-    chains: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # per device path
+    chains: OrderedChains[str] = field(default_factory=OrderedChains)  # per device path
     fetching: dict[tuple[str, str], asyncio.Task[object]] = field(default_factory=dict)
     snapshots: int = 0
     starting: bool = False  # the owner has not exported its manager object yet
 
     def forget_all(self) -> None:
         """A new owner (or none): nothing learned or in flight holds any more."""
-        for task in (*self.chains.values(), *self.fetching.values()):
+        self.chains.cancel_all()
+        for task in self.fetching.values():
             task.cancel()
-        self.chains.clear()
         self.fetching.clear()
         self.covered.clear()
         self.tracker.reset()
@@ -219,8 +219,9 @@ class Session:
     def submit(self, step: Step) -> None:
         """Run *step* now if it needs no round trip, else after the device's earlier steps."""
         tracker = self.tracker
-        previous = self.chains.get(step.device)
-        if previous is None and not (step.fetch_device and tracker.unknown(step.device)):
+        if step.device not in self.chains and not (
+            step.fetch_device and tracker.unknown(step.device)
+        ):
             if self.is_covered(step):
                 return
             if step.learn is not None:
@@ -229,13 +230,9 @@ class Session:
                 self._emit_all(step.emit())
                 return
             step = replace(step, serial=0, learn=None, fetch_device=False)  # learned already
-        task = asyncio.create_task(self._run(previous, step))
-        self.chains[step.device] = task
-        task.add_done_callback(partial(_forget, self.chains, step.device))
+        self.chains.add(step.device, partial(self._run, step))
 
-    async def _run(self, previous: asyncio.Task[None] | None, step: Step) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])  # only its order matters here, not its outcome
+    async def _run(self, step: Step) -> None:
         tracker = self.tracker
         try:
             if step.fetch_device and tracker.unknown(step.device):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from netevd.bus.values import Ignored, Malformation, Malformed
 from netevd.sources.networkmanager_decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
@@ -47,9 +48,6 @@ from netevd.sources.networkmanager_paths import (
     numbered_path,
 )
 from netevd.sources.networkmanager_values import (
-    Ignored,
-    Malformation,
-    Malformed,
     device_reason_name,
     device_state_name,
     nm_state_name,

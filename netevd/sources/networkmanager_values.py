@@ -12,11 +12,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 
 from dbus_fast import Variant
 
+from netevd.bus.values import Malformation, Malformed
 from netevd.sources.networkmanager_enums import (
     CONNECTIVITY,
     DEVICE_STATES,
@@ -32,29 +31,6 @@ MAX_TEXT = 256  # a connection id; NetworkManager sets no limit, a liar gets thi
 MAX_ADDRESSES = 4096
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class Malformation(StrEnum):
-    """Why a message was not believed (a fixed set: usable as a metric label)."""
-
-    SIGNATURE = "signature"  # wrong D-Bus signature for the member
-    PATH = "path"  # an object path NetworkManager does not use for that kind of object
-    TYPE = "type"  # a property of the wrong D-Bus type
-    VALUE = "value"  # a name, id, uuid or address that is not one
-    STATE = "state"  # a state number outside NetworkManager 1.42's enum
-
-
-@dataclass(frozen=True, slots=True)
-class Malformed:
-    reason: Malformation
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Ignored:
-    """Well-formed, but nothing netevd follows."""
-
-    why: str
 
 
 # -- numbers -----------------------------------------------------------------------------------

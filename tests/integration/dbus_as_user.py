@@ -16,8 +16,8 @@ import sys
 import dbus_fast.aio
 import dbus_fast.auth  # noqa: F401 - loaded now: the bus is reached after the drop
 
-from netevd.executors.dbus_client import BusCaller
-from netevd.executors.dbus_requests import HOSTNAME1, HOSTNAME1_INTERFACE, HOSTNAME1_PATH, Request
+from netevd.bus.caller import BusCaller, Request
+from netevd.executors.dbus_requests import HOSTNAME1, HOSTNAME1_INTERFACE, HOSTNAME1_PATH
 from netevd.executors.hostnamed import HostnamedClient
 from netevd.executors.resolved import ResolvedClient
 

@@ -18,7 +18,7 @@ from dbus_fast.introspection import Node
 from lab import PrivateBus, Topology
 from lab.fakes import FakeHostname1, FakeResolve1
 from lab.systemd_services import NETEVD_USER, SystemdServices, resolved_available
-from netevd.executors.dbus_client import DISCONNECTED
+from netevd.bus.caller import DISCONNECTED
 from netevd.executors.hostnamed import HostnamedClient
 from netevd.executors.resolved import ResolvedClient
 from netevd.telemetry.metrics import Metrics

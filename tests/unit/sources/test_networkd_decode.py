@@ -11,18 +11,15 @@ from pathlib import Path
 import pytest
 from dbus_fast import Variant
 
+from netevd.bus.values import Ignored, Malformation, Malformed, decode_name_owner_changed
 from netevd.core.directories import directory_for
 from netevd.core.manager_reactions import STATE_VALUES
 from netevd.sources.networkd_decode import (
-    Ignored,
     LinkUpdate,
     ListedLink,
-    Malformation,
-    Malformed,
     ManagerUpdate,
     decode_describe,
     decode_link_list,
-    decode_name_owner_changed,
     decode_properties,
     decode_properties_changed,
 )

@@ -21,6 +21,7 @@ from nm_recording import DATA, variants
 from test_networkmanager_devices import replay
 
 from lab.netevd import check_document
+from netevd.bus.values import Malformation, Malformed
 from netevd.config import parse_config
 from netevd.core.actions import RunScripts
 from netevd.core.events import KernelSnapshot, ManagerSnapshot, SourceStatus
@@ -37,7 +38,6 @@ from netevd.sources.networkmanager_decode import (
     decode_props,
 )
 from netevd.sources.networkmanager_devices import Tracker
-from netevd.sources.networkmanager_values import Malformation, Malformed
 
 NM = "/org/freedesktop/NetworkManager"
 DEVICE = NM + "/Devices/2"

@@ -8,6 +8,7 @@ restart, carrier lost and back.
 from dbus_fast import Variant
 from nm_recording import phases, replies, signals
 
+from netevd.bus.values import Ignored, Malformation, Malformed
 from netevd.sources.networkmanager_decode import (
     ConnectionProps,
     DeviceProps,
@@ -30,9 +31,6 @@ from netevd.sources.networkmanager_signals import (
     decode_signal,
 )
 from netevd.sources.networkmanager_values import (
-    Ignored,
-    Malformation,
-    Malformed,
     connectivity_name,
     device_reason_name,
     device_state_name,

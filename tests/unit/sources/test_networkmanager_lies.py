@@ -9,6 +9,7 @@ from dbus_fast import Variant
 from hypothesis import given
 from hypothesis import strategies as st
 
+from netevd.bus.values import Ignored, Malformation, Malformed
 from netevd.sources.networkmanager_decode import (
     ConnectionProps,
     DeviceProps,
@@ -29,11 +30,6 @@ from netevd.sources.networkmanager_signals import (
     ManagerChanged,
     decode_signal,
     decode_state_changed,
-)
-from netevd.sources.networkmanager_values import (
-    Ignored,
-    Malformation,
-    Malformed,
 )
 
 NM = "/org/freedesktop/NetworkManager"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 from dbus_fast import Variant
 
+from netevd.bus.values import Malformation, Malformed
 from netevd.config import parse_config
 from netevd.core.actions import RunScripts
 from netevd.core.events import (
@@ -42,7 +43,6 @@ from netevd.sources.networkmanager_signals import (
     VpnStateChanged,
     decode_signal,
 )
-from netevd.sources.networkmanager_values import Malformation, Malformed
 
 NM = "/org/freedesktop/NetworkManager"
 VPN = NM + "/ActiveConnection/5"

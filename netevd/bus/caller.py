@@ -1,9 +1,9 @@
 """One system-bus connection for method calls to a systemd service, failures as values.
 
-:meth:`BusCaller.call` sends a :class:`~netevd.executors.dbus_requests.Request` and returns an
-:class:`Outcome`; it never raises (short of cancellation). The connection is made on first use
-(``DBUS_SYSTEM_BUS_ADDRESS`` from the given environment, else the system bus) and made again
-after it breaks. Every call is counted by member and result, every failure by its D-Bus error
+:meth:`BusCaller.call` sends a :class:`Request` (netevd.executors.dbus_requests builds them) and
+returns an :class:`Outcome`; it never raises (short of cancellation). The connection is made on
+first use (``DBUS_SYSTEM_BUS_ADDRESS`` from the given environment, else the system bus) and made
+again after it breaks. Every call is counted by member and result, every failure by its D-Bus error
 name (``org.freedesktop.DBus.Error.AccessDenied`` when polkit says no,
 ``org.freedesktop.DBus.Error.ServiceUnknown`` when the service is not there, ...), and mirrored
 into ``netevd_dbus_calls_total`` / ``netevd_dbus_errors_total``.
@@ -18,16 +18,32 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dbus_fast import BusType, Message, MessageType
+from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from netevd.executors.dbus_requests import Invalid, Request
+from netevd.bus.connection import connect
+from netevd.bus.follow import BusCounters
 from netevd.telemetry.metrics import Metrics
 
 CALL_TIMEOUT = 10.0
 TIMEOUT = "netevd.Error.Timeout"
 DISCONNECTED = "netevd.Error.Disconnected"
 INVALID = "netevd.Error.Invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    destination: str
+    path: str
+    interface: str
+    member: str
+    signature: str
+    body: tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +70,12 @@ class BusCaller:
         self.service = service  # the metrics label: "systemd-resolved", "systemd-hostnamed"
         self._env = env
         self._timeout = call_timeout
-        self._metrics = metrics
         self._log = log or logging.getLogger("netevd.dbus")
         self._bus: MessageBus | None = None
         self._connecting = asyncio.Lock()
-        # call.<member>.<ok|error>, error.<name>, invalid
-        self.counts: Counter[str] = Counter()
+        # call.<member>.<ok|error> (counted and mirrored as a source's calls), error.<name>, invalid
+        self._counters = BusCounters(service, self._log, metrics)
+        self.counts: Counter[str] = self._counters.counts
 
     async def call(self, request: Request | Invalid, what: str = "") -> Outcome:
         if isinstance(request, Invalid):
@@ -87,13 +103,7 @@ class BusCaller:
             if self._bus is not None and self._bus.connected:
                 return self._bus
             self._drop()
-            bus = _new_bus(self._env)
-            try:
-                self._bus = await asyncio.wait_for(bus.connect(), self._timeout)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    bus.disconnect()
-                raise
+            self._bus = await connect(self._env, self._timeout)
             return self._bus
 
     def _drop(self) -> None:
@@ -103,16 +113,11 @@ class BusCaller:
             self._bus = None
 
     def _account(self, member: str, outcome: Outcome, what: str) -> None:
-        result = "ok" if outcome.ok else "error"
-        self.counts[f"call.{member}.{result}"] += 1
-        if self._metrics is not None:
-            self._metrics.dbus_calls.labels(self.service, member).inc()
+        self._counters.count(f"call.{member}.{'ok' if outcome.ok else 'error'}")
         if outcome.ok:
             self._log.info("%s.call member=%s %s", self.service, member, what)
             return
         self.counts[f"error.{outcome.error}"] += 1
-        if self._metrics is not None:
-            self._metrics.dbus_errors.inc()
         self._log.warning(
             "%s.failed member=%s %s error=%s detail=%r",
             self.service,
@@ -121,11 +126,6 @@ class BusCaller:
             outcome.error,
             outcome.detail,
         )
-
-
-def _new_bus(env: Mapping[str, str]) -> MessageBus:
-    address = env.get("DBUS_SYSTEM_BUS_ADDRESS")
-    return MessageBus(bus_address=address) if address else MessageBus(bus_type=BusType.SYSTEM)
 
 
 def _message(request: Request) -> Message:

@@ -1,6 +1,8 @@
-"""What a D-Bus source needs of the bus: connecting, counted method calls, a signal inbox.
+"""What a D-Bus source needs of the bus: counted method calls, a signal inbox, following a
+name's owner, reconnecting with backoff, and tasks kept in order per key.
 
-Used by the systemd-networkd and NetworkManager sources. Every call and every rejected message
+Used by the systemd-networkd and NetworkManager sources (and its counters by the name services'
+:class:`netevd.bus.caller.BusCaller`). Every call and every rejected message
 is counted in :attr:`BusCounters.counts` (``call.<member>.<ok|error|timeout>``,
 ``rejected.<reason>``, ``reconnects``) and mirrored into the Prometheus metrics when there are
 any, labelled with the source's name.
@@ -12,18 +14,20 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from functools import partial
+from typing import Generic, TypeVar
 
-from dbus_fast import BusType, Message, MessageType
+from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from netevd.sources.networkd_decode import decode_name_owner_changed
+from netevd.bus.connection import DBUS_NAME, DBUS_PATH, connect
+from netevd.bus.values import decode_name_owner_changed
 from netevd.system.logfmt import repeat_level
 from netevd.telemetry.metrics import Metrics
 
-DBUS_NAME = "org.freedesktop.DBus"
-DBUS_PATH = "/org/freedesktop/DBus"
 Inbox = asyncio.Queue[Message | None]
+K = TypeVar("K", bound=Hashable)
 
 
 class CallFailed(Exception):
@@ -64,18 +68,6 @@ class BusCounters:
         self._log.log(
             level, "%s.rejected reason=%s count=%d detail=%r", prefix, reason, count, detail
         )
-
-
-async def connect(env: Mapping[str, str], timeout: float) -> MessageBus:
-    """The system bus (``DBUS_SYSTEM_BUS_ADDRESS`` when set), connected within *timeout*."""
-    address = env.get("DBUS_SYSTEM_BUS_ADDRESS")
-    bus = MessageBus(bus_address=address) if address else MessageBus(bus_type=BusType.SYSTEM)
-    try:
-        return await asyncio.wait_for(bus.connect(), timeout)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            bus.disconnect()
-        raise
 
 
 async def call(
@@ -241,3 +233,35 @@ async def keep_connected(
         log.info("%s.reconnect in=%.2fs", prefix, backoff)
         await asyncio.sleep(backoff)  # backoff before reconnecting, not a poll
         backoff = min(backoff * 2, backoff_max)
+
+
+class OrderedChains(Generic[K]):
+    """Tasks chained per key: each starts its work once the key's previous task has ended (its
+    order matters, not its outcome), so one object's round trips leave in the order its signals
+    came while other objects' run beside them."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[K, asyncio.Task[None]] = {}
+
+    def __contains__(self, key: K) -> bool:
+        return key in self._tasks
+
+    def add(self, key: K, work: Callable[[], Awaitable[None]]) -> None:
+        task = asyncio.create_task(_after(self._tasks.get(key), work))
+        self._tasks[key] = task
+        task.add_done_callback(partial(self._forget, key))
+
+    def cancel_all(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+
+    def _forget(self, key: K, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+
+
+async def _after(previous: asyncio.Task[None] | None, work: Callable[[], Awaitable[None]]) -> None:
+    if previous is not None:
+        await asyncio.wait([previous])  # only its order matters here, not its outcome
+    await work()
