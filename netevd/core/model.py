@@ -1,5 +1,5 @@
 """Kernel objects as the core sees them: links, addresses, routes, rules (frozen, hashable); and
-the DHCP lease a dhclient source reports (netevd.core.lease parses it)."""
+the DHCP lease a dhclient source reports (netevd.core.dhcp.lease parses it)."""
 
 from __future__ import annotations
 

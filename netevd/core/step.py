@@ -16,7 +16,7 @@ from netevd.core.actions import Action, ConfigApplied, Note, Ready, RunScripts
 from netevd.core.compat import compat_actions
 from netevd.core.config import Config
 from netevd.core.describe import event_detail, lease_detail
-from netevd.core.dhcp_reactions import react_lease, react_link_gone
+from netevd.core.dhcp.reactions import react_lease, react_link_gone
 from netevd.core.directories import Directory
 from netevd.core.events import (
     DHCLIENT,

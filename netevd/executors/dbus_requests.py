@@ -19,7 +19,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from netevd.bus.caller import Invalid, Request
-from netevd.core.lease_values import Rejected, dns_name
+from netevd.core.dhcp.values import Rejected, dns_name
 
 RESOLVE1 = "org.freedesktop.resolve1"
 RESOLVE1_PATH = "/org/freedesktop/resolve1"

@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from watchfiles._rust_notify import RustNotify
 
+from netevd.core.dhcp.syntax import Problem
 from netevd.core.events import Event, LeaseChanged, LeaseEvent, LeaseLost, SourceStatus
-from netevd.core.lease_syntax import Problem
 from netevd.core.model import Lease
 from netevd.sources.dhclient_decode import FileLeases, Key, LeaseBook, is_lease_file
 from netevd.sources.dhclient_files import (

@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from netevd.core.dhcp.lease import lost_reason, same_lease
 from netevd.core.events import LeaseChanged, LeaseEvent, LeaseLost, LostReason
-from netevd.core.lease import lost_reason, same_lease
 from netevd.core.model import Lease
 
 # dhclient.leases, dhclient-eth0.leases (RHEL initscripts), dhclient.eth0.leases (Debian

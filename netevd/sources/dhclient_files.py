@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from netevd.core.lease import parse_leases
-from netevd.core.lease_syntax import Problem
+from netevd.core.dhcp.lease import parse_leases
+from netevd.core.dhcp.syntax import Problem
 from netevd.sources.dhclient_decode import FileLeases, is_lease_file
 
 MAX_FILE_SIZE = 1024 * 1024  # a real lease file is a few KiB: dhclient rewrites it every 20 writes

@@ -18,8 +18,8 @@ from lab import Topology
 from lab.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer
 from lab.sandbox import HostView
 from lab.wait import wait_until
+from netevd.core.dhcp.lease import parse_leases
 from netevd.core.events import LeaseChanged, LeaseLost, SourceStatus
-from netevd.core.lease import parse_leases
 from netevd.sources.dhclient import DhclientSource
 
 SERVER = "10.231.81.1"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dhclient_writer import v4_block, v6_block
 
-from netevd.core.lease import (
+from netevd.core.dhcp.lease import (
     MAX_PROBLEMS,
     MAX_TEXT,
     current_lease,
@@ -18,7 +18,7 @@ from netevd.core.lease import (
     parse_leases,
     same_lease,
 )
-from netevd.core.lease_syntax import unescape
+from netevd.core.dhcp.syntax import unescape
 from netevd.core.model import Lease
 
 DATA = Path(__file__).parent.parent / "data" / "dhclient"

@@ -8,8 +8,8 @@ from dhclient_writer import v4_block, v6_block
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from netevd.core.dhcp.lease import lease_key, parse_leases
 from netevd.core.environment import check
-from netevd.core.lease import lease_key, parse_leases
 from netevd.core.model import Lease
 
 DATA = Path(__file__).parent.parent / "data" / "dhclient"

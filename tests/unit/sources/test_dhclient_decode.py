@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from netevd.core.dhcp.lease import parse_leases
 from netevd.core.events import LeaseChanged, LeaseLost
-from netevd.core.lease import parse_leases
 from netevd.core.model import Lease
 from netevd.sources.dhclient_decode import FileLeases, LeaseBook, is_lease_file
 

@@ -1,5 +1,5 @@
 """Checks for the values a lease file carries (pure). Each returns the clean value or raises
-:class:`Rejected` with the reason; :mod:`netevd.core.lease` turns that into a reported problem.
+:class:`Rejected` with the reason; :mod:`netevd.core.dhcp.lease` turns that into a reported problem.
 
 A lease file is network input written down by dhclient: the DHCP server chose the host name,
 the domains and the addresses, and the interface name can hold ``$``, ``;`` and quotes.
@@ -11,8 +11,8 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
+from netevd.core.dhcp.syntax import Token
 from netevd.core.environment import link_name_problem
-from netevd.core.lease_syntax import Token
 
 IFNAMSIZ = 16
 MAX_TIME = 2**63 - 1

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from netevd.core import lease_values as v
+from netevd.core.dhcp import values as v
+from netevd.core.dhcp.syntax import Problem, Statement, Token, statements
 from netevd.core.events import LostReason
-from netevd.core.lease_syntax import Problem, Statement, Token, statements
 from netevd.core.model import Lease
 
 MAX_TEXT = 4 * 1024 * 1024  # characters; real lease files are a few KiB
