@@ -26,10 +26,10 @@ from pyroute2 import AsyncIPRoute
 from netevd.client.http import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiClient, Endpoint
 from netevd.core.actions import RunScripts
 from netevd.core.compat import nm_manager_changes
-from netevd.core.compat_networkd import STATES as NETWORKD_DISPATCHER_STATES
-from netevd.core.compat_networkd import dispatcher_run
-from netevd.core.compat_nm import ACTIONS as NM_DISPATCHER_ACTIONS
-from netevd.core.compat_nm import device_run
+from netevd.core.compat.networkd_dispatcher import STATES as NETWORKD_DISPATCHER_STATES
+from netevd.core.compat.networkd_dispatcher import dispatcher_run
+from netevd.core.compat.nm_dispatcher import ACTIONS as NM_DISPATCHER_ACTIONS
+from netevd.core.compat.nm_dispatcher import device_run
 from netevd.core.config import Config
 from netevd.core.directories import Directory, directory_for
 from netevd.core.environment import link_name_problem

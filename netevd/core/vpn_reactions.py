@@ -8,7 +8,7 @@ link, or from the VPN's IP configuration until the kernel shows it) and NetworkM
 ``CONNECTION_DBUS_PATH``, ``CONNECTION_FILENAME`` (the VPN's profile), ``REASON`` (its
 VpnStateChanged reason), ``VPN_IP_IFACE`` and, at ``vpn-up``, ``VPN_IP4_*``/``VPN_IP6_*`` as
 NetworkManager-dispatcher names them. With ``compat.nm_dispatcher`` NetworkManager-dispatcher's
-``vpn-up``/``vpn-down`` follow (netevd.core.compat_nm.vpn_run).
+``vpn-up``/``vpn-down`` follow (netevd.core.compat.nm_dispatcher.vpn_run).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from netevd.core.actions import Action, RejectLink, RunScripts, SkipUnknownState
-from netevd.core.compat_nm import PASSED_ON, connection_items, ip_items, vpn_run
+from netevd.core.compat.nm_dispatcher import PASSED_ON, connection_items, ip_items, vpn_run
 from netevd.core.config import Config
 from netevd.core.directories import Directory
 from netevd.core.environment import link_name_problem

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from netevd.core.compat_networkd import STATES as NETWORKD_DISPATCHER_STATES
+from netevd.core.compat.networkd_dispatcher import STATES as NETWORKD_DISPATCHER_STATES
 from netevd.core.trees import NM_DISPATCHER_DIRECTORY, Tree
 from netevd.core.verdicts import ScriptVerdict
 from netevd.executors.nm_dispatcher_files import EMPTY, empty, skipped_entry

@@ -14,8 +14,8 @@ from netevd.api import openapi
 from netevd.api.params import EventQuery, ParamError
 from netevd.cli import build_parser
 from netevd.config import ConfigError, parse_config
-from netevd.core.compat_networkd import STATES as NETWORKD_DISPATCHER_STATES
-from netevd.core.compat_nm import ACTIONS as NM_DISPATCHER_ACTIONS
+from netevd.core.compat.networkd_dispatcher import STATES as NETWORKD_DISPATCHER_STATES
+from netevd.core.compat.nm_dispatcher import ACTIONS as NM_DISPATCHER_ACTIONS
 from netevd.core.describe import record_line
 from netevd.core.directories import Directory
 from netevd.core.kinds import KINDS, EventKind

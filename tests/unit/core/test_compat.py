@@ -7,8 +7,8 @@ import json
 from dataclasses import replace
 
 from netevd.core.actions import RunScripts
-from netevd.core.compat_networkd import dispatcher_env, networkd_dispatcher_runs
-from netevd.core.compat_nm import device_action, dhcp_items, ip_items, nm_dispatcher_runs
+from netevd.core.compat.networkd_dispatcher import dispatcher_env, networkd_dispatcher_runs
+from netevd.core.compat.nm_dispatcher import device_action, dhcp_items, ip_items, nm_dispatcher_runs
 from netevd.core.environment import validated
 from netevd.core.model import AF_INET, IFF_LOOPBACK, IFF_LOWER_UP, IFF_UP, Addr, Link
 from netevd.core.state import State

@@ -1,11 +1,11 @@
 """compat.nm_dispatcher held against NetworkManager's own dispatcher test fixtures.
 
-NetworkManager 1.42.4's src/nm-dispatcher/tests/dispatcher-{up,down,external,vpn-up,vpn-down}
-(read by test-dispatcher-envp.c) give nm_dispatcher_utils_construct_envp() a device, its
-connection and its IP and DHCP configuration, and list the environment it must build. Here the
-same inputs, as the NetworkManager source would report them, go through netevd's pure builders
-(netevd.core.compat_nm.device_run and vpn_run); what comes out must be the fixture's ``[env]``,
-key for key and value for value, but for what netevd does not give:
+NetworkManager 1.42.4's src/nm-dispatcher/tests/dispatcher-{up,down,external,vpn-up,vpn-down} (read
+by test-dispatcher-envp.c) give nm_dispatcher_utils_construct_envp() a device, its connection and
+its IP and DHCP configuration, and list the environment it must build. Here the same inputs, as the
+NetworkManager source would report them, go through netevd's pure builders
+(netevd.core.compat.nm_dispatcher.device_run and vpn_run); what comes out must be the fixture's
+``[env]``, key for key and value for value, but for what netevd does not give:
 
 - ``PATH`` (netevd's fixed one) and ``PROXY_PAC_URL``/``PROXY_PAC_SCRIPT`` (the device's proxy
   configuration is not followed: docs/migration.md);
@@ -32,7 +32,7 @@ import json
 import pytest
 from immutables import Map
 
-from netevd.core.compat_nm import device_run, vpn_run
+from netevd.core.compat.nm_dispatcher import device_run, vpn_run
 from netevd.core.directories import Directory
 from netevd.core.events import NETWORKMANAGER, Context
 from netevd.core.state import State

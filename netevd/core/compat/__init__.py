@@ -11,8 +11,8 @@ Two ways a compat run comes about, both pure:
   ``dhcp4-change``/``dhcp6-change``, ``connectivity-change`` and ``hostname``.
 
 A compat run carries its tree (netevd.core.trees.Tree), the other tool's environment
-(netevd.core.compat_networkd, netevd.core.compat_nm) and netevd's NETEVD_SEQ, NETEVD_REPLAY and
-NETEVD_JSON. Filters apply to them as to netevd's own runs.
+(netevd.core.compat.networkd_dispatcher, netevd.core.compat.nm_dispatcher) and netevd's NETEVD_SEQ,
+NETEVD_REPLAY and NETEVD_JSON. Filters apply to them as to netevd's own runs.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from netevd.core.actions import Action, RunScripts
-from netevd.core.compat_networkd import dispatcher_run, networkd_dispatcher_runs
-from netevd.core.compat_nm import (
+from netevd.core.compat.networkd_dispatcher import dispatcher_run, networkd_dispatcher_runs
+from netevd.core.compat.nm_dispatcher import (
     device_run,
     dhcp_options,
     manager_run,
