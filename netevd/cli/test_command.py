@@ -42,11 +42,11 @@ from netevd.core.events import (
     VpnChanged,
 )
 from netevd.core.nm_vpn import number_of, own_interface, parent_iface, parent_props
+from netevd.core.react.vpn import react_vpns
 from netevd.core.runs import script_run
 from netevd.core.state import State, apply, apply_all, expand_snapshot
 from netevd.core.trees import Tree
 from netevd.core.views import LinkView, view
-from netevd.core.vpn_reactions import react_vpns
 from netevd.errors import RuntimeFailure, UsageError
 from netevd.executors.scripts import run_script, script_environment
 from netevd.kernel.dump import dump

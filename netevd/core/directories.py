@@ -38,13 +38,13 @@ class Directory(StrEnum):
     SECONDARIES = "secondaries"
     ACTIVATED = "activated"
     DEACTIVATING = "deactivating"
-    # a NetworkManager VPN connection comes up / goes (netevd.core.vpn_reactions)
+    # a NetworkManager VPN connection comes up / goes (netevd.core.react.vpn)
     VPN_UP = "vpn-up"
     VPN_DOWN = "vpn-down"
     # manager-level and routing-table changes
     MANAGER = "manager"
     ROUTES = "routes"
-    # what the kernel says happened, with every backend (netevd.core.hooks)
+    # what the kernel says happened, with every backend (netevd.core.react.kernel_changes)
     LINK_ADDED = "link-added"
     LINK_REMOVED = "link-removed"
     ADDRESS_ADDED = "address-added"

@@ -124,7 +124,7 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     "DHCP_SEARCH": (_domain_list, "not a list of domain names"),
     "DHCP_SERVER": (_ip, "not an IP address"),
     "DHCP_EXPIRE": (_digits, "not a time in seconds since the epoch"),
-    # the kernel hooks' own (netevd.core.hooks)
+    # the kernel hooks' own (netevd.core.react.kernel_changes)
     "ADDRESS": (_ip, "not an IP address"),
     "PREFIXLEN": (_digits, "not a prefix length"),
     "FAMILY": (lambda v: v in ("inet", "inet6"), "not inet or inet6"),

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from netevd.core.directories import Directory
 from netevd.core.events import NETWORKD, NETWORKMANAGER
-from netevd.core.manager_reactions import STATE_VALUES
-from netevd.core.nm_reactions import DEVICE_STATES
+from netevd.core.react.managers import STATE_VALUES
+from netevd.core.react.networkmanager import DEVICE_STATES
 from netevd.core.state import State
 from netevd.core.views import kernel_state
 

@@ -45,13 +45,14 @@ from netevd.core.events import (
     VpnChanged,
     VpnRemoved,
 )
-from netevd.core.hooks import react_hooks, react_hooks_between, resolve_hook
 from netevd.core.kinds import EventKind
-from netevd.core.manager_reactions import react_manager, react_manager_links
 from netevd.core.manager_records import manager_record
-from netevd.core.reactions import react, react_links, react_resync_routes, resolve_routes
+from netevd.core.react.kernel import react, react_links, react_resync_routes, resolve_routes
+from netevd.core.react.kernel_changes import react_hooks, react_hooks_between, resolve_hook
+from netevd.core.react.managers import react_manager, react_manager_links
+from netevd.core.react.routing import routing_actions
+from netevd.core.react.vpn import react_vpns
 from netevd.core.records import NETEVD, Record
-from netevd.core.routing_reactions import routing_actions
 from netevd.core.state import (
     State,
     apply,
@@ -60,7 +61,6 @@ from netevd.core.state import (
     expand_routes,
     expand_snapshot,
 )
-from netevd.core.vpn_reactions import react_vpns
 
 ManagerInput = ManagerSnapshot | ManagerEvent
 NETLINK = "netlink"

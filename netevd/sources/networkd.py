@@ -48,7 +48,7 @@ from netevd.core.events import (
     Properties,
     SourceStatus,
 )
-from netevd.core.manager_reactions import LINK_PROPERTIES, MANAGER_PROPERTIES
+from netevd.core.react.managers import LINK_PROPERTIES, MANAGER_PROPERTIES
 from netevd.sources.dbus_paths import NETWORK1_PATH, link_path
 from netevd.sources.networkd_decode import (
     LINK_INTERFACE,

@@ -4,7 +4,7 @@ from netevd.core.actions import Note, RunScripts
 from netevd.core.config import Config, Filter, FilterMatch
 from netevd.core.events import AddressAdded, LinkChanged, RouteAdded
 from netevd.core.filters import Subject, decide, matches
-from netevd.core.reactions import react, resolve_routes
+from netevd.core.react.kernel import react, resolve_routes
 from netevd.core.state import State, apply, apply_all
 
 SUBJECT = Subject(

@@ -14,7 +14,7 @@ from netevd.core.events import (
     ManagerSnapshot,
 )
 from netevd.core.kinds import EventKind
-from netevd.core.manager_reactions import react_manager, react_manager_links
+from netevd.core.react.managers import react_manager, react_manager_links
 from netevd.core.state import State, apply, apply_all, expand_manager_snapshot
 
 ND = "systemd-networkd"

@@ -15,7 +15,7 @@ from netevd.core.events import (
     SourceStatus,
 )
 from netevd.core.model import IFF_UP, RTPROT_NETEVD
-from netevd.core.reactions import react, react_links, react_resync_routes, resolve_routes
+from netevd.core.react.kernel import react, react_links, react_resync_routes, resolve_routes
 from netevd.core.state import State, apply, apply_all
 
 CONFIG = Config()

@@ -16,7 +16,8 @@ from netevd.core.events import (
     TablesAssigned,
 )
 from netevd.core.model import AF_INET, AF_INET6, RTPROT_NETEVD, Route, Rule
-from netevd.core.reactions import react
+from netevd.core.react.kernel import react
+from netevd.core.react.routing import relevant, routing_actions
 from netevd.core.routing import (
     Changes,
     Plan,
@@ -25,7 +26,6 @@ from netevd.core.routing import (
     diff,
     policy_links,
 )
-from netevd.core.routing_reactions import relevant, routing_actions
 from netevd.core.state import State, apply, apply_all
 
 P = RTPROT_NETEVD

@@ -1,10 +1,10 @@
 """Reactions to what a network manager (systemd-networkd, NetworkManager) reports (pure).
 
-Only the effective backend fires scripts. Every networkd OperationalState and
-AdministrativeState value, and every NetworkManager device state (netevd.core.nm_reactions), has
-its directory, looked up in a fixed set; anything else is logged and counted, never run.
-Carrier changes come from the kernel with every backend, so networkd's ``carrier`` and
-``no-carrier`` operational states do not fire a second time.
+Only the effective backend fires scripts. Every networkd OperationalState and AdministrativeState
+value, and every NetworkManager device state (netevd.core.react.networkmanager), has its directory,
+looked up in a fixed set; anything else is logged and counted, never run. Carrier changes come from
+the kernel with every backend, so networkd's ``carrier`` and ``no-carrier`` operational states do
+not fire a second time.
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from netevd.core.events import (
 from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import Link
-from netevd.core.nm_reactions import (
+from netevd.core.react.networkmanager import (
     device_directory,
     device_document,
     device_env,
     manager_env,
 )
+from netevd.core.react.vpn import react_vpns
 from netevd.core.runs import apply_filters, manager_document, policy_env, script_run
 from netevd.core.state import State
 from netevd.core.views import LinkView, view
-from netevd.core.vpn_reactions import react_vpns
 
 STATE_VALUES: Mapping[str, frozenset[str]] = {
     "OperationalState": frozenset(

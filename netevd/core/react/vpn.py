@@ -24,7 +24,6 @@ from netevd.core.events import NETWORKMANAGER, Context
 from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import Link
-from netevd.core.nm_reactions import device_document
 from netevd.core.nm_vpn import (
     number_of,
     own_interface,
@@ -32,6 +31,7 @@ from netevd.core.nm_vpn import (
     parent_props,
     vpn_directory,
 )
+from netevd.core.react.networkmanager import device_document
 from netevd.core.runs import apply_filters, policy_env, script_run
 from netevd.core.state import State
 from netevd.core.views import LinkView, view
