@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netevd.sources.dbus_paths import (
+from netevd.sources.networkd.paths import (
     PathError,
     escape_label,
     ifindex_from_link_path,

@@ -49,8 +49,7 @@ from netevd.core.events import (
     SourceStatus,
 )
 from netevd.core.react.managers import LINK_PROPERTIES, MANAGER_PROPERTIES
-from netevd.sources.dbus_paths import NETWORK1_PATH, link_path
-from netevd.sources.networkd_decode import (
+from netevd.sources.networkd.decode import (
     LINK_INTERFACE,
     MANAGER_INTERFACE,
     PROPERTIES_INTERFACE,
@@ -63,6 +62,7 @@ from netevd.sources.networkd_decode import (
     decode_properties,
     decode_properties_changed,
 )
+from netevd.sources.networkd.paths import NETWORK1_PATH, link_path
 from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.networkd")

@@ -20,7 +20,7 @@ from dbus_fast import Variant
 from netevd.bus.values import Ignored, Malformation, Malformed
 from netevd.core.events import Properties
 from netevd.core.react.managers import LINK_PROPERTIES, MANAGER_PROPERTIES
-from netevd.sources.dbus_paths import (
+from netevd.sources.networkd.paths import (
     NETWORK1_PATH,
     PathError,
     ifindex_from_link_path,
