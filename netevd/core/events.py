@@ -108,7 +108,7 @@ class ManagerChanged:
 class VpnChanged:
     """NetworkManager reported new property values for a VPN connection: the active connection
     ``ActiveConnection/<number>`` whose ``Vpn`` is true. Its ``VpnState`` is the one its own
-    ``VpnStateChanged`` signal gave (never a re-read); see netevd.sources.networkmanager_vpns."""
+    ``VpnStateChanged`` signal gave (never a re-read); see netevd.sources.networkmanager.vpns."""
 
     source: str
     number: int

@@ -1,7 +1,7 @@
 """NetworkManager's VPN connections in the state (pure): what each last reported, by number.
 
 ``State.vpns`` maps the number N of ``/org/freedesktop/NetworkManager/ActiveConnection/N`` to
-the VPN's properties (strings, as netevd.sources.networkmanager_vpns names them), merged like a
+the VPN's properties (strings, as netevd.sources.networkmanager.vpns names them), merged like a
 device's: a property an event does not carry keeps its last value, so ``vpn-down`` still knows
 the parent device and the connection after NetworkManager has dropped them from the object.
 """

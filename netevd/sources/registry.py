@@ -9,7 +9,7 @@ from netevd.core.events import DHCLIENT, NETWORKMANAGER, Event
 from netevd.sources.dhclient import DhclientSource
 from netevd.sources.networkd.source import NAME as NETWORKD
 from netevd.sources.networkd.source import NetworkdSource
-from netevd.sources.networkmanager import NetworkManagerSource
+from netevd.sources.networkmanager.source import NetworkManagerSource
 from netevd.telemetry.metrics import Metrics
 
 SourceRun = Callable[[], Awaitable[None]]  # a fresh run each call, so a source can be restarted

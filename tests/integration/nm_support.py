@@ -13,7 +13,7 @@ from collections.abc import Callable
 from lab import wait_until
 from lab.netns_loop import NetnsLoop
 from netevd.core.events import Event, ManagerLinkChanged, ManagerSnapshot, SourceStatus
-from netevd.sources.networkmanager import NetworkManagerSource
+from netevd.sources.networkmanager.source import NetworkManagerSource
 from netevd.telemetry.metrics import Metrics
 
 

@@ -28,7 +28,7 @@ from netevd.core.events import KernelSnapshot, ManagerSnapshot, SourceStatus
 from netevd.core.model import IFF_LOWER_UP, IFF_UP, Link
 from netevd.core.step import World, step, with_backend
 from netevd.core.trees import Tree
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     DeviceProps,
     DhcpConfigProps,
     IpConfigProps,
@@ -37,7 +37,7 @@ from netevd.sources.networkmanager_decode import (
     decode_get_all,
     decode_props,
 )
-from netevd.sources.networkmanager_devices import Tracker
+from netevd.sources.networkmanager.devices import Tracker
 
 NM = "/org/freedesktop/NetworkManager"
 DEVICE = NM + "/Devices/2"

@@ -9,7 +9,7 @@ from dbus_fast import Variant
 from nm_recording import phases, replies, signals
 
 from netevd.bus.values import Ignored, Malformation, Malformed
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     ConnectionProps,
     DeviceProps,
     IpConfigProps,
@@ -17,8 +17,8 @@ from netevd.sources.networkmanager_decode import (
     decode_device_list,
     decode_get_all,
 )
-from netevd.sources.networkmanager_enums import DEVICE_STATE_REASONS
-from netevd.sources.networkmanager_signals import (
+from netevd.sources.networkmanager.enums import DEVICE_STATE_REASONS
+from netevd.sources.networkmanager.signals import (
     ConnectionChanged,
     DeviceAdded,
     DeviceChanged,
@@ -30,7 +30,7 @@ from netevd.sources.networkmanager_signals import (
     ObjectRemoved,
     decode_signal,
 )
-from netevd.sources.networkmanager_values import (
+from netevd.sources.networkmanager.values import (
     connectivity_name,
     device_reason_name,
     device_state_name,

@@ -11,15 +11,15 @@ import json
 from nm_recording import phases
 
 from netevd.core.events import ManagerChanged, ManagerLinkChanged, ManagerLinkRemoved
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     ConnectionProps,
     DeviceProps,
     IpConfigProps,
     ManagerProps,
     StateChange,
 )
-from netevd.sources.networkmanager_devices import Tracker
-from netevd.sources.networkmanager_signals import (
+from netevd.sources.networkmanager.devices import Tracker
+from netevd.sources.networkmanager.signals import (
     ConnectionChanged,
     DeviceAdded,
     DeviceChanged,
@@ -32,7 +32,7 @@ from netevd.sources.networkmanager_signals import (
     ObjectRemoved,
     decode_signal,
 )
-from netevd.sources.networkmanager_signals import (
+from netevd.sources.networkmanager.signals import (
     ManagerChanged as ManagerSignal,
 )
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netevd.bus.values import Ignored, Malformation, Malformed
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     ConnectionProps,
     DeviceProps,
     IpConfigProps,
@@ -20,7 +20,7 @@ from netevd.sources.networkmanager_decode import (
     decode_get_all,
     decode_props,
 )
-from netevd.sources.networkmanager_signals import (
+from netevd.sources.networkmanager.signals import (
     ConnectionChanged,
     DeviceAdded,
     DeviceChanged,

@@ -26,7 +26,7 @@ from netevd.core.events import (
 )
 from netevd.core.model import IFF_LOWER_UP, IFF_UP, Link
 from netevd.core.step import World, step, with_backend
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     ConnectionProps,
     DeviceProps,
     IpConfigProps,
@@ -35,8 +35,8 @@ from netevd.sources.networkmanager_decode import (
     StateChange,
     decode_props,
 )
-from netevd.sources.networkmanager_devices import Tracker
-from netevd.sources.networkmanager_signals import (
+from netevd.sources.networkmanager.devices import Tracker
+from netevd.sources.networkmanager.signals import (
     ObjectAdded,
     SettingsConnectionChanged,
     VpnChange,

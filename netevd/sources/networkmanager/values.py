@@ -3,7 +3,7 @@
 Everything here is input from a peer on the system bus. A value is believed only after its
 D-Bus type, range and alphabet are checked; what fails is :class:`Malformed`, with a reason from
 a fixed set so it can be counted without unbounded labels. Numbers become words through the
-tables of :mod:`netevd.sources.networkmanager_enums`: a device, global or connectivity state
+tables of :mod:`netevd.sources.networkmanager.enums`: a device, global or connectivity state
 outside them is rejected as such (``state``), never passed on as a number.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dbus_fast import Variant
 
 from netevd.bus.values import Malformation, Malformed
-from netevd.sources.networkmanager_enums import (
+from netevd.sources.networkmanager.enums import (
     CONNECTIVITY,
     DEVICE_STATES,
     NM_STATES,
@@ -24,7 +24,7 @@ from netevd.sources.networkmanager_enums import (
     active_reason_name,
     reason_name,
 )
-from netevd.sources.networkmanager_paths import numbered_path
+from netevd.sources.networkmanager.paths import numbered_path
 
 MAX_NAME_BYTES = 15  # IFNAMSIZ without the NUL
 MAX_TEXT = 256  # a connection id; NetworkManager sets no limit, a liar gets this one

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from netevd.core.events import NETWORKMANAGER, Event, Properties, VpnChanged, VpnRemoved
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     DEVICE_INTERFACE,
     IP4_INTERFACE,
     IP6_INTERFACE,
@@ -33,9 +33,9 @@ from netevd.sources.networkmanager_decode import (
     VPN_INTERFACE,
     ConnectionProps,
 )
-from netevd.sources.networkmanager_objects import IfindexLookup, Objects
-from netevd.sources.networkmanager_paths import ACTIVE_PREFIX, numbered_path
-from netevd.sources.networkmanager_signals import VpnChange
+from netevd.sources.networkmanager.objects import IfindexLookup, Objects
+from netevd.sources.networkmanager.paths import ACTIVE_PREFIX, numbered_path
+from netevd.sources.networkmanager.signals import VpnChange
 
 VPN_PROPERTIES = (
     "VpnState",

@@ -1,8 +1,8 @@
 """How a NetworkManager property dict (``a{sv}``) is checked, field by field (pure, never raises).
 
-Shared by the decoders of netevd.sources.networkmanager_decode and
-netevd.sources.networkmanager_active: a dict whose keys are not strings is malformed; a followed
-property is checked by its own function (netevd.sources.networkmanager_values); one that fails
+Shared by the decoders of netevd.sources.networkmanager.decode and
+netevd.sources.networkmanager.active: a dict whose keys are not strings is malformed; a followed
+property is checked by its own function (netevd.sources.networkmanager.values); one that fails
 makes the whole dict malformed.
 """
 

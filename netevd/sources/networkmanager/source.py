@@ -13,7 +13,7 @@ the engine reconciles. Then the signals are followed in arrival order:
   properties, before any device refers to it) keep :class:`Tracker` current without round trips;
 - ``DeviceAdded``/``DeviceRemoved`` and the Manager's ``StateChanged``;
 - the Manager's ``ActiveConnections``, and a VPN connection's ``VpnStateChanged`` (taken from the
-  signal, as a device's state) and properties (netevd.sources.networkmanager_vpns); profiles'
+  signal, as a device's state) and properties (netevd.sources.networkmanager.vpns); profiles'
   ``Filename`` (``Settings.Connection``), for CONNECTION_FILENAME.
 
 When a device refers to an object nobody has described (a peer that skips InterfacesAdded), it
@@ -50,7 +50,7 @@ from netevd.bus.follow import (
 )
 from netevd.bus.values import Malformed
 from netevd.core.events import Event, ManagerSnapshot, SourceStatus
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
     DHCP4_INTERFACE,
@@ -68,8 +68,8 @@ from netevd.sources.networkmanager_decode import (
     decode_device_list,
     decode_get_all,
 )
-from netevd.sources.networkmanager_devices import NAME, IfindexLookup, Tracker
-from netevd.sources.networkmanager_paths import (
+from netevd.sources.networkmanager.devices import NAME, IfindexLookup, Tracker
+from netevd.sources.networkmanager.paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
     DHCP4_PREFIX,
@@ -80,9 +80,9 @@ from netevd.sources.networkmanager_paths import (
     OBJECT_MANAGER_PATH,
     SETTINGS_PATH,
 )
-from netevd.sources.networkmanager_session import DEVICES, Session
-from netevd.sources.networkmanager_signals import ManagerAdded, decode_signal
-from netevd.sources.networkmanager_values import interface_name_problem
+from netevd.sources.networkmanager.session import DEVICES, Session
+from netevd.sources.networkmanager.signals import ManagerAdded, decode_signal
+from netevd.sources.networkmanager.values import interface_name_problem
 from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.networkmanager")

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from netevd.bus.values import Ignored, Malformation, Malformed
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
     DHCP4_INTERFACE,
@@ -34,7 +34,7 @@ from netevd.sources.networkmanager_decode import (
     StateChange,
     decode_props,
 )
-from netevd.sources.networkmanager_paths import (
+from netevd.sources.networkmanager.paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
     DHCP4_PREFIX,
@@ -47,7 +47,7 @@ from netevd.sources.networkmanager_paths import (
     SETTINGS_PATH,
     numbered_path,
 )
-from netevd.sources.networkmanager_values import (
+from netevd.sources.networkmanager.values import (
     device_reason_name,
     device_state_name,
     nm_state_name,

@@ -2,7 +2,7 @@
 
 Devices, active connections (with their VPN side), profiles (settings connections), IP and DHCP
 configurations, each by path, merged from GetAll replies, InterfacesAdded and PropertiesChanged
-(netevd.sources.networkmanager_devices and netevd.sources.networkmanager_vpns turn them into
+(netevd.sources.networkmanager.devices and netevd.sources.networkmanager.vpns turn them into
 events). No I/O but the injected ifindex lookup.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     ConnectionProps,
     DeviceProps,
     DhcpConfigProps,

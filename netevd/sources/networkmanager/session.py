@@ -23,23 +23,23 @@ from dbus_fast.aio import MessageBus
 from netevd.bus.follow import BusCounters, Inbox, OrderedChains, text
 from netevd.bus.values import Ignored, Malformed
 from netevd.core.events import Event
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
     ConnectionProps,
     DeviceProps,
     ManagerProps,
 )
-from netevd.sources.networkmanager_devices import Tracker
-from netevd.sources.networkmanager_objects import Learned
-from netevd.sources.networkmanager_paths import (
+from netevd.sources.networkmanager.devices import Tracker
+from netevd.sources.networkmanager.objects import Learned
+from netevd.sources.networkmanager.paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
     NM_PATH,
     SETTINGS_PATH,
     numbered_path,
 )
-from netevd.sources.networkmanager_signals import (
+from netevd.sources.networkmanager.signals import (
     ConnectionChanged,
     Decoded,
     DeviceAdded,

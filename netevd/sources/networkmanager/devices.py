@@ -42,7 +42,7 @@ from netevd.core.events import (
     ManagerLinkRemoved,
     Properties,
 )
-from netevd.sources.networkmanager_decode import (
+from netevd.sources.networkmanager.decode import (
     ACTIVE_INTERFACE,
     DHCP4_INTERFACE,
     DHCP6_INTERFACE,
@@ -53,9 +53,9 @@ from netevd.sources.networkmanager_decode import (
     SettingsProps,
     StateChange,
 )
-from netevd.sources.networkmanager_objects import Device, IfindexLookup
-from netevd.sources.networkmanager_paths import ACTIVE_PREFIX, numbered_path
-from netevd.sources.networkmanager_vpns import VpnTracking
+from netevd.sources.networkmanager.objects import Device, IfindexLookup
+from netevd.sources.networkmanager.paths import ACTIVE_PREFIX, numbered_path
+from netevd.sources.networkmanager.vpns import VpnTracking
 
 NAME = NETWORKMANAGER
 # The properties a device event may carry, in the order they are listed.
@@ -91,7 +91,7 @@ __all__ = ["NAME", "IfindexLookup", "Tracker"]
 
 class Tracker(VpnTracking):
     """Devices, their active connections and IP configurations, the VPN connections
-    (netevd.sources.networkmanager_vpns) and the manager's state."""
+    (netevd.sources.networkmanager.vpns) and the manager's state."""
 
     def unknown(self, path: str) -> bool:
         """Whether device (or active connection) *path* is neither known nor known to be gone."""

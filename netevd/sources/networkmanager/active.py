@@ -23,16 +23,16 @@ from functools import partial
 from dbus_fast import Variant
 
 from netevd.bus.values import Malformation, Malformed
-from netevd.sources.networkmanager_enums import ACTIVATION_STATE_FLAG_EXTERNAL
-from netevd.sources.networkmanager_fields import Check, checked, fields_of, numbered, optional
-from netevd.sources.networkmanager_paths import (
+from netevd.sources.networkmanager.enums import ACTIVATION_STATE_FLAG_EXTERNAL
+from netevd.sources.networkmanager.fields import Check, checked, fields_of, numbered, optional
+from netevd.sources.networkmanager.paths import (
     DEVICE_PREFIX,
     IP4_PREFIX,
     IP6_PREFIX,
     SETTINGS_CONNECTION_PREFIX,
     numbered_path,
 )
-from netevd.sources.networkmanager_values import (
+from netevd.sources.networkmanager.values import (
     connection_id_value,
     object_value,
     text_value,

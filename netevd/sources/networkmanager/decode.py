@@ -1,6 +1,6 @@
 """NetworkManager's objects' properties and method replies, decoded (pure: no I/O, never raises).
 
-A dict that fails any check (:mod:`netevd.sources.networkmanager_values`) is malformed as a
+A dict that fails any check (:mod:`netevd.sources.networkmanager.values`) is malformed as a
 whole: a peer that lies about one value is not believed about the others. Properties
 NetworkManager has but netevd does not follow are ignored unchecked; a followed property missing
 from a dict is left ``None`` (PropertiesChanged carries only what changed; NetworkManager 1.42
@@ -16,24 +16,24 @@ from functools import partial
 from dbus_fast import Variant
 
 from netevd.bus.values import Ignored, Malformation, Malformed
-from netevd.sources.networkmanager_active import (
+from netevd.sources.networkmanager.active import (
     ConnectionProps as ConnectionProps,
 )
-from netevd.sources.networkmanager_active import (
+from netevd.sources.networkmanager.active import (
     SettingsConnectionProps as SettingsConnectionProps,
 )
-from netevd.sources.networkmanager_active import (
+from netevd.sources.networkmanager.active import (
     decode_connection_props,
     decode_settings_connection_props,
     decode_vpn_props,
     object_list_value,
 )
-from netevd.sources.networkmanager_fields import Check
-from netevd.sources.networkmanager_fields import checked as _checked
-from netevd.sources.networkmanager_fields import fields_of as _fields
-from netevd.sources.networkmanager_fields import numbered as _numbered
-from netevd.sources.networkmanager_fields import optional as _optional
-from netevd.sources.networkmanager_paths import (
+from netevd.sources.networkmanager.fields import Check
+from netevd.sources.networkmanager.fields import checked as _checked
+from netevd.sources.networkmanager.fields import fields_of as _fields
+from netevd.sources.networkmanager.fields import numbered as _numbered
+from netevd.sources.networkmanager.fields import optional as _optional
+from netevd.sources.networkmanager.paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
     DHCP4_PREFIX,
@@ -42,7 +42,7 @@ from netevd.sources.networkmanager_paths import (
     IP6_PREFIX,
     numbered_path,
 )
-from netevd.sources.networkmanager_values import (
+from netevd.sources.networkmanager.values import (
     address_data_value,
     connectivity_name,
     device_reason_name,
