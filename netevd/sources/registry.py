@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from netevd.core.config import Config
 from netevd.core.events import DHCLIENT, NETWORKMANAGER, Event
-from netevd.sources.dhclient import DhclientSource
+from netevd.sources.dhclient.source import DhclientSource
 from netevd.sources.networkd.source import NAME as NETWORKD
 from netevd.sources.networkd.source import NetworkdSource
 from netevd.sources.networkmanager.source import NetworkManagerSource

@@ -20,7 +20,7 @@ from lab.sandbox import HostView
 from lab.wait import wait_until
 from netevd.core.dhcp.lease import parse_leases
 from netevd.core.events import LeaseChanged, LeaseLost, SourceStatus
-from netevd.sources.dhclient import DhclientSource
+from netevd.sources.dhclient.source import DhclientSource
 
 SERVER = "10.231.81.1"
 POOL = ("10.231.81.100", "10.231.81.150")

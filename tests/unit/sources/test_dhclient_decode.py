@@ -8,7 +8,7 @@ import pytest
 from netevd.core.dhcp.lease import parse_leases
 from netevd.core.events import LeaseChanged, LeaseLost
 from netevd.core.model import Lease
-from netevd.sources.dhclient_decode import FileLeases, LeaseBook, is_lease_file
+from netevd.sources.dhclient.book import FileLeases, LeaseBook, is_lease_file
 
 DATA = Path(__file__).parent.parent / "data" / "dhclient"
 NOW = 1_000_000

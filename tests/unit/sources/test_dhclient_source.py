@@ -14,8 +14,8 @@ import pytest
 from lab.wait import wait_until
 from netevd.core.events import LeaseChanged, LeaseLost, SourceStatus
 from netevd.core.model import Lease
-from netevd.sources import dhclient as source_module
-from netevd.sources.dhclient import DhclientSource
+from netevd.sources.dhclient import source as source_module
+from netevd.sources.dhclient.source import DhclientSource
 from netevd.telemetry.metrics import Metrics
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "core"))

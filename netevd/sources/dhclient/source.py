@@ -5,7 +5,7 @@ dhclient rewrites a file by truncating it in place and, on some systems, by repl
 watch on the file itself would be lost with the inode. The watch is set up first (watchfiles'
 ``RustNotify`` collects events from the moment it exists); then every lease file is read (the
 startup snapshot, emitted as ``LeaseChanged(replay=True)``); then each batch of changes is read
-and turned into events by :class:`~netevd.sources.dhclient_decode.LeaseBook`. A dedicated thread
+and turned into events by :class:`~netevd.sources.dhclient.book.LeaseBook`. A dedicated thread
 waits for inotify batches, so the event loop never blocks; files are read and parsed in worker
 threads, each refused above ``max_file_size`` without being read whole.
 
@@ -34,8 +34,8 @@ from watchfiles._rust_notify import RustNotify
 from netevd.core.dhcp.syntax import Problem
 from netevd.core.events import Event, LeaseChanged, LeaseEvent, LeaseLost, SourceStatus
 from netevd.core.model import Lease
-from netevd.sources.dhclient_decode import FileLeases, Key, LeaseBook, is_lease_file
-from netevd.sources.dhclient_files import (
+from netevd.sources.dhclient.book import FileLeases, Key, LeaseBook, is_lease_file
+from netevd.sources.dhclient.files import (
     MAX_FILE_SIZE,
     Plan,
     Refused,
@@ -43,7 +43,7 @@ from netevd.sources.dhclient_files import (
     load_all,
     make_plan,
 )
-from netevd.sources.dhclient_metrics import LeaseMetrics, lease_metrics
+from netevd.sources.dhclient.metrics import LeaseMetrics, lease_metrics
 from netevd.system.logfmt import repeat_level
 from netevd.telemetry.metrics import Metrics
 

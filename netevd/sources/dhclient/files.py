@@ -12,7 +12,7 @@ from pathlib import PurePath
 
 from netevd.core.dhcp.lease import parse_leases
 from netevd.core.dhcp.syntax import Problem
-from netevd.sources.dhclient_decode import FileLeases, is_lease_file
+from netevd.sources.dhclient.book import FileLeases, is_lease_file
 
 MAX_FILE_SIZE = 1024 * 1024  # a real lease file is a few KiB: dhclient rewrites it every 20 writes
 
