@@ -1,7 +1,7 @@
 """Script trees: whose scripts a run is for (netevd's own, or a tool netevd stands in for).
 
 A run (netevd.core.actions.RunScripts) names its tree; the script executor maps the tree to its
-base directories and to the way scripts are found there (netevd.executors.script_discovery).
+base directories and to the way scripts are found there (netevd.executors.scripts.discovery).
 """
 
 from __future__ import annotations

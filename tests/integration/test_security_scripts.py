@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lab import ROOT, host_peer
 from lab.netevd import RECORDER, ScriptDirs
-from netevd.executors.script_trust import open_script
+from netevd.executors.scripts.trust import open_script
 
 NOBODY = 65534
 

@@ -12,8 +12,8 @@ from netevd.core.environment import check, validated
 from netevd.core.kinds import EventKind
 from netevd.core.records import Record
 from netevd.core.runs import large_values
-from netevd.executors.script_runner import run_script
-from netevd.executors.script_trust import open_script
+from netevd.executors.scripts.runner import run_script
+from netevd.executors.scripts.trust import open_script
 from netevd.telemetry.eventlog import OUTPUT_DROPPED, EventLog, ScriptRecord
 
 ALLOWED = frozenset({os.geteuid()})

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from lab.wait import wait_until
 from netevd.core.trees import Tree
-from netevd.executors.nm_dispatcher_files import EMPTY, runs_without_waiting
-from netevd.executors.script_discovery import discover
+from netevd.executors.scripts.discovery import discover
+from netevd.executors.scripts.nm_dispatcher import EMPTY, runs_without_waiting
 
 RECORD_ARGS = 'printf "%s|%s\\n" "$1" "$2" >> "$LOG"'
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from netevd.executors.script_discovery import LEFTOVER, MASKED, discover
 from netevd.executors.scripts import ScriptSettings
+from netevd.executors.scripts.discovery import LEFTOVER, MASKED, discover
 
 ROOT = os.geteuid() == 0
 OK = "#!/bin/sh\nexit 0\n"

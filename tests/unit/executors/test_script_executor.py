@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lab.wait import wait_until
 from netevd.core.events import RunDropped
-from netevd.executors.script_runner import FIXED_PATH
+from netevd.executors.scripts.runner import FIXED_PATH
 
 # Appends "start $LINK $DIR" and "end ..." to $LOG; blocks on $GATE (a FIFO) when one is set.
 GATED = """\

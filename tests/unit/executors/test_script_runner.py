@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from lab.wait import wait_until
-from netevd.executors.script_runner import (
+from netevd.executors.scripts.runner import (
     FIXED_PATH,
     MAX_LINE,
     run_script,

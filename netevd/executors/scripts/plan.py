@@ -17,11 +17,11 @@ from pathlib import Path
 from netevd.core.actions import RunScripts
 from netevd.core.trees import Tree
 from netevd.core.verdicts import ScriptVerdict
-from netevd.executors.nm_dispatcher_files import no_wait_scripts, warn_blocking_hooks
-from netevd.executors.script_discovery import ScriptSettings, WarnMemory, discover
-from netevd.executors.script_files import write_files
-from netevd.executors.script_runner import ScriptResult, retry_on_shortage
-from netevd.executors.script_trust import DescriptorShortage, Walked, open_script
+from netevd.executors.scripts.discovery import ScriptSettings, WarnMemory, discover
+from netevd.executors.scripts.files import write_files
+from netevd.executors.scripts.nm_dispatcher import no_wait_scripts, warn_blocking_hooks
+from netevd.executors.scripts.runner import ScriptResult, retry_on_shortage
+from netevd.executors.scripts.trust import DescriptorShortage, Walked, open_script
 from netevd.system.logfmt import kv
 
 log = logging.getLogger("netevd.scripts")

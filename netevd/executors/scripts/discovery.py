@@ -19,8 +19,8 @@ from pathlib import Path
 from netevd.core.compat.networkd_dispatcher import STATES as NETWORKD_DISPATCHER_STATES
 from netevd.core.trees import NM_DISPATCHER_DIRECTORY, Tree
 from netevd.core.verdicts import ScriptVerdict
-from netevd.executors.nm_dispatcher_files import EMPTY, empty, skipped_entry
-from netevd.executors.script_trust import DescriptorShortage, open_directory, open_script
+from netevd.executors.scripts.nm_dispatcher import EMPTY, empty, skipped_entry
+from netevd.executors.scripts.trust import DescriptorShortage, open_directory, open_script
 from netevd.system.logfmt import kv
 
 log = logging.getLogger("netevd.scripts")

@@ -14,7 +14,7 @@ As its nm-dispatcher.c (NetworkManager 1.42) has them:
 
 Blocking (it stats and reads links): called through ``asyncio.to_thread``. These rules decide
 only *which* files and in what order; whether a file may run at all is the trust walk's
-(netevd.executors.script_trust), the same as for every other script.
+(netevd.executors.scripts.trust), the same as for every other script.
 """
 
 from __future__ import annotations

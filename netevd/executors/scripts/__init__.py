@@ -23,15 +23,15 @@ from netevd.core.actions import RunScripts
 from netevd.core.events import Event, QuietWindowEnded, RunDropped, ScriptFinished
 from netevd.core.runqueue import enqueue
 from netevd.core.verdicts import ScriptVerdict
-from netevd.executors.script_discovery import (
+from netevd.executors.scripts.discovery import (
     ScriptSettings,
     WarnMemory,
     discover,
     scan_all,
     valid_directory,
 )
-from netevd.executors.script_files import remove_files
-from netevd.executors.script_plan import (
+from netevd.executors.scripts.files import remove_files
+from netevd.executors.scripts.plan import (
     ExecutorStats,
     LineLog,
     RunPlan,
@@ -42,13 +42,13 @@ from netevd.executors.script_plan import (
     plan_run,
     write_run_files,
 )
-from netevd.executors.script_runner import (
+from netevd.executors.scripts.runner import (
     ScriptResult,
     retry_on_shortage,
     run_script,
     script_environment,
 )
-from netevd.executors.script_trust import Walked
+from netevd.executors.scripts.trust import Walked
 from netevd.executors.tasks import Spawn, create_task
 from netevd.system.logfmt import kv
 from netevd.system.reaper import Reaper
