@@ -43,7 +43,7 @@ from netevd.core.routing import policy_links
 from netevd.core.state import State
 from netevd.core.verdicts import ScriptVerdict
 from netevd.engine import Engine
-from netevd.executors.name_services import NameServices
+from netevd.executors.names import NameServices
 from netevd.executors.routing import RoutingExecutor, load_tables
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
 from netevd.faults import FAULT_ENV, wrap_sources

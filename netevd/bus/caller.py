@@ -1,6 +1,6 @@
 """One system-bus connection for method calls to a systemd service, failures as values.
 
-:meth:`BusCaller.call` sends a :class:`Request` (netevd.executors.dbus_requests builds them) and
+:meth:`BusCaller.call` sends a :class:`Request` (netevd.executors.names.requests builds them) and
 returns an :class:`Outcome`; it never raises (short of cancellation). The connection is made on
 first use (``DBUS_SYSTEM_BUS_ADDRESS`` from the given environment, else the system bus) and made
 again after it breaks. Every call is counted by member and result, every failure by its D-Bus error

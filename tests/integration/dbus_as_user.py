@@ -17,9 +17,9 @@ import dbus_fast.aio
 import dbus_fast.auth  # noqa: F401 - loaded now: the bus is reached after the drop
 
 from netevd.bus.caller import BusCaller, Request
-from netevd.executors.dbus_requests import HOSTNAME1, HOSTNAME1_INTERFACE, HOSTNAME1_PATH
-from netevd.executors.hostnamed import HostnamedClient
-from netevd.executors.resolved import ResolvedClient
+from netevd.executors.names.hostnamed import HostnamedClient
+from netevd.executors.names.requests import HOSTNAME1, HOSTNAME1_INTERFACE, HOSTNAME1_PATH
+from netevd.executors.names.resolved import ResolvedClient
 
 
 async def main(address: str, ifindex: int, hostname: str) -> dict[str, str]:

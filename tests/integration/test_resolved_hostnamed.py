@@ -19,8 +19,8 @@ from lab import PrivateBus, Topology
 from lab.fakes import FakeHostname1, FakeResolve1
 from lab.systemd_services import NETEVD_USER, SystemdServices, resolved_available
 from netevd.bus.caller import DISCONNECTED
-from netevd.executors.hostnamed import HostnamedClient
-from netevd.executors.resolved import ResolvedClient
+from netevd.executors.names.hostnamed import HostnamedClient
+from netevd.executors.names.resolved import ResolvedClient
 from netevd.telemetry.metrics import Metrics
 
 pytestmark = pytest.mark.dbus

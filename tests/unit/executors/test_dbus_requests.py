@@ -8,7 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netevd.bus.caller import Invalid, Request
-from netevd.executors.dbus_requests import revert_link, set_hostname, set_link_dns, set_link_domains
+from netevd.executors.names.requests import (
+    revert_link,
+    set_hostname,
+    set_link_dns,
+    set_link_domains,
+)
 
 RESOLVE = (
     "org.freedesktop.resolve1",

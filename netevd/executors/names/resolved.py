@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from netevd.bus.caller import UNCHANGED, BusCaller, Outcome
-from netevd.executors.dbus_requests import revert_link, set_link_dns, set_link_domains
+from netevd.executors.names.requests import revert_link, set_link_dns, set_link_domains
 from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.resolved")

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 from netevd.bus.caller import UNCHANGED, BusCaller, Outcome
-from netevd.executors.dbus_requests import set_hostname
+from netevd.executors.names.requests import set_hostname
 from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.hostnamed")

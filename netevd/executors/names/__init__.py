@@ -18,8 +18,8 @@ from typing import Any
 from netevd.bus.caller import Outcome
 from netevd.core.actions import PushHostname, PushLinkDns, RevertLinkDns
 from netevd.core.events import Event, ServiceCalled
-from netevd.executors.hostnamed import HostnamedClient
-from netevd.executors.resolved import ResolvedClient
+from netevd.executors.names.hostnamed import HostnamedClient
+from netevd.executors.names.resolved import ResolvedClient
 from netevd.executors.tasks import Spawn, create_task
 from netevd.telemetry.metrics import Metrics
 

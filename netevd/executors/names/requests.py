@@ -1,8 +1,8 @@
 """D-Bus requests to systemd-resolved and systemd-hostnamed, built from validated values (pure).
 
-Each builder checks its inputs and returns a :class:`Request` (what to call with which
-arguments, exactly as systemd 252 declares them) or an :class:`Invalid` saying why not. The
-clients in :mod:`netevd.executors.resolved` and :mod:`netevd.executors.hostnamed` do the I/O.
+Each builder checks its inputs and returns a :class:`Request` (what to call with which arguments,
+exactly as systemd 252 declares them) or an :class:`Invalid` saying why not. The clients in
+:mod:`netevd.executors.names.resolved` and :mod:`netevd.executors.names.hostnamed` do the I/O.
 
 - ``org.freedesktop.resolve1.Manager.SetLinkDNS(i ifindex, a(iay) addresses)``: each server as
   (AF_INET 2, 4 bytes) or (AF_INET6 10, 16 bytes).
