@@ -39,8 +39,8 @@ from bench.common import (
 from bench.probes import kernel_addresses
 from bench.results import RESULTS_DIR, write_results
 from bench.stamps import Stamp, StampLog
-from lab.build import run_command
 from lab.http import NsApi
+from lab.net.build import run_command
 
 GATEWAY = "10.214.1.2"
 KEEP = 10  # addresses the address storm leaves behind

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 from bench.stamps import StampLog, stamp_script
 from lab import Lab, Topology, host_peer, wait_until
-from lab.build import run_command
 from lab.http import Metrics, NsApi
-from lab.naming import new_prefix
+from lab.net.build import run_command
+from lab.net.naming import new_prefix
 from lab.netevd import Daemon, ScriptDirs, api_section, netevd_config, running_netevd
 from lab.wait import WaitTimeout
 

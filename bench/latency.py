@@ -30,8 +30,8 @@ from bench.common import World, bench_topology, bench_world, until
 from bench.results import RESULTS_DIR, write_results
 from bench.stats import Summary, fmt, table
 from lab import Lab, WaitTimeout
-from lab.build import run_command
 from lab.http import NsApi
+from lab.net.build import run_command
 
 EVENTS = {"down": ("no-carrier", "carrier lost"), "up": ("carrier", "carrier gained")}
 SetPeer = Callable[[str], Awaitable[None]]

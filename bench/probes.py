@@ -19,8 +19,8 @@ from pyroute2 import AsyncIPRoute
 
 from bench.stamps import StampLog
 from bench.stats import Summary
-from lab.build import run_command
 from lab.http import NsApi
+from lab.net.build import run_command
 
 POLL = 0.05  # seconds between the starts of two requests of one poller
 FLIP_EVERY = 0.25  # seconds between carrier changes of the other link while a storm runs

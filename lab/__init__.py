@@ -1,14 +1,14 @@
 """Declarative network-namespace labs for netevd's tests, demo and selftest."""
 
-from lab.build import Lab
 from lab.bus import PrivateBus
 from lab.dhcp import DhclientClient, DnsmasqServer
 from lab.errors import LabError, TopologyError
+from lab.net.build import Lab
+from lab.net.topologies import host_peer
+from lab.net.topology import ROOT, Topology
 from lab.networkd import NetworkdNode
 from lab.networkmanager import NetworkManagerNode
 from lab.process import ManagedProcess, ProcessExited
-from lab.topologies import host_peer
-from lab.topology import ROOT, Topology
 from lab.wait import WaitTimeout, wait_until
 
 __all__ = [

@@ -9,12 +9,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lab.build import Lab
-from lab.cleanup import cleanup
 from lab.errors import LabError
-from lab.naming import prefix_problem
-from lab.netns import list_netns, netns_path
-from lab.topologies import DHCP_POOL, DHCP_ROUTER, TOPOLOGIES
+from lab.net.build import Lab
+from lab.net.cleanup import cleanup
+from lab.net.naming import prefix_problem
+from lab.net.netns import list_netns, netns_path
+from lab.net.topologies import DHCP_POOL, DHCP_ROUTER, TOPOLOGIES
 
 STATE_DIR = Path("/run/netevd-lab")
 DEFAULT_PREFIX = "nvlab-"

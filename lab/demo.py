@@ -14,10 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lab.build import Lab
+from lab.net.build import Lab
+from lab.net.topologies import host_peer
+from lab.net.topology import Topology
 from lab.netevd import NetevdProcess, running_netevd
-from lab.topologies import host_peer
-from lab.topology import Topology
 from lab.wait import wait_until
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "scripts"

@@ -6,8 +6,8 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
-from lab.build import run_command
 from lab.errors import LabError
+from lab.net.build import run_command
 from lab.process import ManagedProcess
 from lab.sandbox import SandboxSpec, join_argv, sandbox_argv
 

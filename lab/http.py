@@ -29,7 +29,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from lab.errors import LabError
-from lab.netns import netns_path
+from lab.net.netns import netns_path
 from netevd.client.http import parse_sse
 
 API_PORT = 9090

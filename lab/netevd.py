@@ -24,9 +24,9 @@ from typing import Any
 
 import yaml
 
-from lab.build import Lab
 from lab.errors import LabError
 from lab.http import API_PORT, NsApi
+from lab.net.build import Lab
 from lab.process import ManagedProcess
 from lab.wait import wait_until
 

@@ -25,12 +25,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from lab.build import run_command
 from lab.bus import BUS_CONFIG
 from lab.errors import LabError
 from lab.lifecycle import Service
+from lab.net.build import run_command
+from lab.net.topology import Topology
 from lab.process import ManagedProcess
-from lab.topology import Topology
 from lab.wait import wait_until
 
 NETWORKD_PATHS = ("/lib/systemd/systemd-networkd", "/usr/lib/systemd/systemd-networkd")

@@ -24,13 +24,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
 
-from lab.build import run_command
 from lab.bus import BUS_CONFIG
 from lab.errors import LabError
 from lab.lifecycle import Service
+from lab.net.build import run_command
+from lab.net.topology import Topology
 from lab.networkmanager_files import IFACE_RE, keyfile, nm_config
 from lab.process import ManagedProcess
-from lab.topology import Topology
 from lab.wait import wait_until
 
 NM_PATHS = ("/usr/sbin/NetworkManager", "/sbin/NetworkManager")

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from lab.build import Lab
 from lab.bus import PrivateBus
-from lab.naming import new_prefix
+from lab.net.build import Lab
+from lab.net.naming import new_prefix
+from lab.net.netns import create_netns, remove_netns
+from lab.net.topology import Topology
 from lab.netevd import Daemon, ScriptDirs, running_netevd
-from lab.netns import create_netns, remove_netns
-from lab.topology import Topology
 from lab.wait import wait_until as _wait_until
 
 MARKERS = {

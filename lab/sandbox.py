@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from lab.build import run_command
 from lab.errors import LabError
 from lab.lifecycle import Service
+from lab.net.build import run_command
 from lab.process import ManagedProcess
 
 READY = "netevd-lab-sandbox-ready"

@@ -1,6 +1,6 @@
 """Running NetworkManagerSource in-process, as if netevd ran in a lab namespace.
 
-The source runs on a thread that entered the namespace (lab.netns_loop), so its ifindex lookup
+The source runs on a thread that entered the namespace (lab.net.netns_loop), so its ifindex lookup
 (``if_nametoindex``) sees the namespace's links; its events are collected on the test's loop.
 No engine: the tests look at exactly what the source emits.
 """
@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 
 from lab import wait_until
-from lab.netns_loop import NetnsLoop
+from lab.net.netns_loop import NetnsLoop
 from netevd.core.events import Event, ManagerLinkChanged, ManagerSnapshot, SourceStatus
 from netevd.sources.networkmanager.source import NetworkManagerSource
 from netevd.telemetry.metrics import Metrics

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from lab import Lab, wait_until
+from lab.net.topologies import host_peer
 from lab.netevd import Run, ScriptDirs, check_document
 from lab.networkd import (
     NetworkdNode,
@@ -24,7 +25,6 @@ from lab.networkd import (
     networkd_dhcp,
     networkd_dispatcher_available,
 )
-from lab.topologies import host_peer
 
 pytestmark = pytest.mark.dbus
 

@@ -17,10 +17,10 @@ from lab import (
     Topology,
     wait_until,
 )
-from lab.build import root_link_names, run_command
 from lab.cli import STATE_DIR
-from lab.netns import list_netns, netns_pids
-from lab.topologies import DHCP_POOL, DHCP_ROUTER, bridge, dhcp, multihomed
+from lab.net.build import root_link_names, run_command
+from lab.net.netns import list_netns, netns_pids
+from lab.net.topologies import DHCP_POOL, DHCP_ROUTER, bridge, dhcp, multihomed
 
 
 async def ping(lab: Lab, ns: str, target: str, *, count: int = 1) -> bool:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from lab import host_peer, wait_until
+from lab.net.topologies import multihomed
 from lab.netevd import ScriptDirs
-from lab.topologies import multihomed
 
 PROTO = 78
 CLIENT_V4, CLIENT_V6 = "10.231.3.2", "fd00:231:3::2"

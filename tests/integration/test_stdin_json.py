@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
+from lab.net.topologies import host_peer
 from lab.netevd import RECORDER, ScriptDirs, check_document
-from lab.topologies import host_peer
 
 # What came on stdin and what stdin was, kept before the run is recorded (so a test that sees
 # the run finds them).

@@ -1,4 +1,4 @@
-from lab.naming import link_name_problem, new_prefix, prefix_problem
+from lab.net.naming import link_name_problem, new_prefix, prefix_problem
 
 
 def test_new_prefixes_are_valid_and_distinct():

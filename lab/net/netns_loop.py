@@ -19,7 +19,7 @@ from typing import Any, Self, TypeVar
 from pyroute2 import netns as pr_netns
 
 from lab.errors import LabError
-from lab.netns import netns_path
+from lab.net.netns import netns_path
 
 T = TypeVar("T")
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lab.build import delete_root_link, root_link_names
 from lab.errors import LabError
-from lab.naming import prefix_problem
-from lab.netns import list_netns, remove_netns
+from lab.net.build import delete_root_link, root_link_names
+from lab.net.naming import prefix_problem
+from lab.net.netns import list_netns, remove_netns
 
 
 def cleanup(prefix: str) -> list[str]:

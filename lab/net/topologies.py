@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
 from lab.errors import TopologyError
-from lab.topology import Topology
+from lab.net.topology import Topology
 
 
 def host_peer(

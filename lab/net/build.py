@@ -24,10 +24,10 @@ from pyroute2.netlink.rtnl import RTM_NEWLINK
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 from lab.errors import LabError, TopologyError
-from lab.naming import IFNAMSIZ, new_prefix, prefix_problem
-from lab.netns import create_netns, list_netns, netns_path, remove_netns, write_sysctl
+from lab.net.naming import IFNAMSIZ, new_prefix, prefix_problem
+from lab.net.netns import create_netns, list_netns, netns_path, remove_netns, write_sysctl
+from lab.net.topology import ROOT, Address, Link, Route, Topology
 from lab.process import ManagedProcess
-from lab.topology import ROOT, Address, Link, Route, Topology
 
 IFA_F_NODAD = 0x02
 P = TypeVar("P", bound=ManagedProcess)

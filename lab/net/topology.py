@@ -1,6 +1,6 @@
 """Topology: a pure description of a lab network (namespaces, links, addresses, routes, sysctls).
 
-Nothing here touches the system; :class:`lab.build.Lab` turns a Topology into kernel objects.
+Nothing here touches the system; :class:`lab.net.build.Lab` turns a Topology into kernel objects.
 Names are logical: the Lab prefixes namespace names (and root-namespace link names) with its
 per-run prefix, so one Topology can be built many times in parallel.
 """
@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from lab.errors import TopologyError
-from lab.naming import link_name_problem, sysctl_key_problem
+from lab.net.naming import link_name_problem, sysctl_key_problem
 
 ROOT = ""
 """The root (host) namespace. Links go there only when a caller passes ``root_ok=True``."""
