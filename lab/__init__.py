@@ -1,13 +1,13 @@
 """Declarative network-namespace labs for netevd's tests, demo and selftest."""
 
-from lab.bus import PrivateBus
-from lab.dhcp import DhclientClient, DnsmasqServer
+from lab.daemons.bus import PrivateBus
+from lab.daemons.dhcp import DhclientClient, DnsmasqServer
+from lab.daemons.networkd import NetworkdNode
+from lab.daemons.networkmanager import NetworkManagerNode
 from lab.errors import LabError, TopologyError
 from lab.net.build import Lab
 from lab.net.topologies import host_peer
 from lab.net.topology import ROOT, Topology
-from lab.networkd import NetworkdNode
-from lab.networkmanager import NetworkManagerNode
 from lab.process import ManagedProcess, ProcessExited
 from lab.wait import WaitTimeout, wait_until
 

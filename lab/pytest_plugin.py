@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lab.bus import PrivateBus
+from lab.daemons.bus import PrivateBus
 from lab.net.build import Lab
 from lab.net.naming import new_prefix
 from lab.net.netns import create_netns, remove_netns

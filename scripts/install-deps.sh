@@ -69,12 +69,12 @@ _extract() {
 
 # networkd-dispatcher is never installed here (its unit would run on the host): the lab runs
 # Debian's script from its package beside the lab's systemd-networkd, to prove that netevd's
-# compat.networkd_dispatcher gives scripts what it gives them (lab/networkd.py).
+# compat.networkd_dispatcher gives scripts what it gives them (lab/daemons/networkd.py).
 ndd_root="/var/cache/netevd-lab/networkd-dispatcher"
 [ -f "$ndd_root/usr/bin/networkd-dispatcher" ] || extract networkd-dispatcher "$ndd_root"
 
 # systemd-resolved is never installed here: its postinst takes over /etc/resolv.conf. The lab
-# (lab/systemd_services.py) runs the binary from Debian's package of exactly the installed
+# (lab/daemons/systemd_services.py) runs the binary from Debian's package of exactly the installed
 # systemd's version (it links to that systemd's private library), extracted into a cache.
 version=$(dpkg-query -W -f='${Version}' systemd)
 resolved_root="/var/cache/netevd-lab/systemd-resolved/$version"

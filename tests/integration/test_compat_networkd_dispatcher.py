@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 from lab import Lab, wait_until
-from lab.net.topologies import host_peer
-from lab.netevd import Run, ScriptDirs, check_document
-from lab.networkd import (
+from lab.daemons.networkd import (
     NetworkdNode,
     dhcp_client_network,
     dhcp_server_network,
     networkd_dhcp,
     networkd_dispatcher_available,
 )
+from lab.net.topologies import host_peer
+from lab.netevd import Run, ScriptDirs, check_document
 
 pytestmark = pytest.mark.dbus
 

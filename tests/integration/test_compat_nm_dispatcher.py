@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from lab import DnsmasqServer, wait_until
-from lab.dispatcher import LIBRARY_SAYS, DispatchedRun, DispatcherDir
+from lab.daemons.dispatcher import LIBRARY_SAYS, DispatchedRun, DispatcherDir
+from lab.daemons.networkmanager import NetworkManagerNode, networkmanager_dhcp
 from lab.netevd import ScriptDirs, check_document
-from lab.networkmanager import NetworkManagerNode, networkmanager_dhcp
 
 pytestmark = pytest.mark.dbus
 

@@ -11,10 +11,10 @@ import json
 import pytest
 
 from lab import Topology, wait_until
-from lab.dhcp import DhclientClient, DnsmasqServer
+from lab.daemons.dhcp import DhclientClient, DnsmasqServer
+from lab.daemons.sandbox import HostView
+from lab.daemons.systemd_services import SystemdServices, resolved_available
 from lab.netevd import ScriptDirs
-from lab.sandbox import HostView
-from lab.systemd_services import SystemdServices, resolved_available
 
 pytestmark = pytest.mark.dbus
 if reason := resolved_available():

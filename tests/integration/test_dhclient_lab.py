@@ -1,11 +1,11 @@
 """DhclientSource in-process on the lease directory of the real dhclient 4.4.3, leasing from the
 real dnsmasq in lab namespaces (no engine: an emit callback collects the events).
 
-dnsmasq offers a router, two DNS servers, a domain, a host name, two search domains and a
-renewal time of 4 s; dhclient renews that often but writes its lease file at most every 15 s
-(MIN_LEASE_WRITE), so the deadlines here are generous. dhclient runs sandboxed (lab.sandbox):
-what dhclient-script does to /etc and the host name stays in its own namespaces, and each test
-checks the host's are untouched.
+dnsmasq offers a router, two DNS servers, a domain, a host name, two search domains and a renewal
+time of 4 s; dhclient renews that often but writes its lease file at most every 15 s
+(MIN_LEASE_WRITE), so the deadlines here are generous. dhclient runs sandboxed
+(lab.daemons.sandbox): what dhclient-script does to /etc and the host name stays in its own
+namespaces, and each test checks the host's are untouched.
 """
 
 import asyncio
@@ -15,8 +15,8 @@ import time
 import pytest
 
 from lab import Topology
-from lab.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer
-from lab.sandbox import HostView
+from lab.daemons.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer
+from lab.daemons.sandbox import HostView
 from lab.wait import wait_until
 from netevd.core.dhcp.lease import parse_leases
 from netevd.core.events import LeaseChanged, LeaseLost, SourceStatus

@@ -7,8 +7,13 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.introspection import Node
 
 from lab import PrivateBus
+from lab.daemons.networkd import (
+    NetworkdNode,
+    dhcp_client_network,
+    dhcp_server_network,
+    networkd_dhcp,
+)
 from lab.fakes import FakeNetwork1
-from lab.networkd import NetworkdNode, dhcp_client_network, dhcp_server_network, networkd_dhcp
 
 pytestmark = pytest.mark.dbus  # each test starts its own dbus-daemon
 

@@ -12,8 +12,8 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.introspection import Node
 
 from lab import DnsmasqServer, PrivateBus
+from lab.daemons.networkmanager import NetworkManagerNode, networkmanager_dhcp
 from lab.fakes import FakeNetworkManager
-from lab.networkmanager import NetworkManagerNode, networkmanager_dhcp
 
 pytestmark = pytest.mark.dbus  # each test starts its own dbus-daemon
 

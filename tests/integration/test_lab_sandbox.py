@@ -1,6 +1,7 @@
-"""lab.sandbox: what a sandboxed daemon writes to /etc or does to the host name stays inside."""
+"""lab.daemons.sandbox: what a sandboxed daemon writes to /etc or does to the host name stays
+inside."""
 
-from lab.sandbox import HostView, Sandbox, SandboxSpec
+from lab.daemons.sandbox import HostView, Sandbox, SandboxSpec
 
 
 async def test_a_sandbox_keeps_etc_the_host_name_and_run_to_itself():

@@ -13,9 +13,14 @@ from pathlib import Path
 import pytest
 
 from lab import Lab, wait_until
+from lab.daemons.networkd import (
+    NetworkdNode,
+    dhcp_client_network,
+    dhcp_server_network,
+    networkd_dhcp,
+)
 from lab.http import NsApi
 from lab.netevd import Daemon, NetevdProcess, ScriptDirs
-from lab.networkd import NetworkdNode, dhcp_client_network, dhcp_server_network, networkd_dhcp
 
 pytestmark = pytest.mark.dbus  # each test starts its own dbus-daemon
 

@@ -12,7 +12,7 @@ import pytest
 from nm_support import Collected, has, snapshot_links
 
 from lab import DnsmasqServer
-from lab.networkmanager import NetworkManagerNode, networkmanager_dhcp
+from lab.daemons.networkmanager import NetworkManagerNode, networkmanager_dhcp
 from netevd.core.events import ManagerChanged, ManagerLinkChanged, ManagerLinkRemoved, SourceStatus
 
 pytestmark = pytest.mark.dbus  # each test starts its own dbus-daemon

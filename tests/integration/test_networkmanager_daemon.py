@@ -13,9 +13,9 @@ from dbus_fast import Message, Variant
 from dbus_fast.aio import MessageBus
 
 from lab import DnsmasqServer, Topology, wait_until
+from lab.daemons.networkmanager import NetworkManagerNode, networkmanager_dhcp
 from lab.fakes import FakeNetworkManager
 from lab.netevd import ScriptDirs
-from lab.networkmanager import NetworkManagerNode, networkmanager_dhcp
 
 pytestmark = pytest.mark.dbus
 

@@ -22,7 +22,7 @@ from dbus_fast import Variant
 from nm_support import Collected, has
 
 from lab import Topology, wait_until
-from lab.dispatcher import DispatcherDir
+from lab.daemons.dispatcher import DispatcherDir
 from lab.fakes import FakeNetworkManager
 from lab.netevd import ScriptDirs, check_document
 from netevd.core.events import VpnChanged, VpnRemoved

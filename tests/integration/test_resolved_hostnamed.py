@@ -1,6 +1,7 @@
 """The resolved and hostnamed clients against the real systemd-resolved and systemd-hostnamed
-(v252) and the real polkitd on a private bus, sandboxed in a lab namespace (lab.systemd_services),
-and against the fakes for failures the real daemons will not produce on demand."""
+(v252) and the real polkitd on a private bus, sandboxed in a lab namespace
+(lab.daemons.systemd_services), and against the fakes for failures the real daemons will not
+produce on demand."""
 
 import asyncio
 import ipaddress
@@ -16,8 +17,8 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.introspection import Node
 
 from lab import PrivateBus, Topology
+from lab.daemons.systemd_services import NETEVD_USER, SystemdServices, resolved_available
 from lab.fakes import FakeHostname1, FakeResolve1
-from lab.systemd_services import NETEVD_USER, SystemdServices, resolved_available
 from netevd.bus.caller import DISCONNECTED
 from netevd.executors.names.hostnamed import HostnamedClient
 from netevd.executors.names.resolved import ResolvedClient

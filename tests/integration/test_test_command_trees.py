@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 
 from lab import DnsmasqServer, Lab, host_peer, wait_until
-from lab.dispatcher import LIBRARY_SAYS, DispatcherDir
-from lab.netevd import ScriptDirs
-from lab.networkd import (
+from lab.daemons.dispatcher import LIBRARY_SAYS, DispatcherDir
+from lab.daemons.networkd import (
     NetworkdNode,
     dhcp_client_network,
     dhcp_server_network,
     networkd_dhcp,
     networkd_dispatcher_available,
 )
-from lab.networkmanager import NetworkManagerNode, networkmanager_dhcp
+from lab.daemons.networkmanager import NetworkManagerNode, networkmanager_dhcp
+from lab.netevd import ScriptDirs
 
 pytestmark = pytest.mark.dbus
 

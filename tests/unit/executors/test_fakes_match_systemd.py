@@ -1,6 +1,7 @@
 """The fake resolve1 and hostname1 services against the real ones' introspection, recorded
 from systemd 252 (systemd-resolved 252.39 from Debian's package, extracted, and the installed
-systemd-hostnamed, each run on a private bus by lab.systemd_services). The live comparison is
+systemd-hostnamed, each run on a private bus by lab.daemons.systemd_services). The live comparison
+is
 in tests/integration/test_resolved_hostnamed.py; this one needs no bus."""
 
 from pathlib import Path

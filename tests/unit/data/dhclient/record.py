@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from lab import Lab, Topology
-from lab.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer
+from lab.daemons.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer
 from lab.wait import wait_until
 
 NET = "10.231.99"

@@ -20,7 +20,12 @@ from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from lab import Lab
-from lab.networkd import NetworkdNode, dhcp_client_network, dhcp_server_network, networkd_dhcp
+from lab.daemons.networkd import (
+    NetworkdNode,
+    dhcp_client_network,
+    dhcp_server_network,
+    networkd_dhcp,
+)
 
 HERE = Path(__file__).parent
 NETWORK1 = "org.freedesktop.network1"

@@ -25,7 +25,7 @@ from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from lab import DnsmasqServer, Lab, wait_until
-from lab.networkmanager import NetworkManagerNode, networkmanager_dhcp
+from lab.daemons.networkmanager import NetworkManagerNode, networkmanager_dhcp
 
 HERE = Path(__file__).parent
 NM = "org.freedesktop.NetworkManager"

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from record import Recorder, encode, manager_state, state_changed
 
 from lab import DnsmasqServer, Lab, wait_until
-from lab.networkmanager import NetworkManagerNode, networkmanager_dhcp
+from lab.daemons.networkmanager import NetworkManagerNode, networkmanager_dhcp
 
 HERE = Path(__file__).parent
 NM = "org.freedesktop.NetworkManager"

@@ -24,12 +24,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
 
-from lab.bus import BUS_CONFIG
+from lab.daemons.bus import BUS_CONFIG
+from lab.daemons.networkmanager_files import IFACE_RE, keyfile, nm_config
 from lab.errors import LabError
 from lab.lifecycle import Service
 from lab.net.build import run_command
 from lab.net.topology import Topology
-from lab.networkmanager_files import IFACE_RE, keyfile, nm_config
 from lab.process import ManagedProcess
 from lab.wait import wait_until
 

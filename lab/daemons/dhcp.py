@@ -6,10 +6,10 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+from lab.daemons.sandbox import SandboxSpec, join_argv, sandbox_argv
 from lab.errors import LabError
 from lab.net.build import run_command
 from lab.process import ManagedProcess
-from lab.sandbox import SandboxSpec, join_argv, sandbox_argv
 
 
 class DnsmasqServer(ManagedProcess):
@@ -168,7 +168,7 @@ class Dnsmasq6Server(ManagedProcess):
 
 
 class DhclientClient(ManagedProcess):
-    """ISC dhclient in the foreground on *interface*, sandboxed (lab.sandbox).
+    """ISC dhclient in the foreground on *interface*, sandboxed (lab.daemons.sandbox).
 
     dhclient-script writes /etc/resolv.conf (through ``/etc/resolv.conf.dhclient-new.PID``)
     and may run ``hostname``: it runs with an overlay over /etc and its own UTS namespace, whose

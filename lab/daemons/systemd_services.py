@@ -1,10 +1,10 @@
 """The real systemd-hostnamed, systemd-resolved and polkitd on a private system bus, sandboxed.
 
-All of them run in one :class:`~lab.sandbox.Sandbox` (its own mount and UTS namespaces, inside
-a lab network namespace so resolved sees the lab's links): /etc is an overlay (hostnamed may
-write /etc/hostname, the extra users exist only there), /run is a tmpfs, and the host name is
-the sandbox's own. The dbus-daemon runs in the sandbox too, so its policy sees the sandbox's
-users; its socket is a path in the workdir, reachable from any namespace.
+All of them run in one :class:`~lab.daemons.sandbox.Sandbox` (its own mount and UTS namespaces,
+inside a lab network namespace so resolved sees the lab's links): /etc is an overlay (hostnamed may
+write /etc/hostname, the extra users exist only there), /run is a tmpfs, and the host name is the
+sandbox's own. The dbus-daemon runs in the sandbox too, so its policy sees the sandbox's users; its
+socket is a path in the workdir, reachable from any namespace.
 
 - hostnamed is the installed ``/usr/lib/systemd/systemd-hostnamed``. /etc/hostname is hidden
   unless *static_hostname* is given, so a transient name (``SetHostname``) reaches the kernel.
@@ -31,11 +31,11 @@ from typing import Self
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
-from lab.bus import BUS_CONFIG
+from lab.daemons.bus import BUS_CONFIG
+from lab.daemons.sandbox import Sandbox, SandboxSpec
 from lab.errors import LabError
 from lab.lifecycle import Service
 from lab.process import ManagedProcess
-from lab.sandbox import Sandbox, SandboxSpec
 from lab.wait import WaitTimeout, wait_until
 
 HOSTNAMED = "/usr/lib/systemd/systemd-hostnamed"

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from lab.bus import BUS_CONFIG
+from lab.daemons.bus import BUS_CONFIG
 from lab.errors import LabError
 from lab.lifecycle import Service
 from lab.net.build import run_command
