@@ -35,7 +35,7 @@ integration: deps venv
 # localhost/netevd:latest from this checkout (podman, runc; a local Debian base is made with
 # debootstrap when no registry answers). See docs/deployment.md.
 image: deps venv
-	$(BIN)/python -m lab.image $(if $(BASE),--base $(BASE))
+	$(BIN)/python -m lab.containers.image $(if $(BASE),--base $(BASE))
 
 demo: deps venv
 	$(BIN)/python -m lab.demo

@@ -7,9 +7,9 @@ import resource
 
 import pytest
 
+from lab.containers.image import Mirrors, apt_mirrors, pip_conf_text, slim_rootfs
+from lab.containers.podman import containers_conf_text
 from lab.errors import LabError
-from lab.image import Mirrors, apt_mirrors, pip_conf_text, slim_rootfs
-from lab.podman import containers_conf_text
 
 DEB822 = """\
 Types: deb

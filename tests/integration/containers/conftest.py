@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.image import build, build_lock, build_netevd_image, once_per_session
-from lab.podman import Podman, PodmanObjects, PodmanService, write_containers_conf
+from lab.containers.image import build, build_lock, build_netevd_image, once_per_session
+from lab.containers.podman import Podman, PodmanObjects, PodmanService, write_containers_conf
 
 REPO = Path(__file__).resolve().parents[3]
 SYSTEMD_CONTAINERFILE = "tests/integration/containers/systemd.Containerfile"

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from lab import Topology
+from lab.containers.podman import Podman
 from lab.netevd import ScriptDirs, write_config
-from lab.podman import Podman
 
 # The first test of a session may build the base (debootstrap) and the images: minutes, cold.
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -19,8 +19,8 @@ from container_support import add_recorder, evidence
 from testcontainers.core.container import DockerContainer
 
 from lab import Topology, wait_until
+from lab.containers.podman import Podman, PodmanObjects, conmon_pids
 from lab.netevd import ScriptDirs, write_config
-from lab.podman import Podman, PodmanObjects, conmon_pids
 
 # The first test of a session may build the base (debootstrap) and the images: minutes, cold.
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -20,8 +20,8 @@ import yaml
 from container_support import add_recorder, evidence
 
 from lab import Lab, Topology, wait_until
+from lab.containers.podman import Podman, PodmanObjects
 from lab.netevd import ScriptDirs
-from lab.podman import Podman, PodmanObjects
 
 # The first test of a session may build the base (debootstrap) and the images: minutes, cold.
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.containers.podman import Podman
 from lab.errors import LabError
-from lab.podman import Podman
 
 UPSTREAM_BASE = "docker.io/library/debian:bookworm-slim"
 LOCAL_BASE = "localhost/netevd-base:bookworm"
@@ -263,12 +263,14 @@ def _run(argv: Sequence[str], timeout: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lab.image``: build localhost/netevd:latest from this checkout."""
+    """``python -m lab.containers.image``: build localhost/netevd:latest from this checkout."""
     import argparse
 
-    from lab.podman import write_containers_conf
+    from lab.containers.podman import write_containers_conf
 
-    parser = argparse.ArgumentParser(prog="python -m lab.image", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m lab.containers.image", description=main.__doc__
+    )
     parser.add_argument("--base", help=f"base image (default: {UPSTREAM_BASE} or a local one)")
     parser.add_argument("--tag", default=IMAGE, help=f"image name (default {IMAGE})")
     parser.add_argument("--context", type=Path, default=Path.cwd(), help="the source tree")

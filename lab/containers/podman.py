@@ -36,7 +36,8 @@ def containers_conf_text() -> str:
     nofile = _limit(resource.RLIMIT_NOFILE, NOFILE_CEILING)
     nproc = _limit(resource.RLIMIT_NPROC, NPROC_CEILING)
     return (
-        "# Written by lab.podman for netevd's image builds and tests; see docs/deployment.md.\n"
+        "# Written by lab.containers.podman for netevd's image builds and tests; see "
+        "docs/deployment.md.\n"
         "[containers]\n"
         f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
         "[engine]\n"
