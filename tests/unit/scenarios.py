@@ -1,5 +1,6 @@
-"""Scenario files (tests/scenarios/*.yaml), in the style of exabgp's qa/: a kernel snapshot, events
-in, and the script runs, routing actions and records that must come out of the engine's pure step.
+"""Scenario files (tests/scenarios/<subject>/*.yaml), in the style of exabgp's qa/: a kernel
+snapshot, events in, and the script runs, routing actions and records that must come out of the
+engine's pure step.
 
 A scenario runs through netevd.core.step with nothing real around it: no loop, no kernel, no bus.
 The script executor's queue rules come from netevd.core.runqueue (the executor's own): coalesced

@@ -1,9 +1,10 @@
-"""Every scenario file under tests/scenarios/ through the engine's pure step (no root, no loop)."""
+"""Every scenario file under tests/scenarios/ (one folder per subject) through the engine's pure
+step (no root, no loop)."""
 
 import pytest
 from scenarios import DIRECTORY, check, load, run
 
-FILES = sorted(DIRECTORY.glob("*.yaml"))
+FILES = sorted(DIRECTORY.rglob("*.yaml"))
 
 
 def test_there_are_enough_scenarios():

@@ -71,7 +71,7 @@ def test_the_dashboard_reads_the_kinds_from_the_api_and_names_no_other():
 def test_the_engine_records_and_script_events_speak_the_vocabulary():
     seen: set[str] = set()
     events: set[str] = set()
-    for path in sorted(DIRECTORY.glob("*.yaml")):
+    for path in sorted(DIRECTORY.rglob("*.yaml")):
         runner, replay = run(load(path))
         records = replay.records + runner.outcome.records
         seen |= {r.kind.value for r in records}

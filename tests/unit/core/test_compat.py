@@ -1,5 +1,6 @@
 """The compat translation's own rules, as plain function calls (the flows are in the scenarios
-tests/scenarios/compat-*.yaml and, against the real tools, tests/integration/test_compat_*)."""
+tests/scenarios/compat/compat-*.yaml and, against the real tools,
+tests/integration/test_compat_*)."""
 
 from __future__ import annotations
 
