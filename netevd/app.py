@@ -40,8 +40,8 @@ from netevd.core.directories import Directory
 from netevd.core.events import ConfigReloaded, Event, ScriptFinished, TablesAssigned
 from netevd.core.follow import route_follow
 from netevd.core.routing import policy_links
+from netevd.core.scripts import ScriptVerdict
 from netevd.core.state import State
-from netevd.core.verdicts import ScriptVerdict
 from netevd.engine import Engine
 from netevd.executors.names import NameServices
 from netevd.executors.routing import RoutingExecutor, load_tables

@@ -17,9 +17,9 @@ from netevd.core.config import MonitoringConfig
 from netevd.core.filters import monitored
 from netevd.core.follow import RouteFollow
 from netevd.core.model import AF_INET, Addr, Link, Route, Rule
+from netevd.core.scripts import ScriptVerdict
 from netevd.core.state import State
 from netevd.core.trees import Tree
-from netevd.core.verdicts import ScriptVerdict
 from netevd.core.views import view
 from netevd.telemetry.eventlog import EventLog, EventRecord
 

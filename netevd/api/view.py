@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from netevd.core.config import Config
+from netevd.core.scripts import ScriptVerdict
 from netevd.core.state import State
-from netevd.core.verdicts import ScriptVerdict
 from netevd.telemetry.eventlog import EventLog
 from netevd.telemetry.metrics import Metrics
 

@@ -74,7 +74,7 @@ from netevd.core.model import (
     Route,
     Rule,
 )
-from netevd.core.runqueue import enqueue
+from netevd.core.scripts import enqueue
 from netevd.core.step import Step, World, require, step, step_many, with_backend
 
 DIRECTORY = Path(__file__).resolve().parents[1] / "scenarios"

@@ -21,8 +21,7 @@ from typing import Any
 
 from netevd.core.actions import RunScripts
 from netevd.core.events import Event, QuietWindowEnded, RunDropped, ScriptFinished
-from netevd.core.runqueue import enqueue
-from netevd.core.verdicts import ScriptVerdict
+from netevd.core.scripts import ScriptVerdict, enqueue
 from netevd.executors.scripts.discovery import (
     ScriptSettings,
     WarnMemory,

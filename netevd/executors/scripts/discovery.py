@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from netevd.core.compat.networkd_dispatcher import STATES as NETWORKD_DISPATCHER_STATES
+from netevd.core.scripts import ScriptVerdict
 from netevd.core.trees import NM_DISPATCHER_DIRECTORY, Tree
-from netevd.core.verdicts import ScriptVerdict
 from netevd.executors.scripts.nm_dispatcher import EMPTY, empty, skipped_entry
 from netevd.executors.scripts.trust import DescriptorShortage, open_directory, open_script
 from netevd.system.logfmt import kv

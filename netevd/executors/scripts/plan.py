@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netevd.core.actions import RunScripts
+from netevd.core.scripts import ScriptVerdict
 from netevd.core.trees import Tree
-from netevd.core.verdicts import ScriptVerdict
 from netevd.executors.scripts.discovery import ScriptSettings, WarnMemory, discover
 from netevd.executors.scripts.files import write_files
 from netevd.executors.scripts.nm_dispatcher import no_wait_scripts, warn_blocking_hooks

@@ -29,8 +29,8 @@ from netevd.core.model import (
     Route,
     Rule,
 )
+from netevd.core.scripts import ScriptVerdict
 from netevd.core.state import State
-from netevd.core.verdicts import ScriptVerdict
 from netevd.engine import Engine
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
 from netevd.telemetry.eventlog import EventLog
