@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netevd.core.config import Config
+from netevd.core.directories import Directory
 from netevd.core.model import Route, Rule
+from netevd.core.trees import DispatcherAction, Tree
 
 Env = tuple[tuple[str, str], ...]
 
@@ -23,7 +25,7 @@ class RunScripts:
     newest such action wins, so a storm runs the scripts once with the final picture.
     """
 
-    directory: str
+    directory: Directory | DispatcherAction  # DispatcherAction for the nm-dispatcher tree only
     link_index: int
     link_name: str
     env: Env
@@ -35,7 +37,7 @@ class RunScripts:
     # Values too large for one environment string (Linux caps one at 128 KiB): the executor
     # writes each to a private file and passes its path in the named variable instead.
     files: tuple[tuple[str, str], ...] = ()
-    tree: str = "netevd"
+    tree: Tree = Tree.NETEVD
     args: tuple[str, ...] = ()  # argv after the script's path (NetworkManager's: iface, action)
 
     def env_dict(self) -> dict[str, str]:

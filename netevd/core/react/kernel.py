@@ -151,7 +151,7 @@ def _routes_stub(state: State, index: int, ctx: Context, config: Config, kind: s
         return []
     return [
         RunScripts(
-            directory=Directory.ROUTES.value,
+            directory=Directory.ROUTES,
             link_index=index,
             link_name=link.name,
             env=(("EVENT", kind),),

@@ -177,7 +177,7 @@ def _stub(
     """A coalesced hook run: its own values now, the link's picture when the window ends."""
     return [
         RunScripts(
-            directory=directory.value,
+            directory=directory,
             link_index=link.index,
             link_name=link.name,
             env=(("EVENT", kind), *values),

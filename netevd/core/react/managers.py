@@ -228,6 +228,6 @@ def manager_run(
     }
     env, dropped = validated(values)
     run = RunScripts(
-        Directory.MANAGER.value, 0, "", env, ctx.seq, ctx.replay, dropped=dropped, event_ts=ctx.ts
+        Directory.MANAGER, 0, "", env, ctx.seq, ctx.replay, dropped=dropped, event_ts=ctx.ts
     )
     return apply_filters([run], config)
