@@ -28,6 +28,7 @@ from netevd.core.actions import (
     Action,
     AssignTables,
     ConfigApplied,
+    PendingRun,
     PushHostname,
     PushLinkDns,
     Ready,
@@ -180,7 +181,7 @@ class Daemon:
         self.engine.emit(event)
 
     def _dispatch(self, action: Action) -> None:
-        if isinstance(action, RunScripts):
+        if isinstance(action, RunScripts | PendingRun):
             self.scripts.submit(action)
         elif isinstance(action, ReconcileRouting | AssignTables):
             self.routing.submit(action)

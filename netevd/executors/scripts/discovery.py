@@ -46,7 +46,7 @@ class ScriptSettings:
     script_dirs: tuple[str, ...]  # earlier directories shadow later ones by file name
     timeout: float = 30.0  # per script; then the whole process group is killed
     max_parallel: int = 8  # links whose scripts may run at the same time
-    routes_debounce: float = 0.2  # seconds of quiet before a coalesced (routes.d) run starts
+    routes_debounce: float = 0.2  # seconds of quiet before a pending run (PendingRun) is completed
     shutdown_grace: float = 10.0
     allowed_uids: frozenset[int] = frozenset({0})  # owners allowed besides root: the daemon's uid
     output_limit: int = 65536  # bytes of output kept (the tail) per script
