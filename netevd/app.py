@@ -38,7 +38,7 @@ from netevd.core.actions import (
 )
 from netevd.core.config import Config
 from netevd.core.directories import Directory
-from netevd.core.events import ConfigReloaded, Event, ScriptFinished, TablesAssigned
+from netevd.core.events import NETLINK, ConfigReloaded, Event, ScriptFinished, TablesAssigned
 from netevd.core.follow import route_follow
 from netevd.core.routing import policy_links
 from netevd.core.scripts import ScriptVerdict
@@ -266,7 +266,7 @@ class Daemon:
         )
         extra = backend_sources(backend, self._emit, self.metrics, self.config, self.env)
         self.engine.require_sources(extra)
-        sources, faulty = wrap_sources({"netlink": netlink.run, **extra}, self.env)
+        sources, faulty = wrap_sources({NETLINK: netlink.run, **extra}, self.env)
         if faulty is not None:
             log.warning("test.fault armed %s=%s", FAULT_ENV, self.env.get(FAULT_ENV))
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, faulty.trigger)

@@ -14,6 +14,10 @@ KERNEL = "kernel"
 NETWORKD = "systemd-networkd"
 NETWORKMANAGER = "NetworkManager"
 DHCLIENT = "dhclient"
+# the kernel source's name as a running source (SourceStatus, /health, READY's wait)
+NETLINK = "netlink"
+# the managers' names on the system bus (their sources follow them; ``auto`` probes them)
+BUS_NAMES = {NETWORKD: "org.freedesktop.network1", NETWORKMANAGER: "org.freedesktop.NetworkManager"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from netevd.core.dhcp.reactions import react_lease, react_link_gone
 from netevd.core.events import (
     DHCLIENT,
     KERNEL,
+    NETLINK,
     ConfigReloaded,
     Context,
     Event,
@@ -63,7 +64,6 @@ from netevd.core.state import (
 )
 
 ManagerInput = ManagerSnapshot | ManagerEvent
-NETLINK = "netlink"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from watchfiles._rust_notify import RustNotify
 
 from netevd.core.dhcp.syntax import Problem
-from netevd.core.events import Event, LeaseChanged, LeaseEvent, LeaseLost, SourceStatus
+from netevd.core.events import DHCLIENT, Event, LeaseChanged, LeaseEvent, LeaseLost, SourceStatus
 from netevd.core.model import Lease
 from netevd.sources.dhclient.book import FileLeases, Key, LeaseBook, is_lease_file
 from netevd.sources.dhclient.files import (
@@ -49,7 +49,7 @@ from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.dhclient")
 
-NAME = "dhclient"
+NAME = DHCLIENT
 DIRECTORIES = ("/var/lib/dhcp", "/var/lib/dhclient")  # Debian, RHEL
 DEBOUNCE_MS = 1600  # watchfiles: the longest a burst of changes is gathered into one batch
 STEP_MS = 50  # watchfiles: a batch is handed over after this long without a new change

@@ -40,6 +40,7 @@ from netevd.bus.follow import (
 from netevd.bus.follow import text as error_text
 from netevd.bus.values import Ignored, Malformed
 from netevd.core.events import (
+    BUS_NAMES,
     NETWORKD,
     Event,
     ManagerChanged,
@@ -68,7 +69,7 @@ from netevd.telemetry.metrics import Metrics
 log = logging.getLogger("netevd.networkd")
 
 NAME = NETWORKD
-BUS_NAME = "org.freedesktop.network1"
+BUS_NAME = BUS_NAMES[NETWORKD]
 MATCH_RULES = (
     f"type='signal',sender='{DBUS_NAME}',path='{DBUS_PATH}',interface='{DBUS_NAME}',"
     f"member='NameOwnerChanged',arg0='{BUS_NAME}'",
