@@ -78,7 +78,7 @@ LINK_PROPERTIES = (
     "OnlineState",
 )
 NM_MANAGER_PROPERTIES = ("State", "Connectivity")
-MANAGER_PROPERTIES = (
+NETWORKD_MANAGER_PROPERTIES = (
     "OperationalState",
     "CarrierState",
     "AddressState",
@@ -209,7 +209,7 @@ def manager_run(
     state: State, source: str, changed: tuple[str, ...], ctx: Context, config: Config
 ) -> list[Action]:
     """``manager.d`` once for a manager-level change, with every known property."""
-    names = NM_MANAGER_PROPERTIES if source == NETWORKMANAGER else MANAGER_PROPERTIES
+    names = NM_MANAGER_PROPERTIES if source == NETWORKMANAGER else NETWORKD_MANAGER_PROPERTIES
     if state.backend != source or not any(name in names for name in changed):
         return []
     if ctx.replay and not config.scripts.run_startup_triggers:

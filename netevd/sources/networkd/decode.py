@@ -19,7 +19,7 @@ from dbus_fast import Variant
 
 from netevd.bus.values import Ignored, Malformation, Malformed
 from netevd.core.events import Properties
-from netevd.core.react.managers import LINK_PROPERTIES, MANAGER_PROPERTIES
+from netevd.core.react.managers import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES
 from netevd.sources.networkd.paths import (
     NETWORK1_PATH,
     PathError,
@@ -47,7 +47,7 @@ class ManagerUpdate:
     properties: Properties
 
 
-Decoded = LinkUpdate | ManagerUpdate | Ignored | Malformed
+DecodedUpdate = LinkUpdate | ManagerUpdate | Ignored | Malformed
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ def decode_properties(values: object, wanted: Iterable[str]) -> Properties | Mal
     return tuple(found)
 
 
-def decode_properties_changed(path: str, signature: str, body: Sequence[object]) -> Decoded:
+def decode_properties_changed(path: str, signature: str, body: Sequence[object]) -> DecodedUpdate:
     """``PropertiesChanged(s interface, a{sv} changed, as invalidated)`` on a network1 object."""
     if signature != PROPERTIES_CHANGED_SIGNATURE or len(body) != 3:
         return Malformed(Malformation.SIGNATURE, f"PropertiesChanged with signature {signature!r}")
@@ -92,7 +92,7 @@ def decode_properties_changed(path: str, signature: str, body: Sequence[object])
     if path == NETWORK1_PATH:
         if interface != MANAGER_INTERFACE:
             return Ignored(f"interface {interface!r} on the manager")
-        props = decode_properties(changed, MANAGER_PROPERTIES)
+        props = decode_properties(changed, NETWORKD_MANAGER_PROPERTIES)
         if isinstance(props, Malformed):
             return props
         return ManagerUpdate(props) if props else Ignored("no manager state changed")
