@@ -13,9 +13,8 @@ import re
 from collections.abc import Sequence
 
 from netevd.core.dhcp.syntax import Token
-from netevd.core.environment import link_name_problem
+from netevd.core.environment import NAME_CHARACTER, kernel_name_problem, link_name_problem
 
-IFNAMSIZ = 16
 MAX_TIME = 2**63 - 1
 INFINITE_LIFETIME = 0xFFFFFFFF  # DHCPv6: a lifetime that never runs out
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
@@ -32,11 +31,11 @@ class RejectedValue(Exception):
 
 def interface_name(name: str) -> str:
     """A name Linux would accept that is also safe to hand to scripts (netevd's rule)."""
-    raw = name.encode("utf-8", "surrogateescape")
-    if not raw or len(raw) >= IFNAMSIZ or name in (".", ".."):
-        raise RejectedValue(f"interface name {name!r} is not a Linux interface name (1-15 bytes)")
-    if any(c in "/:" or c.isspace() or c == "\x00" for c in name):
+    kernel = kernel_name_problem(name)
+    if kernel == NAME_CHARACTER:
         raise RejectedValue(f"interface name {name!r} has a character Linux refuses")
+    if kernel:
+        raise RejectedValue(f"interface name {name!r} is not a Linux interface name (1-15 bytes)")
     if problem := link_name_problem(name):
         raise RejectedValue(f"interface name {name!r}: {problem}")
     return name

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from dbus_fast import Variant
 
 from netevd.bus.values import Ignored, Malformation, Malformed
+from netevd.core.environment import kernel_name_problem
 from netevd.core.events import Properties
 from netevd.core.react.managers import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES
 from netevd.sources.networkd.paths import (
@@ -32,7 +33,6 @@ LINK_INTERFACE = "org.freedesktop.network1.Link"
 MANAGER_INTERFACE = "org.freedesktop.network1.Manager"
 PROPERTIES_CHANGED_SIGNATURE = "sa{sv}as"
 STATE_RE = re.compile(r"[a-z0-9-]{1,64}")  # networkd's state words: "routable", "no-carrier"
-MAX_NAME_BYTES = 15  # IFNAMSIZ without the NUL
 MAX_DESCRIBE = 16 * 1024 * 1024  # far above any real link; bounds what a liar can make us keep
 
 
@@ -129,8 +129,7 @@ def decode_link_list(signature: str, body: Sequence[object]) -> list[ListedLink]
 
 
 def _name_problem(name: str) -> str | None:
-    size = len(name.encode())
-    if not 0 < size <= MAX_NAME_BYTES or "\x00" in name or "/" in name:
+    if kernel_name_problem(name):
         return f"name {name[:40]!r} is not an interface name"
     return None
 
