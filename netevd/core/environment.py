@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from netevd.core.actions import Env
+from netevd.core.networkd_states import LINK_PROPERTIES
 
 LINK_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@=-]{0,14}")
 HOSTNAME_RE = re.compile(
@@ -191,18 +192,7 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     },
     "VPN_IP4_GATEWAY": (_ip, "not an IP address"),
     "VPN_IP6_GATEWAY": (_ip, "not an IP address"),
-    **{
-        name: (_word, "not a state word")
-        for name in (
-            "OperationalState",
-            "AdministrativeState",
-            "CarrierState",
-            "AddressState",
-            "IPv4AddressState",
-            "IPv6AddressState",
-            "OnlineState",
-        )
-    },
+    **{name: (_word, "not a state word") for name in LINK_PROPERTIES},  # networkd's
 }
 
 

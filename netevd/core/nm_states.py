@@ -39,6 +39,8 @@ GLOBAL_STATES = (
 )
 # NMConnectivityState, 0 to 4
 CONNECTIVITY = ("unknown", "none", "portal", "limited", "full")
+# the Manager's properties manager.d's environment carries (STATE and CONNECTIVITY)
+NM_MANAGER_PROPERTIES = ("State", "Connectivity")
 # NMVpnConnectionState, 0 to 7: a VPN connection's VpnState
 VPN_STATES = (
     "unknown",

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from netevd.core.directories import Directory
 from netevd.core.events import NETWORKD, NETWORKMANAGER
+from netevd.core.networkd_states import STATE_VALUES
 from netevd.core.nm_states import DEVICE_STATES
-from netevd.core.react.managers import STATE_VALUES
 from netevd.core.state import State
 from netevd.core.views import kernel_state
 

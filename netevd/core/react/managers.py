@@ -28,6 +28,8 @@ from netevd.core.events import (
 from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import Link
+from netevd.core.networkd_states import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES, STATE_VALUES
+from netevd.core.nm_states import NM_MANAGER_PROPERTIES
 from netevd.core.react.networkmanager import (
     device_directory,
     device_document,
@@ -39,53 +41,7 @@ from netevd.core.runs import apply_filters, manager_document, policy_env, script
 from netevd.core.state import State
 from netevd.core.views import LinkView, view
 
-STATE_VALUES: Mapping[str, frozenset[str]] = {
-    "OperationalState": frozenset(
-        {
-            "off",
-            "no-carrier",
-            "dormant",
-            "degraded-carrier",
-            "carrier",
-            "degraded",
-            "enslaved",
-            "routable",
-            "missing",
-        }
-    ),
-    "AdministrativeState": frozenset(
-        {
-            "pending",
-            "initialized",
-            "configuring",
-            "configured",
-            "unmanaged",
-            "failed",
-            "linger",
-        }
-    ),
-}
 FIRED_BY_KERNEL = frozenset({"carrier", "no-carrier"})
-# The properties scripts see, as networkd-dispatcher passed them (names validated here, so a
-# lying peer cannot invent environment variables).
-LINK_PROPERTIES = (
-    "OperationalState",
-    "AdministrativeState",
-    "CarrierState",
-    "AddressState",
-    "IPv4AddressState",
-    "IPv6AddressState",
-    "OnlineState",
-)
-NM_MANAGER_PROPERTIES = ("State", "Connectivity")
-NETWORKD_MANAGER_PROPERTIES = (
-    "OperationalState",
-    "CarrierState",
-    "AddressState",
-    "IPv4AddressState",
-    "IPv6AddressState",
-    "OnlineState",
-)
 
 
 def react_manager(

@@ -20,7 +20,7 @@ from dbus_fast import Variant
 from netevd.bus.values import Ignored, Malformation, Malformed
 from netevd.core.environment import kernel_name_problem
 from netevd.core.events import Properties
-from netevd.core.react.managers import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES
+from netevd.core.networkd_states import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES
 from netevd.sources.networkd.paths import (
     NETWORK1_PATH,
     PathError,

@@ -49,7 +49,7 @@ from netevd.core.events import (
     Properties,
     SourceStatus,
 )
-from netevd.core.react.managers import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES
+from netevd.core.networkd_states import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES
 from netevd.sources.networkd.decode import (
     LINK_INTERFACE,
     MANAGER_INTERFACE,
