@@ -79,7 +79,7 @@ def script_settings(config: Config) -> ScriptSettings:
         stdin_json=config.scripts.stdin_json,
         timeout=config.scripts.timeout,
         max_parallel=config.scripts.max_parallel,
-        routes_debounce=config.scripts.routes_debounce_ms / 1000,
+        quiet_window=config.scripts.routes_debounce_ms / 1000,
         shutdown_grace=config.scripts.shutdown_grace,
         allowed_uids=frozenset({0, os.geteuid()}),  # the daemon's uid, after any drop
     )

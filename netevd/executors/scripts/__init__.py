@@ -23,31 +23,22 @@ from typing import Any
 from netevd.core.actions import PendingRun, RunScripts
 from netevd.core.events import Event, QuietWindowEnded, RunDropped, ScriptFinished
 from netevd.core.scripts import ScriptVerdict, enqueue
-from netevd.executors.scripts.discovery import (
-    ScriptSettings,
-    WarnMemory,
-    discover,
-    scan_all,
-    valid_directory,
-)
-from netevd.executors.scripts.files import remove_files
-from netevd.executors.scripts.plan import (
-    ExecutorStats,
-    LineLog,
-    RunPlan,
-    account,
-    check_script,
+from netevd.executors.scripts.discovery import WarnMemory, discover, scan_all, valid_directory
+from netevd.executors.scripts.files import (
     close_quietly,
     event_stdin,
-    plan_run,
+    remove_files,
     write_run_files,
 )
+from netevd.executors.scripts.plan import RunPlan, check_script, plan_run
+from netevd.executors.scripts.report import ExecutorStats, LineLog, account
 from netevd.executors.scripts.runner import (
     ScriptResult,
     retry_on_shortage,
     run_script,
     script_environment,
 )
+from netevd.executors.scripts.settings import ScriptSettings
 from netevd.executors.scripts.trust import Walked
 from netevd.executors.tasks import Spawn, create_task
 from netevd.system.logfmt import kv
@@ -141,14 +132,14 @@ class ScriptExecutor:
             pending.action = action
             pending.last = loop.time()
             return
-        handle = loop.call_later(self._settings.routes_debounce, self._window_ended, key)
+        handle = loop.call_later(self._settings.quiet_window, self._window_ended, key)
         self._waiting[key] = _Waiting(action, loop.time(), handle)
         self._idle.clear()
 
     def _window_ended(self, key: _Key) -> None:
         pending = self._waiting[key]
         loop = asyncio.get_running_loop()
-        remaining = pending.last + self._settings.routes_debounce - loop.time()
+        remaining = pending.last + self._settings.quiet_window - loop.time()
         if remaining > 0:  # submits arrived since the timer was armed: wait for quiet
             pending.handle = loop.call_later(remaining, self._window_ended, key)
             return

@@ -61,7 +61,7 @@ class Tree:
             "script_dirs": tuple(str(b) for b in self.bases),
             "allowed_uids": ALLOWED,
             "timeout": 5.0,
-            "routes_debounce": 0.05,
+            "quiet_window": 0.05,
             "shutdown_grace": 2.0,
         }
         values.update(overrides)

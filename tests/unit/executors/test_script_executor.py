@@ -194,7 +194,7 @@ async def test_newer_state_supersedes_a_queued_run(tree, harness, make_run, gate
 async def test_a_burst_of_pending_runs_runs_once_with_the_last_env(tree, harness, make_run):
     log = tree.root / "log"
     tree.script("routes", "10-s", 'echo "$LINK $N" >> "$LOG"')
-    executor = harness.executor(tree.settings(routes_debounce=0.05))
+    executor = harness.executor(tree.settings(quiet_window=0.05))
     for i in range(1000):
         for link in (1, 2):
             env = {"LOG": str(log), "N": str(i)}
