@@ -28,6 +28,7 @@ from netevd.core.actions import (
     Action,
     AssignTables,
     ConfigApplied,
+    PendingRun,
     PushHostname,
     PushLinkDns,
     Ready,
@@ -37,7 +38,7 @@ from netevd.core.actions import (
 )
 from netevd.core.config import Config
 from netevd.core.directories import Directory
-from netevd.core.events import ConfigReloaded, Event, ScriptFinished, TablesAssigned
+from netevd.core.events import NETLINK, ConfigReloaded, Event, ScriptFinished, TablesAssigned
 from netevd.core.follow import route_follow
 from netevd.core.routing import policy_links
 from netevd.core.scripts import ScriptVerdict
@@ -79,7 +80,7 @@ def script_settings(config: Config) -> ScriptSettings:
         stdin_json=config.scripts.stdin_json,
         timeout=config.scripts.timeout,
         max_parallel=config.scripts.max_parallel,
-        routes_debounce=config.scripts.routes_debounce_ms / 1000,
+        quiet_window=config.scripts.routes_debounce_ms / 1000,
         shutdown_grace=config.scripts.shutdown_grace,
         allowed_uids=frozenset({0, os.geteuid()}),  # the daemon's uid, after any drop
     )
@@ -192,7 +193,7 @@ class Daemon:
         self.engine.emit(event)
 
     def _dispatch(self, action: Action) -> None:
-        if isinstance(action, RunScripts):
+        if isinstance(action, RunScripts | PendingRun):
             self.scripts.submit(action)
         elif isinstance(action, ReconcileRouting | AssignTables):
             self.routing.submit(action)
@@ -281,7 +282,7 @@ class Daemon:
         )
         extra = backend_sources(backend, self._emit, self.metrics, self.config, self.env)
         self.engine.require_sources(extra)
-        sources, faulty = wrap_sources({"netlink": netlink.run, **extra}, self.env)
+        sources, faulty = wrap_sources({NETLINK: netlink.run, **extra}, self.env)
         if faulty is not None:
             log.warning("test.fault armed %s=%s", FAULT_ENV, self.env.get(FAULT_ENV))
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, faulty.trigger)
