@@ -9,7 +9,7 @@ and a script changed while the run was under way still ran.
 import os
 from pathlib import Path
 
-from lab import ROOT, host_peer, wait_until
+from lab import ROOT, host_peer
 from lab.netevd import RECORDER, ScriptDirs
 from netevd.executors.scripts.trust import open_script
 
@@ -23,17 +23,7 @@ def _recorder(path: Path, out: Path) -> Path:
 
 
 async def _carrier_event(built) -> None:
-    """Carrier off then on at the host's eth0. The host must see the loss before the peer comes
-    back: the kernel's link watch reports the state it finds when it runs, so a down and up
-    quicker than that (a busy machine) would show no change at all and run nothing."""
-    await built.run("peer", "ip", "link", "set", "eth0", "down")
-
-    async def lost() -> bool:
-        (link,) = await built.ip_json("host", "link", "show", "dev", "eth0")
-        return "NO-CARRIER" in link["flags"]
-
-    await wait_until(lost, 10, message="the host's eth0 without carrier")
-    await built.run("peer", "ip", "link", "set", "eth0", "up")
+    await built.cycle_carrier("peer", "eth0", seen_in="host", seen_link="eth0")
 
 
 async def _verdicts(api) -> dict[str, dict]:
