@@ -31,7 +31,7 @@ from typing import Self
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
-from lab.daemons.bus import BUS_CONFIG
+from lab.daemons.bus import BUS_CONFIG, bus_address, bus_argv, bus_env
 from lab.daemons.sandbox import Sandbox, SandboxSpec
 from lab.errors import LabError
 from lab.lifecycle import Service
@@ -108,11 +108,11 @@ class SystemdServices(Service):
 
     @property
     def address(self) -> str:
-        return f"unix:path={self.bus_socket}"
+        return bus_address(self.bus_socket)
 
     @property
     def env(self) -> dict[str, str]:
-        return {"DBUS_SYSTEM_BUS_ADDRESS": self.address}
+        return bus_env(self.bus_socket)
 
     def _actions_dir(self) -> Path:
         """hostnamed's and resolved's polkit actions (resolved's from the extracted package)."""
@@ -132,8 +132,7 @@ class SystemdServices(Service):
             await self.sandbox.start()
             config = self.workdir / "bus.conf"
             config.write_text(_bus_config(self.bus_socket))
-            argv = ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"]
-            bus = await self._start("bus", [*argv, "--print-address=1"], r"^unix:")
+            bus = await self._start("bus", bus_argv(config), r"^unix:")
             if not bus.running:
                 raise LabError("the private bus did not start")
         except BaseException:
