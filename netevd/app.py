@@ -45,8 +45,9 @@ from netevd.core.scripts import ScriptVerdict
 from netevd.core.state import State
 from netevd.engine import Engine
 from netevd.executors.names import NameServices
-from netevd.executors.routing import RoutingExecutor, load_tables
+from netevd.executors.routing import RoutingExecutor
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
+from netevd.executors.state_file import load_tables
 from netevd.faults import FAULT_ENV, wrap_sources
 from netevd.sources.backend import resolve_backend
 from netevd.sources.netlink import NetlinkSource
@@ -128,6 +129,15 @@ class LiveView:
     def routing_conflicts(self) -> tuple[str, ...]:
         return self.daemon.routing.conflicts
 
+    def degraded(self) -> dict[str, str]:
+        """What is wrong without stopping the daemon's work (/health's degraded checks)."""
+        found = {}
+        if problem := self.daemon.routing.tables_file.problem:
+            found["state_dir"] = problem
+        if self.daemon.reload_failed:
+            found["reload"] = self.daemon.reload_failed
+        return found
+
     async def scan_scripts(self) -> list[ScriptVerdict]:
         # Stats every script file: off the event loop.
         directories = [d.value for d in Directory]
@@ -164,8 +174,10 @@ class Daemon:
         self._latency = ScriptLatency(self.metrics, self.events)
         self.metrics.bind_state(lambda: self.engine.state, lambda: self.engine.config.monitoring)
         self.metrics.bind_routing(lambda: len(self.routing.conflicts))
+        self.metrics.bind_process(lambda: self.events.held, lambda: self.events.output_bytes)
         self.events.history.monitoring = lambda: self.engine.config.monitoring
         self._reloading: asyncio.Task[ReloadResult] | None = None
+        self.reload_failed = ""  # why the last reload was refused; "" once one succeeds
 
     @property
     def config(self) -> Config:
@@ -206,10 +218,14 @@ class Daemon:
                 self.config_path or self.source,
                 exc,
             )
+            self.reload_failed = "last reload refused (running configuration kept): " + (
+                "; ".join(exc.errors) or str(exc)
+            )
             return ReloadResult(False, self.config_path or self.source, tuple(exc.errors))
         for warning in loaded.warnings:
             log.warning("config.warning %s", warning)
         self.source = loaded.source
+        self.reload_failed = ""
         self.engine.emit(ConfigReloaded(loaded.config))
         return ReloadResult(True, loaded.source, (), loaded.warnings)
 

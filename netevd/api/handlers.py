@@ -241,7 +241,12 @@ async def health(request: web.Request) -> web.Response:
         conflicts = view.routing_conflicts()
         checks["routing"] = "ok" if not conflicts else "; ".join(conflicts)
     failing = [name for name, value in checks.items() if value != "ok"]
-    data = {"status": "unhealthy" if failing else "healthy", "checks": checks, "failing": failing}
+    # Degraded: the work goes on (200), but an operator should look (a full state_dir, a
+    # refused reload).
+    degraded = dict(view.degraded())
+    checks.update(degraded)
+    status = "unhealthy" if failing else "degraded" if degraded else "healthy"
+    data = {"status": status, "checks": checks, "failing": failing, "degraded": list(degraded)}
     if failing:
         problems = ", ".join(f"{name} {checks[name]}" for name in failing)
         return failure(503, f"unhealthy: {problems}", data=data)

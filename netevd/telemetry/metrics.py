@@ -9,6 +9,7 @@ summed under ``interface="other"``), so a container host with 10,000 veths does 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
@@ -51,6 +52,7 @@ class Metrics:
         self.uptime = Gauge("netevd_uptime_seconds", "Seconds since start", registry=self.registry)
         self.uptime.set_function(lambda: time.monotonic() - self.started)
         self.info = Info("netevd", "Build and runtime information", registry=self.registry)
+        self._add_process_metrics(self.registry)
         self.info.info({"version": __version__, "backend": "none"})
         self._snapshot = StateCollector()
         self.registry.register(self._snapshot)
@@ -160,6 +162,24 @@ class Metrics:
             registry=r,
         )
 
+    def _add_process_metrics(self, r: CollectorRegistry) -> None:
+        # Levels that must stay flat over months: a leak of tasks or of the event log shows here.
+        self.tasks = Gauge("netevd_asyncio_tasks", "asyncio tasks alive", registry=r)
+        self.tasks.set_function(_task_count)
+        self.state_write_failures = Counter(
+            "netevd_state_write_failures",
+            "Writes of the state file (state_dir) that failed",
+            registry=r,
+        )
+        self.event_log_records = Gauge(
+            "netevd_event_log_records", "Events the API's ring buffer holds", registry=r
+        )
+        self.event_log_output = Gauge(
+            "netevd_event_log_output_bytes",
+            "Script output the event ring buffer holds, bytes",
+            registry=r,
+        )
+
     def _add_routing_metrics(self, r: CollectorRegistry) -> None:
         self.routing_reconciles = Counter(
             "netevd_routing_reconciles",
@@ -186,6 +206,11 @@ class Metrics:
         self._snapshot.state = state
         self._snapshot.monitoring = monitoring
 
+    def bind_process(self, records: Callable[[], int], output: Callable[[], int]) -> None:
+        """Where scrapes read the event log's size (what a soak watches stay flat)."""
+        self.event_log_records.set_function(lambda: float(records()))
+        self.event_log_output.set_function(lambda: float(output()))
+
     def bind_routing(self, blocked: Callable[[], int]) -> None:
         """Where scrapes read how many planned routes are blocked (the routing executor)."""
         self.routing_blocked.set_function(lambda: float(blocked()))
@@ -195,6 +220,14 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _task_count() -> float:
+    """Tasks of the running loop; 0 when scraped outside one (a unit test's registry)."""
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:
+        return 0.0
 
 
 class StateCollector(Collector):
