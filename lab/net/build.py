@@ -168,8 +168,7 @@ class Lab:
 
     async def ip_json(self, ns: str, *args: str) -> Any:
         """``ip -n NS -j ARGS`` parsed, as a user would look at the namespace."""
-        result = await run_command(["ip", "-n", self.ns(ns), "-j", *args])
-        return json.loads(result.stdout or "[]")
+        return await ip_json(self.ns(ns), *args)
 
     # -- building steps ---------------------------------------------------------------------------
 
@@ -317,6 +316,12 @@ def delete_root_link(name: str) -> None:
         found = ipr.link_lookup(ifname=name)
         if found:
             ipr.link("del", index=found[0])
+
+
+async def ip_json(netns: str, *args: str, timeout: float = 30.0) -> Any:
+    """``ip -n NETNS -j ARGS`` parsed (*netns*: the namespace's real name; see Lab.ip_json)."""
+    result = await run_command(["ip", "-n", netns, "-j", *args], timeout=timeout)
+    return json.loads(result.stdout or "[]")
 
 
 async def run_command(
