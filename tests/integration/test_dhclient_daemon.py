@@ -11,7 +11,7 @@ import json
 import pytest
 
 from lab import Topology, wait_until
-from lab.daemons.dhcp import DhclientClient, DnsmasqServer
+from lab.daemons.dhcp import DhclientClient, DnsmasqServer, LabSubnet
 from lab.daemons.sandbox import HostView
 from lab.daemons.systemd_services import SystemdServices, resolved_available
 from lab.netevd import ScriptDirs
@@ -20,18 +20,14 @@ pytestmark = pytest.mark.dbus
 if reason := resolved_available():
     pytestmark = [pytest.mark.dbus, pytest.mark.skip(reason=reason)]
 
-SERVER = "10.231.82.1"
-POOL = ("10.231.82.100", "10.231.82.150")
-OTHER_POOL = ("10.231.82.200", "10.231.82.220")
-DNS = ("10.231.82.53", "10.231.82.54")
-OFFER = {
-    "router": SERVER,
-    "dns": DNS,
-    "domain": "lab.test",
-    "host_name": "client-one",
-    "search": ("lab.test", "example.org"),
-    "renewal": 4,
-}
+SUBNET = LabSubnet(82)
+SERVER, POOL, OTHER_POOL, DNS, OFFER = (
+    SUBNET.server,
+    SUBNET.pool,
+    SUBNET.other_pool,
+    SUBNET.dns,
+    SUBNET.offer,
+)
 ETH0 = 20
 
 

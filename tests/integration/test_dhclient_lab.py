@@ -15,25 +15,21 @@ import time
 import pytest
 
 from lab import Topology
-from lab.daemons.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer
+from lab.daemons.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer, LabSubnet
 from lab.daemons.sandbox import HostView
 from lab.wait import wait_until
 from netevd.core.dhcp.lease import parse_leases
 from netevd.core.events import LeaseChanged, LeaseLost, SourceStatus
 from netevd.sources.dhclient.source import DhclientSource
 
-SERVER = "10.231.81.1"
-POOL = ("10.231.81.100", "10.231.81.150")
-OTHER_POOL = ("10.231.81.200", "10.231.81.220")
-DNS = ("10.231.81.53", "10.231.81.54")
-OFFER = {
-    "router": SERVER,
-    "dns": DNS,
-    "domain": "lab.test",
-    "host_name": "client-one",
-    "search": ("lab.test", "example.org"),
-    "renewal": 4,
-}
+SUBNET = LabSubnet(81)
+SERVER, POOL, OTHER_POOL, DNS, OFFER = (
+    SUBNET.server,
+    SUBNET.pool,
+    SUBNET.other_pool,
+    SUBNET.dns,
+    SUBNET.offer,
+)
 
 
 def topology(client_link: str = "eth0") -> Topology:
