@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -28,6 +28,7 @@ from lab.net.naming import IFNAMSIZ, new_prefix, prefix_problem
 from lab.net.netns import create_netns, list_netns, netns_path, remove_netns, write_sysctl
 from lab.net.topology import ROOT, Address, Link, Route, Topology
 from lab.process import ManagedProcess
+from lab.wait import wait_until
 
 IFA_F_NODAD = 0x02
 P = TypeVar("P", bound=ManagedProcess)
@@ -169,6 +170,20 @@ class Lab:
     async def ip_json(self, ns: str, *args: str) -> Any:
         """``ip -n NS -j ARGS`` parsed, as a user would look at the namespace."""
         return await ip_json(self.ns(ns), *args)
+
+    async def cycle_carrier(self, ns: str, link: str, seen_in: str, seen_link: str) -> None:
+        """Take *link* in *ns* down and up again once *seen_link* in *seen_in* (its veth peer)
+        shows no carrier: the kernel's link watch reports the state it finds when it runs, so a
+        down and up quicker than that (a busy machine) would show no change at all."""
+        await self.run(ns, "ip", "link", "set", link, "down")
+
+        async def lost() -> bool:
+            (shown,) = await self.ip_json(seen_in, "link", "show", "dev", seen_link)
+            return "NO-CARRIER" in shown["flags"]
+
+        predicate: Callable[[], bool | Awaitable[bool]] = lost
+        await wait_until(predicate, 10, message=f"{seen_in}:{seen_link} without carrier")
+        await self.run(ns, "ip", "link", "set", link, "up")
 
     # -- building steps ---------------------------------------------------------------------------
 
