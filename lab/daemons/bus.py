@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
@@ -71,22 +71,30 @@ def bus_argv(config: Path) -> list[str]:
     return [*DBUS_ARGV[:1], f"--config-file={config}", *DBUS_ARGV[1:]]
 
 
+async def ask_bus_daemon(bus: MessageBus, member: str, *args: str) -> list[Any]:
+    """The body of the bus daemon's (``org.freedesktop.DBus``) answer to *member* with string
+    arguments *args*."""
+    reply = await bus.call(
+        Message(
+            destination="org.freedesktop.DBus",
+            path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus",
+            member=member,
+            signature="s" * len(args),
+            body=list(args),
+        )
+    )
+    if reply is None:
+        raise LabError(f"{member}: no reply from the bus daemon")
+    return list(reply.body)
+
+
 async def unique_names(address: str, *skip: str) -> list[str]:
     """The unique names (``:1.N``) connected to the bus at *address*, but *skip* and the
     asker's own connection."""
     bus = await MessageBus(bus_address=address).connect()
     try:
-        reply = await bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="ListNames",
-            )
-        )
-        if reply is None:
-            raise LabError(f"ListNames on {address}: no reply")
-        names: list[str] = reply.body[0]
+        names: list[str] = (await ask_bus_daemon(bus, "ListNames"))[0]
         return [n for n in names if n.startswith(":") and n not in (*skip, bus.unique_name)]
     finally:
         bus.disconnect()

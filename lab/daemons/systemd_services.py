@@ -28,10 +28,9 @@ import tempfile
 from pathlib import Path
 from typing import Self
 
-from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
-from lab.daemons.bus import BUS_CONFIG, bus_address, bus_argv, bus_env
+from lab.daemons.bus import BUS_CONFIG, ask_bus_daemon, bus_address, bus_argv, bus_env
 from lab.daemons.sandbox import Sandbox, SandboxSpec
 from lab.errors import LabError
 from lab.lifecycle import Service
@@ -186,17 +185,8 @@ class SystemdServices(Service):
         try:
 
             async def owned() -> bool:
-                reply = await bus.call(
-                    Message(
-                        destination="org.freedesktop.DBus",
-                        path="/org/freedesktop/DBus",
-                        interface="org.freedesktop.DBus",
-                        member="NameHasOwner",
-                        signature="s",
-                        body=[bus_name],
-                    )
-                )
-                return bool(reply.body and reply.body[0] is True)
+                body = await ask_bus_daemon(bus, "NameHasOwner", bus_name)
+                return bool(body and body[0] is True)
 
             reason = f"{bus_name} has no owner"
             try:
