@@ -108,8 +108,8 @@ def _wake(ready: asyncio.Future[None]) -> None:
 _sequence = itertools.count(1)
 
 
-def dump_request(kind: int, seq: int) -> bytes:
-    """An NLM_F_DUMP request for every object of *kind* (RTM_GET*), every family."""
+def dump_request(kind: int, seq: int, family: int = 0) -> bytes:
+    """An NLM_F_DUMP request for every object of *kind* (RTM_GET*) of *family* (0: all)."""
     if kind == RTM_GETLINK:
         # ifinfomsg, then IFLA_EXT_MASK: skip the statistics netevd never reads.
         body = bytes(16) + struct.pack("=HHI", 8, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
@@ -117,16 +117,18 @@ def dump_request(kind: int, seq: int) -> bytes:
         body = bytes(8)  # ifaddrmsg
     else:
         body = bytes(12)  # rtmsg / fib_rule_hdr
+    # Every one of these headers starts with its family byte.
+    body = bytes([family]) + body[1:]
     return HEADER.pack(HEADER.size + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
-async def dump(sock: socket.socket, kind: int) -> AsyncIterator[Decoded]:
-    """Every object of *kind*, decoded, from the request socket *sock*.
+async def dump(sock: socket.socket, kind: int, family: int = 0) -> AsyncIterator[Decoded]:
+    """Every object of *kind* (of *family*, 0: all), decoded, from the request socket *sock*.
 
     OSError when the kernel answers with an error; DumpInterrupted when the tables changed
     under the dump (the caller dumps again)."""
     seq = next(_sequence)
-    sock.send(dump_request(kind, seq))
+    sock.send(dump_request(kind, seq, family))
     interrupted, datagrams = False, 0
     while True:
         data = await _recv(sock)
