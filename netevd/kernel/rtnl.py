@@ -28,6 +28,22 @@ NLM_F_DUMP_INTR = 0x10
 RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE = 18, 22, 26, 34
 IFLA_EXT_MASK = 29
 RTEXT_FILTER_SKIP_STATS = 1 << 3
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV4_ROUTE = 0x40
+RTMGRP_IPV4_RULE = 0x80
+RTMGRP_IPV6_IFADDR = 0x100
+RTMGRP_IPV6_ROUTE = 0x400
+RTMGRP_IPV6_RULE = 0x1000000  # 1 << (RTNLGRP_IPV6_RULE - 1)
+LINK_GROUPS = RTMGRP_LINK
+GROUPS = (  # everything but links, which the kernel source reads on a socket of their own
+    RTMGRP_IPV4_IFADDR
+    | RTMGRP_IPV6_IFADDR
+    | RTMGRP_IPV4_ROUTE
+    | RTMGRP_IPV6_ROUTE
+    | RTMGRP_IPV4_RULE
+    | RTMGRP_IPV6_RULE
+)
 DATAGRAM = 65536  # larger than any rtnetlink datagram (dump replies are at most 32 KiB)
 DUMP_YIELD = 16  # dump datagrams (of up to ~200 messages each) between yields to the loop
 
