@@ -77,3 +77,52 @@ def test_minimal_config_loads_no_api_stack(tmp_path):
     modules = modules_at_ready(tmp_path, api={"enabled": False}, metrics={"enabled": False})
     assert "netevd.sources.netlink" in modules
     assert loaded(modules, API_STACK | NEVER_WITHOUT_THEIR_CONFIG | MANAGER_SOURCES) == set()
+
+
+# What the read-only commands, run at every boot and by every monitoring script, must not load.
+CLI_NEVER = {
+    "aiohttp",
+    "pyroute2",
+    "dbus_fast",
+    "watchfiles",
+    "yaml",
+    "prometheus_client",
+    "netevd.app",
+    "netevd.config",
+    "netevd.api",
+    "netevd.engine",
+    "netevd.sources",
+    "netevd.executors",
+}
+NOBODY_THERE = f"http://127.0.0.1:{free_port()}"
+COMMAND = (
+    "import json, sys; from netevd.cli import main; code = main(sys.argv[1:]); "
+    "print(json.dumps([code, sorted(sys.modules)]))"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "--endpoint", NOBODY_THERE],
+        ["list", "interfaces", "--endpoint", NOBODY_THERE],
+        ["events", "-n", "5", "--endpoint", NOBODY_THERE],
+        ["wait", "--any", "--timeout", "1", "--endpoint", NOBODY_THERE],
+        # No endpoint given: the daemon at the default one, or the kernel read directly.
+        ["wait", "--any", "--state", "degraded", "--timeout", "1"],
+    ],
+    ids=lambda argv: " ".join(a for a in argv if not a.startswith("http")),
+)
+def test_read_only_commands_load_no_daemon_code(argv):
+    done = subprocess.run(
+        [sys.executable, "-c", COMMAND, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    code, names = json.loads(done.stdout.splitlines()[-1])
+    modules = set(names)
+    assert code in (0, 1), done.stderr  # done, or no daemon / timed out; never a usage error
+    assert loaded(modules, CLI_NEVER) == set(), done.stderr
