@@ -144,7 +144,9 @@ class Daemon:
         self.source = loaded.source  # the file read, or "defaults"
         self.config_path = config_path
         self.env = env
-        self.metrics = Metrics()
+        # metrics.enabled: false never loads prometheus_client; like the API's settings it
+        # takes effect at the next start.
+        self.metrics = Metrics(enabled=loaded.config.metrics.enabled)
         self.events = EventLog()
         self.stopping = asyncio.Event()
         self.supervisor = Supervisor(self._emit, self.metrics, on_fatal=self.stopping.set)
