@@ -159,14 +159,18 @@ def report(r: dict[str, Any]) -> str:
         ["when", "VmRSS", "VmHWM", "notes"], rows + anchor_rows
     )
     if len(r["cycles"]) > 1:
-        churn = [
-            [i + 1, fmt(c["rss_mib"], 1), int(c["fds"]), int(c["threads"])]
-            for i, c in enumerate(r["cycles"])
-        ]
-        text += f"\n\nChurn: after each deletion of the {n:,} links\n\n" + table(
-            ["cycle", "VmRSS (MiB)", "fds", "threads"], churn
-        )
+        text += "\n\n" + churn_report(r)
     return text
+
+
+def churn_report(r: dict[str, Any]) -> str:
+    churn = [
+        [i + 1, fmt(c["rss_mib"], 1), int(c["fds"]), int(c["threads"])]
+        for i, c in enumerate(r["cycles"])
+    ]
+    return f"Churn: after each deletion of the {r['links']:,} links\n\n" + table(
+        ["cycle", "VmRSS (MiB)", "fds", "threads"], churn
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,6 +28,7 @@ from netevd.core.actions import (
     Action,
     AssignTables,
     ConfigApplied,
+    PendingRun,
     PushHostname,
     PushLinkDns,
     Ready,
@@ -37,14 +38,22 @@ from netevd.core.actions import (
 )
 from netevd.core.config import Config
 from netevd.core.directories import Directory
-from netevd.core.events import DHCLIENT, ConfigReloaded, Event, ScriptFinished, TablesAssigned
+from netevd.core.events import (
+    DHCLIENT,
+    NETLINK,
+    ConfigReloaded,
+    Event,
+    ScriptFinished,
+    TablesAssigned,
+)
 from netevd.core.follow import route_follow
 from netevd.core.routing import policy_links
 from netevd.core.scripts import ScriptVerdict
 from netevd.core.state import State
 from netevd.engine import Engine
-from netevd.executors.routing import RoutingExecutor, load_tables
+from netevd.executors.routing import RoutingExecutor
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
+from netevd.executors.state_file import load_tables
 from netevd.faults import FAULT_ENV, wrap_sources
 from netevd.sources.backend import resolve_backend
 from netevd.sources.netlink import NetlinkSource
@@ -81,7 +90,7 @@ def script_settings(config: Config) -> ScriptSettings:
         stdin_json=config.scripts.stdin_json,
         timeout=config.scripts.timeout,
         max_parallel=config.scripts.max_parallel,
-        routes_debounce=config.scripts.routes_debounce_ms / 1000,
+        quiet_window=config.scripts.routes_debounce_ms / 1000,
         shutdown_grace=config.scripts.shutdown_grace,
         allowed_uids=frozenset({0, os.geteuid()}),  # the daemon's uid, after any drop
     )
@@ -130,6 +139,15 @@ class LiveView:
     def routing_conflicts(self) -> tuple[str, ...]:
         return self.daemon.routing.conflicts
 
+    def degraded(self) -> dict[str, str]:
+        """What is wrong without stopping the daemon's work (/health's degraded checks)."""
+        found = {}
+        if problem := self.daemon.routing.tables_file.problem:
+            found["state_dir"] = problem
+        if self.daemon.reload_failed:
+            found["reload"] = self.daemon.reload_failed
+        return found
+
     async def scan_scripts(self) -> list[ScriptVerdict]:
         # Stats every script file: off the event loop.
         directories = [d.value for d in Directory]
@@ -166,8 +184,10 @@ class Daemon:
         self._latency = ScriptLatency(self.metrics, self.events)
         self.metrics.bind_state(lambda: self.engine.state, lambda: self.engine.config.monitoring)
         self.metrics.bind_routing(lambda: len(self.routing.conflicts))
+        self.metrics.bind_process(lambda: self.events.held, lambda: self.events.output_bytes)
         self.events.history.monitoring = lambda: self.engine.config.monitoring
         self._reloading: asyncio.Task[ReloadResult] | None = None
+        self.reload_failed = ""  # why the last reload was refused; "" once one succeeds
 
     @property
     def config(self) -> Config:
@@ -193,7 +213,7 @@ class Daemon:
         self.engine.emit(event)
 
     def _dispatch(self, action: Action) -> None:
-        if isinstance(action, RunScripts):
+        if isinstance(action, RunScripts | PendingRun):
             self.scripts.submit(action)
         elif isinstance(action, ReconcileRouting | AssignTables):
             self.routing.submit(action)
@@ -218,10 +238,14 @@ class Daemon:
                 self.config_path or self.source,
                 exc,
             )
+            self.reload_failed = "last reload refused (running configuration kept): " + (
+                "; ".join(exc.errors) or str(exc)
+            )
             return ReloadResult(False, self.config_path or self.source, tuple(exc.errors))
         for warning in loaded.warnings:
             log.warning("config.warning %s", warning)
         self.source = loaded.source
+        self.reload_failed = ""
         self.engine.emit(ConfigReloaded(loaded.config))
         return ReloadResult(True, loaded.source, (), loaded.warnings)
 
@@ -278,7 +302,7 @@ class Daemon:
         )
         extra = backend_sources(backend, self._emit, self.metrics, self.config, self.env)
         self.engine.require_sources(extra)
-        sources, faulty = wrap_sources({"netlink": netlink.run, **extra}, self.env)
+        sources, faulty = wrap_sources({NETLINK: netlink.run, **extra}, self.env)
         if faulty is not None:
             log.warning("test.fault armed %s=%s", FAULT_ENV, self.env.get(FAULT_ENV))
             asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, faulty.trigger)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from netevd.api import documents as docs
 from netevd.api.params import EventQuery, RouteQuery, RuleQuery
@@ -241,7 +240,12 @@ async def health(request: web.Request) -> web.Response:
         conflicts = view.routing_conflicts()
         checks["routing"] = "ok" if not conflicts else "; ".join(conflicts)
     failing = [name for name, value in checks.items() if value != "ok"]
-    data = {"status": "unhealthy" if failing else "healthy", "checks": checks, "failing": failing}
+    # Degraded: the work goes on (200), but an operator should look (a full state_dir, a
+    # refused reload).
+    degraded = dict(view.degraded())
+    checks.update(degraded)
+    status = "unhealthy" if failing else "degraded" if degraded else "healthy"
+    data = {"status": status, "checks": checks, "failing": failing, "degraded": list(degraded)}
     if failing:
         problems = ", ".join(f"{name} {checks[name]}" for name in failing)
         return failure(503, f"unhealthy: {problems}", data=data)
@@ -251,6 +255,9 @@ async def health(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     if not request.app[SETTINGS].metrics:
         return failure(404, "metrics are disabled (metrics.enabled: false)")
+    # Here, not at the top: with metrics off, prometheus_client is never loaded.
+    from prometheus_client import CONTENT_TYPE_LATEST
+
     body = request.app[VIEW].metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -215,9 +215,10 @@ def _daemon_schemas() -> dict[str, Schema]:
     )
     health = _object(
         {
-            "status": {"type": "string", "enum": ["healthy", "unhealthy"]},
+            "status": {"type": "string", "enum": ["healthy", "degraded", "unhealthy"]},
             "checks": {"type": "object", "additionalProperties": STR},
             "failing": STRINGS,
+            "degraded": STRINGS,
         }
     )
     reload = _object({"reloaded": BOOL, "source": STR, "errors": STRINGS, "warnings": STRINGS})

@@ -75,7 +75,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     since = last_event_id(request.headers.get("Last-Event-ID"), query.since)
     view = request.app[VIEW]
     events = view.events
-    queue = events.subscribe()
+    queue = events.subscribe(lambda kind, document: _wanted(events, query, kind, document))
     missed = backlog(events, since, query)
     task = asyncio.current_task()
     if task is not None:
@@ -88,7 +88,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await response.write(
                 message(record.seq, "event", docs.event_document(record.to_dict()))
             )
-        await _live(response, events, queue, query, request.app[SETTINGS].heartbeat)
+        await _live(response, queue, request.app[SETTINGS].heartbeat)
     except ConnectionResetError:
         pass  # the client went away (a cancellation, at shutdown, propagates as it should)
     finally:
@@ -100,11 +100,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 async def _live(
     response: web.StreamResponse,
-    events: EventLog,
     queue: asyncio.Queue[tuple[str, dict[str, Any]]],
-    query: EventQuery,
     heartbeat: float,
 ) -> None:
+    """Write what the queue brings (the event log filtered it by the stream's query)."""
     while True:
         try:
             kind, document = await asyncio.wait_for(queue.get(), heartbeat)
@@ -116,8 +115,6 @@ async def _live(
             note = {"error": "this client fell behind and was cut off; reconnect to resume"}
             await response.write(f"event: overflow\ndata: {json.dumps(note)}\n\n".encode())
             return
-        if not _wanted(events, query, kind, document):
-            continue
         if kind == "event":
             await response.write(message(document["seq"], kind, docs.event_document(document)))
         else:

@@ -14,6 +14,7 @@ from typing import Final, TypeAlias
 
 from netevd.config.report import show
 from netevd.core.directories import Directory, directory_for
+from netevd.core.environment import kernel_name_problem
 from netevd.core.filters import ConditionError, parse_condition
 
 _ENV_TRUE: Final = frozenset({"true", "yes", "on", "1"})
@@ -155,13 +156,8 @@ def host_name(value: object) -> object:
 
 @described("string", "an interface name or glob (at most 15 bytes; no /, :, whitespace)")
 def interface_name(value: object) -> object:
-    # The kernel's dev_valid_name(); glob characters are legal there, so globs pass too.
-    if (
-        isinstance(value, str)
-        and 1 <= len(value.encode()) <= 15
-        and value not in (".", "..")
-        and not any(c in "/:\0" or c.isspace() for c in value)
-    ):
+    # The kernel's rule; glob characters are legal there, so globs pass too.
+    if isinstance(value, str) and kernel_name_problem(value) is None:
         return value
     raise Invalid(f"{show(value)} is not an interface name")
 

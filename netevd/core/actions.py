@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netevd.core.config import Config
+from netevd.core.directories import Directory
 from netevd.core.model import Route, Rule
+from netevd.core.trees import DispatcherAction, Tree
 
 Env = tuple[tuple[str, str], ...]
 
@@ -19,27 +21,47 @@ class RunScripts:
 
     *env* is the event's validated environment (PATH, LANG and TZ are the executor's). Values
     that failed validation are not in it; they are listed in *dropped* as (variable, reason) so
-    the executor can warn. A *coalesce* run (routes.d) waits for a quiet window per link and the
-    newest such action wins, so a storm runs the scripts once with the final picture.
+    the executor can warn. A run is complete: the executor queues it as it is (a run that
+    waits for a quiet window first is a PendingRun).
     """
 
-    directory: str
+    directory: Directory | DispatcherAction  # DispatcherAction for the nm-dispatcher tree only
     link_index: int
     link_name: str
     env: Env
     seq: int
     replay: bool = False
-    coalesce: bool = False
     dropped: tuple[tuple[str, str], ...] = ()
     event_ts: float = 0.0
     # Values too large for one environment string (Linux caps one at 128 KiB): the executor
     # writes each to a private file and passes its path in the named variable instead.
     files: tuple[tuple[str, str], ...] = ()
-    tree: str = "netevd"
+    tree: Tree = Tree.NETEVD
     args: tuple[str, ...] = ()  # argv after the script's path (NetworkManager's: iface, action)
 
     def env_dict(self) -> dict[str, str]:
         return dict(self.env)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRun:
+    """A run of *directory* for one link that waits for the link's quiet window (routes.d and
+    the address, mtu and gateway hooks): the script executor keeps the newest per link and
+    directory, and once none came for the window it reports ``QuietWindowEnded``; the step then
+    builds the RunScripts with the picture of that moment (netevd.core.react.pending).
+
+    *event* is the EVENT word of the change that made it; *values* are the hook's own variables
+    (ADDRESS, MTU_OLD, GATEWAY, ...), laid over the link's picture.
+    """
+
+    directory: Directory
+    link_index: int
+    link_name: str
+    event: str
+    seq: int
+    values: Env = ()
+    replay: bool = False
+    event_ts: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +149,7 @@ class ConfigApplied:
 
 Action = (
     RunScripts
+    | PendingRun
     | RejectLink
     | SkipUnknownState
     | Note

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from netevd.core.actions import Env
+from netevd.core.networkd_states import LINK_PROPERTIES
 
 LINK_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+@=-]{0,14}")
 HOSTNAME_RE = re.compile(
@@ -24,6 +25,25 @@ _UUID_RE = re.compile(
 )
 _OBJECT_PATH_RE = re.compile(r"/|(/[A-Za-z0-9_]+)+")  # the D-Bus specification's
 MAX_VALUE = 128 * 1024 - 1  # MAX_ARG_STRLEN includes "NAME=" and the NUL
+IFNAMSIZ = 16  # the kernel's, with the NUL
+# kernel_name_problem's answers (a caller that words them its own way compares with these)
+NAME_LENGTH = "is empty or longer than 15 bytes"
+NAME_DOTS = "is . or .."
+NAME_CHARACTER = "has a character Linux refuses (/, :, whitespace or NUL)"
+
+
+def kernel_name_problem(name: str) -> str | None:
+    """Why Linux would refuse *name* as an interface name (the kernel's dev_valid_name()), or
+    None. The one rule for a name from outside (configuration, a lease file, a peer on the
+    bus); whether it may also reach a script is :func:`link_name_problem`'s stricter rule."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if not raw or len(raw) >= IFNAMSIZ:
+        return NAME_LENGTH
+    if name in (".", ".."):
+        return NAME_DOTS
+    if any(c in "/:\0" or c.isspace() for c in name):
+        return NAME_CHARACTER
+    return None
 
 
 def link_name_problem(name: str) -> str | None:
@@ -172,18 +192,7 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     },
     "VPN_IP4_GATEWAY": (_ip, "not an IP address"),
     "VPN_IP6_GATEWAY": (_ip, "not an IP address"),
-    **{
-        name: (_word, "not a state word")
-        for name in (
-            "OperationalState",
-            "AdministrativeState",
-            "CarrierState",
-            "AddressState",
-            "IPv4AddressState",
-            "IPv6AddressState",
-            "OnlineState",
-        )
-    },
+    **{name: (_word, "not a state word") for name in LINK_PROPERTIES},  # networkd's
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from netevd.core.actions import RunScripts
+from netevd.core.actions import PendingRun
 from netevd.core.config import Config
 from netevd.core.model import Addr, Lease, Link, Route, Rule
 
@@ -14,6 +14,10 @@ KERNEL = "kernel"
 NETWORKD = "systemd-networkd"
 NETWORKMANAGER = "NetworkManager"
 DHCLIENT = "dhclient"
+# the kernel source's name as a running source (SourceStatus, /health, READY's wait)
+NETLINK = "netlink"
+# the managers' names on the system bus (their sources follow them; ``auto`` probes them)
+BUS_NAMES = {NETWORKD: "org.freedesktop.network1", NETWORKMANAGER: "org.freedesktop.NetworkManager"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,10 +222,10 @@ class ServiceCalled:
 
 @dataclass(frozen=True, slots=True)
 class QuietWindowEnded:
-    """A coalesced run's quiet window ended (the script executor's timer): the engine completes
+    """A pending run's quiet window ended (the script executor's timer): the engine completes
     *run* with the picture of this moment and hands it back to be run."""
 
-    run: RunScripts
+    run: PendingRun
 
 
 LostReason = Literal["expired", "released", "file-removed", "no-longer-listed"]

@@ -59,13 +59,13 @@ Atom = HasGateway | DnsCount | InterfaceIs
 
 
 @dataclass(frozen=True, slots=True)
-class Condition:
+class FilterCondition:
     """Disjunctive normal form: true when every atom of at least one clause holds."""
 
     clauses: tuple[tuple[Atom, ...], ...]
 
 
-def parse_condition(text: str) -> Condition:
+def parse_condition(text: str) -> FilterCondition:
     clauses: list[tuple[Atom, ...]] = []
     for clause in text.split("||"):
         atoms: list[Atom] = []
@@ -75,7 +75,7 @@ def parse_condition(text: str) -> Condition:
                 raise ConditionError(_cannot_parse(text, part.strip()))
             atoms.append(atom)
         clauses.append(tuple(atoms))
-    return Condition(tuple(clauses))
+    return FilterCondition(tuple(clauses))
 
 
 def _parse_atom(text: str) -> Atom | None:
@@ -101,7 +101,9 @@ def _cannot_parse(text: str, atom: str) -> str:
     return f"cannot parse {text!r}{where} ({GRAMMAR_HINT})"
 
 
-def evaluate(condition: Condition, *, has_gateway: bool, dns_count: int, interface: str) -> bool:
+def evaluate(
+    condition: FilterCondition, *, has_gateway: bool, dns_count: int, interface: str
+) -> bool:
     return any(
         all(_holds(atom, has_gateway, dns_count, interface) for atom in clause)
         for clause in condition.clauses

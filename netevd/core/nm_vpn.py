@@ -25,21 +25,9 @@ from collections.abc import Mapping
 
 from netevd.core.directories import Directory
 from netevd.core.events import NETWORKMANAGER
+from netevd.core.nm_states import VPN_STATES
 from netevd.core.state import State
 
-# NMVpnConnectionState names (the source's)
-VPN_STATES = frozenset(
-    {
-        "unknown",
-        "prepare",
-        "need-auth",
-        "connect",
-        "ip-config-get",
-        "activated",
-        "failed",
-        "disconnected",
-    }
-)
 ENDED = frozenset({"failed", "disconnected"})
 ACTIONS = {Directory.VPN_UP: "vpn-up", Directory.VPN_DOWN: "vpn-down"}
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from netevd.core.directories import Directory
 from netevd.core.events import NETWORKD, NETWORKMANAGER
-from netevd.core.react.managers import STATE_VALUES
-from netevd.core.react.networkmanager import DEVICE_STATES
+from netevd.core.networkd_states import STATE_VALUES
+from netevd.core.nm_states import DEVICE_STATES
 from netevd.core.state import State
 from netevd.core.views import kernel_state
 
@@ -30,7 +30,7 @@ LEVELS = (
     "routable",
 )
 ADMINISTRATIVE = STATE_VALUES["AdministrativeState"]  # networkd's, matched exactly
-DEVICE = DEVICE_STATES - {"unknown"}  # NetworkManager's, matched exactly
+DEVICE = frozenset(DEVICE_STATES) - {"unknown"}  # NetworkManager's, matched exactly
 WAITABLE: tuple[str, ...] = tuple(
     d.value for d in Directory if d.value in set(LEVELS) | ADMINISTRATIVE | DEVICE
 )

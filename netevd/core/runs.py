@@ -43,7 +43,7 @@ def script_run(
     files = tuple(large_values(values))
     env, dropped = validated(values)
     return RunScripts(
-        directory=directory.value,
+        directory=directory,
         link_index=link.index,
         link_name=link.name,
         env=env,

@@ -12,15 +12,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from netevd.core.actions import Action, ConfigApplied, Note, Ready, RunScripts
+from netevd.core.actions import Action, ConfigApplied, Note, PendingRun, Ready, RunScripts
 from netevd.core.compat import compat_actions
 from netevd.core.config import Config
 from netevd.core.describe import event_detail, lease_detail
 from netevd.core.dhcp.reactions import react_lease, react_link_gone
-from netevd.core.directories import Directory
 from netevd.core.events import (
     DHCLIENT,
     KERNEL,
+    NETLINK,
     ConfigReloaded,
     Context,
     Event,
@@ -47,9 +47,10 @@ from netevd.core.events import (
 )
 from netevd.core.kinds import EventKind
 from netevd.core.manager_records import manager_record
-from netevd.core.react.kernel import react, react_links, react_resync_routes, resolve_routes
-from netevd.core.react.kernel_changes import react_hooks, react_hooks_between, resolve_hook
+from netevd.core.react.kernel import react, react_links, react_resync_routes
+from netevd.core.react.kernel_changes import react_hooks, react_hooks_between
 from netevd.core.react.managers import react_manager, react_manager_links
+from netevd.core.react.pending import resolve
 from netevd.core.react.routing import routing_actions
 from netevd.core.react.vpn import react_vpns
 from netevd.core.records import NETEVD, Record
@@ -63,7 +64,6 @@ from netevd.core.state import (
 )
 
 ManagerInput = ManagerSnapshot | ManagerEvent
-NETLINK = "netlink"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,6 @@ def _step(world: World, event: Event, config: Config, now: float) -> Step:
         case SourceStatus():
             return _source_status(world, event, now)
         case QuietWindowEnded(run):
-            resolve = resolve_routes if run.directory == Directory.ROUTES else resolve_hook
             return Step(world, tuple(resolve(world.state, run, config)))
         case ScriptFinished() | RunDropped():
             return Step(world)  # executors' reports: accounted for by the shell
@@ -181,7 +180,7 @@ def _next(
 
 
 def _fired(actions: Iterable[Action]) -> tuple[str, ...]:
-    return tuple(a.directory for a in actions if isinstance(a, RunScripts))
+    return tuple(a.directory for a in actions if isinstance(a, RunScripts | PendingRun))
 
 
 def _fold(world: World, events: Iterable[KernelEvent], config: Config, now: float) -> Step:

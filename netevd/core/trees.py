@@ -18,6 +18,20 @@ class Tree(StrEnum):
     NM_DISPATCHER = "nm-dispatcher"
 
 
+class DispatcherAction(StrEnum):
+    """NetworkManager-dispatcher's actions: what its tree's runs are named by (``$2``), where
+    netevd's own tree names a run by its Directory."""
+
+    UP = "up"
+    DOWN = "down"
+    DHCP4_CHANGE = "dhcp4-change"
+    DHCP6_CHANGE = "dhcp6-change"
+    CONNECTIVITY_CHANGE = "connectivity-change"
+    HOSTNAME = "hostname"
+    VPN_UP = "vpn-up"
+    VPN_DOWN = "vpn-down"
+
+
 TREES: tuple[str, ...] = tuple(tree.value for tree in Tree)
 # NetworkManager-dispatcher's scripts are one flat tree for every action: a listing
 # (/api/v1/scripts, ``netevd list scripts``) shows them once, under this name ("dispatcher.d").

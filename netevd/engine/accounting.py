@@ -8,7 +8,14 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 
-from netevd.core.actions import Action, Note, RejectLink, RunScripts, SkipUnknownState
+from netevd.core.actions import (
+    Action,
+    Note,
+    PendingRun,
+    RejectLink,
+    RunScripts,
+    SkipUnknownState,
+)
 from netevd.core.describe import record_line
 from netevd.core.directories import Directory
 from netevd.core.events import RunDropped, ScriptFinished
@@ -21,7 +28,7 @@ from netevd.telemetry.metrics import Metrics
 log = logging.getLogger("netevd.engine")
 MAX_REJECTS_REMEMBERED = 4096
 # A batch with more routine records than this (routes and addresses that fired nothing but
-# coalesced runs: routes.d, address-added.d, address-removed.d) logs them at debug level and
+# pending runs: routes.d, address-added.d, address-removed.d) logs them at debug level and
 # one summary at info: a storm of a million routes must not write a million journal lines.
 # Each is still in the event log and counted.
 LOG_LINES_PER_BATCH = 16
@@ -34,7 +41,7 @@ ROUTINE = frozenset(
     }
 )
 SUMMARY_LINKS = 8  # link names a summary line lists
-# the coalesced directories a routine record may name (one run per quiet window, not per event)
+# the pending runs' directories a routine record may name (one run per quiet window, not per event)
 ROUTINE_DIRECTORIES = frozenset(
     {Directory.ROUTES.value, Directory.ADDRESS_ADDED.value, Directory.ADDRESS_REMOVED.value}
 )
@@ -93,7 +100,9 @@ class Accounting:
                     action.value,
                 )
             else:
-                if isinstance(action, RunScripts):
+                if isinstance(action, PendingRun):
+                    self.metrics.state_changes.labels(action.directory).inc()
+                elif isinstance(action, RunScripts):
                     if action.tree == "netevd":  # a compat run is no state change of its own
                         self.metrics.state_changes.labels(action.directory).inc()
                     for name, _reason in action.dropped:

@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from netevd.core.actions import AssignTables, ReconcileRouting
-from netevd.core.environment import link_name_problem
 from netevd.core.events import Event, RoutingApplied, TablesAssigned
 from netevd.core.model import RTPROT_NETEVD, Route, Rule
-from netevd.core.routing import MAX_TABLE, RESERVED_TABLES, Changes, Plan, diff, route_id, rule_id
+from netevd.core.routing import Changes, Plan, diff, route_id, rule_id
+from netevd.executors.state_file import TablesFile
 from netevd.executors.tasks import Spawn, create_task
 from netevd.kernel import rtnl
 from netevd.kernel.snapshot import read_owned, routes_of
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("netevd.routing")
 
-TABLES_FILE = "tables.json"
 OK_ON_ADD = {errno.EEXIST}
 OK_ON_DEL = {errno.ENOENT, errno.ESRCH}
 CONFLICT = "conflict: route"
@@ -73,7 +70,7 @@ class RoutingExecutor:
         self._report = report
         self._spawn = spawn  # the daemon's supervisor holds the tasks
         self._metrics = metrics
-        self._state_dir = Path(state_dir)
+        self.tables_file = TablesFile(Path(state_dir), metrics, spawn=spawn)
         self._latest: ReconcileRouting | None = None
         self._worker: asyncio.Task[Any] | None = None
         self._installed: set[object] = set()  # ids of what this process has put in place
@@ -235,14 +232,7 @@ class RoutingExecutor:
                     name,
                     table,
                 )
-        try:
-            await asyncio.to_thread(save_tables, self._state_dir, dict(action.tables))
-        except OSError as exc:
-            log.error(
-                "routing.tables.save_failed dir=%s error=%r (tables may move on restart)",
-                self._state_dir,
-                str(exc),
-            )
+        await self.tables_file.save(dict(action.tables))
         self._report(TablesAssigned(action.tables))
 
 
@@ -263,40 +253,3 @@ async def _route_in_the_way(route: Route) -> str | None:
         return None  # gone meanwhile: the next reconcile adds it
     other = others[0]
     return f"{describe_route(other)} proto {other.protocol}"
-
-
-def save_tables(state_dir: Path, tables: dict[str, int]) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".tables-")
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"version": 1, "tables": tables}, fh, indent=1, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, state_dir / TABLES_FILE)
-
-
-def load_tables(state_dir: str) -> tuple[dict[str, int], list[str]]:
-    """The persisted tables and the problems found; a bad file is reported, never fatal."""
-    path = Path(state_dir) / TABLES_FILE
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}, []
-    except (OSError, ValueError) as exc:
-        return {}, [f"{path}: cannot read ({exc}); starting without remembered tables"]
-    raw = data.get("tables") if isinstance(data, dict) else None
-    if not isinstance(raw, dict):
-        return {}, [f"{path}: no 'tables' mapping; starting without remembered tables"]
-    tables, problems = {}, []
-    for name, table in raw.items():
-        if (
-            not isinstance(name, str)
-            or link_name_problem(name)
-            or not isinstance(table, int)
-            or isinstance(table, bool)
-            or table in RESERVED_TABLES
-            or not 1 <= table <= MAX_TABLE
-        ):
-            problems.append(f"{path}: ignoring entry {name!r}: {table!r}")
-            continue
-        tables[name] = table
-    return tables, problems

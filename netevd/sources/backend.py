@@ -6,12 +6,11 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
+from netevd.core.events import BUS_NAMES, DHCLIENT, NETWORKD, NETWORKMANAGER
+
 log = logging.getLogger("netevd.backend")
 
-BUS_NAMES = (
-    ("systemd-networkd", "org.freedesktop.network1"),
-    ("NetworkManager", "org.freedesktop.NetworkManager"),
-)
+PROBED = (NETWORKD, NETWORKMANAGER)  # ``auto``'s order
 PROBE_TIMEOUT = 2.0
 
 
@@ -21,8 +20,8 @@ async def _probe(env: Mapping[str, str]) -> str:
 
     bus = await connect(env, None)  # the caller bounds the whole probe
     try:
-        for backend, name in BUS_NAMES:
-            if await name_has_owner(bus, name):
+        for backend in PROBED:
+            if await name_has_owner(bus, BUS_NAMES[backend]):
                 return backend
     finally:
         bus.disconnect()
@@ -31,7 +30,7 @@ async def _probe(env: Mapping[str, str]) -> str:
 
 # Backends with a source in this release; the others are accepted in the configuration (the
 # earlier releases' files name them) and run kernel-only until their source lands.
-IMPLEMENTED = ("systemd-networkd", "NetworkManager", "dhclient", "none")
+IMPLEMENTED = (NETWORKD, NETWORKMANAGER, DHCLIENT, "none")
 
 
 async def resolve_backend(configured: str, env: Mapping[str, str]) -> str:

@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from netevd.core.events import (
+    NETLINK,
     AddressRemoved,
     Event,
     LinkChanged,
@@ -58,7 +59,7 @@ QUIET = 0.1  # seconds without messages before routes are re-read after a flush
 BACKOFF_MAX = 30.0
 ROUND = 64  # datagrams read and decoded between two looks at the clock
 SLICE = 0.003  # seconds of reading before the loop gets a turn (the engine, the API, scripts)
-NAME = "netlink"
+NAME = NETLINK
 GONE_REMEMBERED = 4096  # removed links whose late messages are dropped
 
 Room = Callable[[bool], Awaitable[None]]  # (whether the kernel has more queued) -> a turn

@@ -16,6 +16,8 @@ from typing import Any
 from netevd.core.records import Record
 from netevd.telemetry.history import History, ScriptRun
 
+Wants = Callable[[str, dict[str, Any]], bool]  # (kind, document) -> does a subscriber take it
+
 MAX_SCRIPTS_PER_EVENT = 64
 SUBSCRIBER_QUEUE = 1024
 OUTPUT_BUDGET = 4 * 1024 * 1024  # bytes of script output the whole ring keeps
@@ -68,9 +70,14 @@ class EventLog:
         self.output_budget = output_budget
         self.output_bytes = 0  # script output held by the ring, in UTF-8 bytes
         self._records: OrderedDict[int, EventRecord] = OrderedDict()
-        self._subscribers: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
+        self._subscribers: dict[asyncio.Queue[tuple[str, dict[str, Any]]], Wants | None] = {}
         self.total = 0
         self.history = History()  # the last hour beyond the ring, for the dashboard's plots
+
+    @property
+    def held(self) -> int:
+        """Records the ring holds now."""
+        return len(self._records)
 
     def add(self, recorded: Record) -> None:
         record = EventRecord.of(recorded)
@@ -140,20 +147,24 @@ class EventLog:
         ]
         return found[-limit:] if limit else []
 
-    def subscribe(self) -> asyncio.Queue[tuple[str, dict[str, Any]]]:
+    def subscribe(self, wants: Wants | None = None) -> asyncio.Queue[tuple[str, dict[str, Any]]]:
+        """A queue of every new record and script outcome, or only those *wants* takes:
+        filtered here, so a stream of one interface is not cut off by a storm on another."""
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(SUBSCRIBER_QUEUE + 1)
-        self._subscribers.add(queue)
+        self._subscribers[queue] = wants
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
-        self._subscribers.discard(queue)
+        self._subscribers.pop(queue, None)
 
     def _publish(self, kind: str, document: dict[str, Any]) -> None:
-        for queue in list(self._subscribers):
+        for queue, wants in list(self._subscribers.items()):
+            if wants is not None and not wants(kind, document):
+                continue
             if queue.qsize() >= SUBSCRIBER_QUEUE:
                 # A stalled client must not hold the engine; it is cut off (told so with the
                 # one slot kept free) and can resume from the ring buffer with Last-Event-ID.
-                self._subscribers.discard(queue)
+                del self._subscribers[queue]
                 queue.put_nowait(("overflow", {}))
             else:
                 queue.put_nowait((kind, document))

@@ -13,6 +13,7 @@ nothing in netevd reads a metric back, everything only counts into them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -60,6 +61,7 @@ class Metrics:
         self.uptime = self.gauge("netevd_uptime_seconds", "Seconds since start")
         self.uptime.set_function(lambda: time.monotonic() - self.started)
         self.info = cast("Info", self._make("Info", "netevd", "Build and runtime information"))
+        self._add_process_metrics()
         self.info.info({"version": __version__, "backend": "none"})
         self._script_states: set[str] = set()
         self._known_labels()
@@ -162,6 +164,20 @@ class Metrics:
             "netevd_source_reconnects", "Reconnections of a backend source", ["source"]
         )
 
+    def _add_process_metrics(self) -> None:
+        # Levels that must stay flat over months: a leak of tasks or of the event log shows here.
+        self.tasks = self.gauge("netevd_asyncio_tasks", "asyncio tasks alive")
+        self.tasks.set_function(_task_count)
+        self.state_write_failures = self.counter(
+            "netevd_state_write_failures", "Writes of the state file (state_dir) that failed"
+        )
+        self.event_log_records = self.gauge(
+            "netevd_event_log_records", "Events the API's ring buffer holds"
+        )
+        self.event_log_output = self.gauge(
+            "netevd_event_log_output_bytes", "Script output the event ring buffer holds, bytes"
+        )
+
     def _add_routing_metrics(self) -> None:
         self.routing_reconciles = self.counter(
             "netevd_routing_reconciles", "Policy-routing reconciliations, by result", ["result"]
@@ -184,6 +200,11 @@ class Metrics:
             self._snapshot.state = state
             self._snapshot.monitoring = monitoring
 
+    def bind_process(self, records: Callable[[], int], output: Callable[[], int]) -> None:
+        """Where scrapes read the event log's size (what a soak watches stay flat)."""
+        self.event_log_records.set_function(lambda: float(records()))
+        self.event_log_output.set_function(lambda: float(output()))
+
     def bind_routing(self, blocked: Callable[[], int]) -> None:
         """Where scrapes read how many planned routes are blocked (the routing executor)."""
         self.routing_blocked.set_function(lambda: float(blocked()))
@@ -198,6 +219,14 @@ class Metrics:
         from prometheus_client.exposition import generate_latest
 
         return generate_latest(self.registry)
+
+
+def _task_count() -> float:
+    """Tasks of the running loop; 0 when scraped outside one (a unit test's registry)."""
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:
+        return 0.0
 
 
 class _Null:

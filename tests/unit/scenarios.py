@@ -3,10 +3,10 @@ snapshot, events in, and the script runs, routing actions and records that must 
 engine's pure step.
 
 A scenario runs through netevd.core.step with nothing real around it: no loop, no kernel, no bus.
-The script executor's queue rules come from netevd.core.runqueue (the executor's own): coalesced
-routes.d runs wait for their quiet window (``quiet``, and at the end), newer runs supersede
-queued ones while the executor is held (``hold: true`` until ``start``). The format is described
-in docs/architecture.md.
+The script executor's queue rules come from netevd.core.scripts (the executor's own): pending
+runs (routes.d and the address, mtu and gateway hooks) wait for their quiet window (``quiet``,
+and at the end), newer runs supersede queued ones while the executor is held (``hold: true``
+until ``start``). The format is described in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from netevd.core.actions import (
     Action,
     AssignTables,
     Note,
+    PendingRun,
     PushHostname,
     PushLinkDns,
     Ready,
@@ -251,7 +252,7 @@ class Runner:
         self.config = config
         self.world = with_backend(World(), backend)
         self.hold = hold
-        self.pending: dict[tuple[int, str], RunScripts] = {}  # coalesced, awaiting quiet
+        self.pending: dict[tuple[int, str], PendingRun] = {}  # awaiting their quiet window
         self.queues: dict[int, tuple[RunScripts, ...]] = {}
         self.outcome = Outcome()
 
@@ -269,11 +270,11 @@ class Runner:
             self._action(action)
 
     def _action(self, action: Action) -> None:
+        if isinstance(action, PendingRun):  # the newest wins; completed when quiet
+            self.pending[(action.link_index, action.directory)] = action
+            return
         if isinstance(action, RunScripts):
-            if action.coalesce:  # the newest stub wins; completed when quiet
-                self.pending[(action.link_index, action.directory)] = action
-            else:
-                self._enqueue(action)
+            self._enqueue(action)
             return
         if hasattr(action, "config"):
             self.config = action.config  # ConfigApplied: the engine shell does the same

@@ -72,6 +72,12 @@ def test_default_config_loads_the_api_and_nothing_it_does_not_use(default_module
     assert loaded(default_modules, MANAGER_SOURCES) == set()
 
 
+def test_api_without_metrics_loads_no_prometheus_client(tmp_path):
+    modules = modules_at_ready(tmp_path, api={"port": free_port()}, metrics={"enabled": False})
+    assert "aiohttp" in modules
+    assert loaded(modules, {"prometheus_client"} | NEVER_WITHOUT_THEIR_CONFIG) == set()
+
+
 def test_minimal_config_loads_no_api_stack(tmp_path):
     modules = modules_at_ready(tmp_path, api={"enabled": False}, metrics={"enabled": False})
     assert "netevd.sources.netlink" in modules

@@ -47,7 +47,7 @@ def compat_actions(actions: tuple[Action, ...], state: State, config: Config) ->
     result: list[Action] = []
     for action in actions:
         result.append(action)
-        if not isinstance(action, RunScripts) or action.tree != Tree.NETEVD or action.coalesce:
+        if not isinstance(action, RunScripts) or action.tree != Tree.NETEVD:
             continue
         if compat.networkd_dispatcher:
             result += networkd_dispatcher_runs(action, state)

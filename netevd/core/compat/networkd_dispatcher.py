@@ -91,7 +91,7 @@ def dispatcher_run(run: RunScripts, state: State) -> RunScripts:
         replay=run.replay,
         dropped=dropped,
         event_ts=run.event_ts,
-        tree=Tree.NETWORKD_DISPATCHER.value,
+        tree=Tree.NETWORKD_DISPATCHER,
     )
 
 

@@ -39,19 +39,10 @@ from netevd.core.nm_vpn import ACTIONS as VPN_ACTIONS
 from netevd.core.nm_vpn import number_of, own_interface, parent_iface, parent_props
 from netevd.core.runs import json_object
 from netevd.core.state import State
-from netevd.core.trees import Tree
+from netevd.core.trees import DispatcherAction, Tree
 
 # The actions run here, and so the directory names of this tree's runs.
-ACTIONS = (
-    "up",
-    "down",
-    "dhcp4-change",
-    "dhcp6-change",
-    "connectivity-change",
-    "hostname",
-    "vpn-up",
-    "vpn-down",
-)
+ACTIONS = tuple(action.value for action in DispatcherAction)
 PASSED_ON = ("NETEVD_SEQ", "NETEVD_REPLAY", "NETEVD_JSON")
 # The settings connection's (nm-dispatcher.c's connection_props) and the applied connection's.
 CONNECTION = (
@@ -181,7 +172,7 @@ def _run(
     env, dropped = validated(values, always)
     ts = timing.event_ts if isinstance(timing, RunScripts) else timing.ts
     return RunScripts(
-        directory=action,
+        directory=DispatcherAction(action),
         link_index=index,
         link_name=name,
         env=env,
@@ -189,7 +180,7 @@ def _run(
         replay=timing.replay,
         dropped=dropped,
         event_ts=ts,
-        tree=Tree.NM_DISPATCHER.value,
+        tree=Tree.NM_DISPATCHER,
         args=args,
     )
 

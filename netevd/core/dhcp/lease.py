@@ -135,7 +135,7 @@ def _v4(body: tuple[Statement, ...], line: int, notes: list[Problem]) -> Lease |
         word, rest = statement.keyword, statement.words[1:]
         try:
             if statement.body is not None:
-                raise v.Rejected(f"unexpected block {word!r}")
+                raise v.RejectedValue(f"unexpected block {word!r}")
             if word == "interface":
                 draft.interface = _interface(statement)
             elif word == "fixed-address":
@@ -148,7 +148,7 @@ def _v4(body: tuple[Statement, ...], line: int, notes: list[Problem]) -> Lease |
                 draft.expire, draft.has_expire = v.when(rest), True
             elif word == "option" and rest and rest[0].kind == "word":
                 _v4_option(rest[0].text, rest[1:], draft)
-        except v.Rejected as exc:
+        except v.RejectedValue as exc:
             notes.append(Problem(statement.line, "invalid", f"{word}: {exc}"))
     return draft.lease(notes)
 
@@ -198,14 +198,14 @@ def _v6(body: tuple[Statement, ...], line: int, notes: list[Problem]) -> Lease |
             if word in ("ia-na", "ia-ta", "ia-pd") and statement.body is not None:
                 bindings.extend(_v6_ia(statement.body, word == "ia-pd"))
             elif statement.body is not None:
-                raise v.Rejected(f"unexpected block {word!r}")
+                raise v.RejectedValue(f"unexpected block {word!r}")
             elif word == "interface":
                 draft.interface = _interface(statement)
             elif word == "released" and not rest:
                 draft.released = True
             elif word == "option" and rest and rest[0].kind == "word":
                 _v6_option(rest[0].text, rest[1:], draft)
-        except v.Rejected as exc:
+        except v.RejectedValue as exc:
             notes.append(Problem(statement.line, "invalid", f"{word}: {exc}"))
     addresses = [b for b in bindings if not b.delegated]
     draft.prefixes = tuple(b.value for b in bindings if b.delegated)
@@ -267,24 +267,24 @@ def _interface(statement: Statement) -> str:
     """dhclient writes the name unescaped: what looks like an escape or a comment in it is
     part of a hostile name (``et\\h0`` must not read as ``eth0``, ``x";#`` not as ``x``)."""
     if statement.comment_after:
-        raise v.Rejected("a comment follows the interface name (a quote in it?)")
+        raise v.RejectedValue("a comment follows the interface name (a quote in it?)")
     words = statement.words[1:]
     if any(word.escaped for word in words):
-        raise v.Rejected("the interface name holds a backslash")
+        raise v.RejectedValue("the interface name holds a backslash")
     return v.interface_name(v.single(words, "string"))
 
 
 def _words(tokens: Iterable[Token]) -> list[Token]:
     found = list(tokens)
     if any(t.kind != "word" for t in found):
-        raise v.Rejected("expected bare values")
+        raise v.RejectedValue("expected bare values")
     return found
 
 
 def _strings(tokens: Iterable[Token]) -> list[Token]:
     found = list(tokens)
     if any(t.kind != "string" for t in found):
-        raise v.Rejected("expected quoted values")
+        raise v.RejectedValue("expected quoted values")
     return found
 
 

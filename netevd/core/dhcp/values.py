@@ -1,5 +1,6 @@
 """Checks for the values a lease file carries (pure). Each returns the clean value or raises
-:class:`Rejected` with the reason; :mod:`netevd.core.dhcp.lease` turns that into a reported problem.
+:class:`RejectedValue` with the reason; :mod:`netevd.core.dhcp.lease` turns that into a
+reported problem.
 
 A lease file is network input written down by dhclient: the DHCP server chose the host name,
 the domains and the addresses, and the interface name can hold ``$``, ``;`` and quotes.
@@ -12,9 +13,8 @@ import re
 from collections.abc import Sequence
 
 from netevd.core.dhcp.syntax import Token
-from netevd.core.environment import link_name_problem
+from netevd.core.environment import NAME_CHARACTER, kernel_name_problem, link_name_problem
 
-IFNAMSIZ = 16
 MAX_TIME = 2**63 - 1
 INFINITE_LIFETIME = 0xFFFFFFFF  # DHCPv6: a lifetime that never runs out
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
@@ -25,19 +25,19 @@ _PREFIX = re.compile(r"[0-9A-Fa-f:.]+/\d{1,3}")
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-class Rejected(Exception):
+class RejectedValue(Exception):
     """A value that must not be believed (the reason is the message)."""
 
 
 def interface_name(name: str) -> str:
     """A name Linux would accept that is also safe to hand to scripts (netevd's rule)."""
-    raw = name.encode("utf-8", "surrogateescape")
-    if not raw or len(raw) >= IFNAMSIZ or name in (".", ".."):
-        raise Rejected(f"interface name {name!r} is not a Linux interface name (1-15 bytes)")
-    if any(c in "/:" or c.isspace() or c == "\x00" for c in name):
-        raise Rejected(f"interface name {name!r} has a character Linux refuses")
+    kernel = kernel_name_problem(name)
+    if kernel == NAME_CHARACTER:
+        raise RejectedValue(f"interface name {name!r} has a character Linux refuses")
+    if kernel:
+        raise RejectedValue(f"interface name {name!r} is not a Linux interface name (1-15 bytes)")
     if problem := link_name_problem(name):
-        raise Rejected(f"interface name {name!r}: {problem}")
+        raise RejectedValue(f"interface name {name!r}: {problem}")
     return name
 
 
@@ -47,21 +47,21 @@ def dns_name(text: str, *, host: bool = False) -> str:
     label = _HOST_LABEL if host else _DOMAIN_LABEL
     kind = "host name" if host else "domain name"
     if not name or len(name) > 253:
-        raise Rejected(f"{kind} {text!r} is empty or longer than 253 characters")
+        raise RejectedValue(f"{kind} {text!r} is empty or longer than 253 characters")
     if not all(label.fullmatch(part) for part in name.split(".")):
-        raise Rejected(f"{kind} {text!r} is not a valid DNS name")
+        raise RejectedValue(f"{kind} {text!r} is not a valid DNS name")
     return name
 
 
 def ip(text: str, family: int) -> str:
     if "%" in text:  # a scope (fe80::1%eth0): dhclient never writes one, and it is free text
-        raise Rejected(f"{text!r} carries a scope")
+        raise RejectedValue(f"{text!r} carries a scope")
     try:
         value = ipaddress.ip_address(text)
     except ValueError:
-        raise Rejected(f"{text!r} is not an IP address") from None
+        raise RejectedValue(f"{text!r} is not an IP address") from None
     if value.version != family:
-        raise Rejected(f"{text!r} is not an IPv{family} address")
+        raise RejectedValue(f"{text!r} is not an IPv{family} address")
     return str(value)
 
 
@@ -71,27 +71,27 @@ def netmask(text: str) -> tuple[str, int]:
     try:
         prefixlen = ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
     except ValueError:
-        raise Rejected(f"{text!r} is not a netmask") from None
+        raise RejectedValue(f"{text!r} is not a netmask") from None
     return mask, prefixlen
 
 
 def prefix(text: str) -> str:
     """A delegated IPv6 prefix, ``fd00:1::/56``."""
     if not _PREFIX.fullmatch(text):
-        raise Rejected(f"{text!r} is not an IPv6 prefix")
+        raise RejectedValue(f"{text!r} is not an IPv6 prefix")
     try:
         network = ipaddress.IPv6Network(text, strict=True)
     except ValueError:
-        raise Rejected(f"{text!r} is not an IPv6 prefix") from None
+        raise RejectedValue(f"{text!r} is not an IPv6 prefix") from None
     return str(network)
 
 
 def number(text: str, *, low: int = 0, high: int = MAX_TIME) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 19:
-        raise Rejected(f"{text!r} is not a number")
+        raise RejectedValue(f"{text!r} is not a number")
     value = int(text)
     if not low <= value <= high:
-        raise Rejected(f"{value} is outside {low}..{high}")
+        raise RejectedValue(f"{value} is outside {low}..{high}")
     return value
 
 
@@ -109,7 +109,7 @@ def when(words: Sequence[Token]) -> int | None:
             hour, minute, second = (int(g) for g in clock.groups())
             if _valid_date(year, month, day) and hour < 24 and minute < 60 and second < 61:
                 return _days(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-    raise Rejected(f"{' '.join(texts)!r} is not a lease time")
+    raise RejectedValue(f"{' '.join(texts)!r} is not a lease time")
 
 
 def _valid_date(year: int, month: int, day: int) -> bool:
@@ -137,16 +137,16 @@ def items(words: Sequence[Token]) -> list[Token]:
     for word in words:
         is_comma = word.kind == "punct"
         if is_comma == expect_value:
-            raise Rejected("values must be separated by single commas")
+            raise RejectedValue("values must be separated by single commas")
         if not is_comma:
             values.append(word)
         expect_value = is_comma
     if expect_value:
-        raise Rejected("a value list ends with a comma or is empty")
+        raise RejectedValue("a value list ends with a comma or is empty")
     return values
 
 
 def single(words: Sequence[Token], kind: str) -> str:
     if len(words) != 1 or words[0].kind != kind:
-        raise Rejected(f"expected one {kind}")
+        raise RejectedValue(f"expected one {kind}")
     return words[0].text

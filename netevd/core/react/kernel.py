@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from netevd.core.actions import Action, RejectLink, RunScripts
+from netevd.core.actions import Action, RejectLink
 from netevd.core.config import Config
 from netevd.core.directories import KERNEL_STATE_DIRECTORIES, Directory
 from netevd.core.environment import link_name_problem
@@ -24,6 +24,7 @@ from netevd.core.events import (
 from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import Route
+from netevd.core.react.pending import pending_run, scriptable
 from netevd.core.runs import apply_filters, fires_routes, policy_env, script_run
 from netevd.core.state import State, touched_links
 from netevd.core.views import LinkView, has_route_out, kernel_state, view
@@ -143,35 +144,8 @@ def _route_actions(
 
 
 def _routes_stub(state: State, index: int, ctx: Context, config: Config, kind: str) -> list[Action]:
-    """A coalesced routes.d run, to be completed when its quiet window ends (resolve_routes):
-    building the environment for each of a storm's thousand route events would be wasted on
-    all but the last, and would cost the whole link's routes every time."""
+    """A pending routes.d run, completed when its quiet window ends (netevd.core.react.pending)."""
     link = state.links.get(index)
-    if link is None or link_name_problem(link.name) or not monitored(link.name, config.monitoring):
+    if link is None or not scriptable(link, config):
         return []
-    return [
-        RunScripts(
-            directory=Directory.ROUTES.value,
-            link_index=index,
-            link_name=link.name,
-            env=(("EVENT", kind),),
-            seq=ctx.seq,
-            replay=ctx.replay,
-            coalesce=True,
-            event_ts=ctx.ts,
-        )
-    ]
-
-
-def resolve_routes(state: State, stub: RunScripts, config: Config) -> list[Action]:
-    """The routes.d run for *stub*, with the picture of *state* (the state when the quiet
-    window ended), filtered; nothing when the link has gone or may not run scripts. The run
-    is complete (coalesce off): the executor queues it as it is."""
-    current = _scriptable(state, stub.link_index, config)
-    if current is None:
-        return []
-    ctx = Context(seq=stub.seq, ts=stub.event_ts, replay=stub.replay)
-    kind = stub.env_dict().get("EVENT", "new")
-    extra = policy_env(state, current.link.name, config)
-    run = script_run(current, Directory.ROUTES, KERNEL, ctx, kind, state, extra=extra)
-    return apply_filters([run], config)
+    return [pending_run(link, Directory.ROUTES, ctx, kind)]

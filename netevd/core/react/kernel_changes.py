@@ -6,9 +6,9 @@ users of the dispatchers asked for (systemd #15722, #11629).
 Each hook run carries its own values (``ADDRESS``, ``PREFIXLEN``, ``FAMILY``, ``SCOPE``;
 ``MTU``, ``MTU_OLD``; ``GATEWAY``, ``GATEWAY_OLD``, ``FAMILY``, ``EVENT=new|changed|del``) over
 the usual environment. ``link-added.d`` and ``link-removed.d`` are complete at once (a removed
-link cannot be looked at later). The others coalesce like ``routes.d``: a stub with the hook's
-own values waits for its quiet window, the newest of a burst wins, and the run is completed
-with the link's picture when the window ends (:func:`resolve_hook`); a storm of 20,000
+link cannot be looked at later). The others are pending runs like ``routes.d``: the hook's
+own values wait for the link's quiet window, the newest of a burst wins, and the run is completed
+with the link's picture when the window ends (netevd.core.react.pending); a storm of 20,000
 addresses builds one environment, not 20,000. Hooks fire for live events and for what an
 overrun's re-dump found changed, not for the start-up replay (the state directories are the
 replay). Gateways are looked at only for main-table default routes, so a route storm stays
@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from netevd.core.actions import Action, RunScripts
+from netevd.core.actions import Action
 from netevd.core.config import Config
 from netevd.core.directories import Directory
-from netevd.core.environment import link_name_problem
 from netevd.core.events import (
     KERNEL,
     AddressAdded,
@@ -34,9 +33,9 @@ from netevd.core.events import (
     RouteAdded,
     RouteRemoved,
 )
-from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import AF_INET, AF_INET6, RT_TABLE_MAIN, Addr, Link
+from netevd.core.react.pending import pending_run, scriptable
 from netevd.core.runs import apply_filters, policy_env, script_run
 from netevd.core.state import State, apply_all
 from netevd.core.views import LinkView, gateway, view
@@ -46,7 +45,6 @@ SCOPES = {0: "global", 200: "site", 253: "link", 254: "host"}
 COALESCED = frozenset(
     {Directory.ADDRESS_ADDED, Directory.ADDRESS_REMOVED, Directory.MTU, Directory.GATEWAY}
 )
-ADDRESS_HOOKS = frozenset({Directory.ADDRESS_ADDED.value, Directory.ADDRESS_REMOVED.value})
 Values = tuple[tuple[str, str], ...]
 
 
@@ -90,28 +88,24 @@ def react_hooks_between(before: State, after: State, ctx: Context, config: Confi
     return actions
 
 
-def _scriptable(link: Link, config: Config) -> bool:
-    return not link_name_problem(link.name) and monitored(link.name, config.monitoring)
-
-
 def _link_changed(
     before: State, after: State, link: Link, ctx: Context, config: Config
 ) -> list[Action]:
     old = before.links.get(link.index)
-    if not _scriptable(link, config):
+    if not scriptable(link, config):
         return []
     if old is None:
         current = view(after, link.index)
         return _complete(after, current, Directory.LINK_ADDED, ctx, EventKind.LINK, config)
     if old.mtu != link.mtu and old.mtu and link.mtu:
         values = (("MTU", str(link.mtu)), ("MTU_OLD", str(old.mtu)))
-        return _stub(link, Directory.MTU, ctx, EventKind.LINK.value, values)
+        return [pending_run(link, Directory.MTU, ctx, EventKind.LINK.value, values)]
     return []
 
 
 def _link_removed(before: State, index: int, ctx: Context, config: Config) -> list[Action]:
     link = before.links.get(index)
-    if link is None or not _scriptable(link, config):
+    if link is None or not scriptable(link, config):
         return []
     # The kernel removes a link's addresses before the link, but the source hands a link's own
     # messages on ahead of queued address messages (a storm must not delay a carrier change)
@@ -130,7 +124,7 @@ def _link_removed(before: State, index: int, ctx: Context, config: Config) -> li
 
 def _address(state: State, addr: Addr, added: bool, ctx: Context, config: Config) -> list[Action]:
     link = state.links.get(addr.index)
-    if link is None or not _scriptable(link, config):
+    if link is None or not scriptable(link, config):
         return []
     if addr.link_local and not config.monitoring.link_local:
         return []
@@ -142,7 +136,7 @@ def _address(state: State, addr: Addr, added: bool, ctx: Context, config: Config
         ("FAMILY", FAMILIES.get(addr.family, str(addr.family))),
         ("SCOPE", SCOPES.get(addr.scope, str(addr.scope))),
     )
-    return _stub(link, directory, ctx, kind.value, values)
+    return [pending_run(link, directory, ctx, kind.value, values)]
 
 
 def _gateway(
@@ -154,7 +148,7 @@ def _gateway(
     config: Config,
 ) -> list[Action]:
     link = after.links.get(index)
-    if link is None or not _scriptable(link, config):
+    if link is None or not scriptable(link, config):
         return []
     actions: list[Action] = []
     for family in families:
@@ -167,26 +161,8 @@ def _gateway(
             ("GATEWAY_OLD", old),
             ("FAMILY", FAMILIES[family]),
         )
-        actions += _stub(link, Directory.GATEWAY, ctx, word, values)
+        actions.append(pending_run(link, Directory.GATEWAY, ctx, word, values))
     return actions
-
-
-def _stub(
-    link: Link, directory: Directory, ctx: Context, kind: str, values: Values
-) -> list[Action]:
-    """A coalesced hook run: its own values now, the link's picture when the window ends."""
-    return [
-        RunScripts(
-            directory=directory.value,
-            link_index=link.index,
-            link_name=link.name,
-            env=(("EVENT", kind), *values),
-            seq=ctx.seq,
-            replay=ctx.replay,
-            coalesce=True,
-            event_ts=ctx.ts,
-        )
-    ]
 
 
 def _complete(
@@ -202,22 +178,4 @@ def _complete(
         return []
     extra = policy_env(state, current.link.name, config)
     run = script_run(current, directory, KERNEL, ctx, kind.value, state, extra=extra)
-    return apply_filters([run], config)
-
-
-def resolve_hook(state: State, stub: RunScripts, config: Config) -> list[Action]:
-    """The hook run for *stub*, with the picture of *state* and the stub's own values over it.
-    An address hook still runs when its link went meanwhile (deleting a link removes its
-    addresses first), with a bare picture of the link; the others need the link."""
-    current = view(state, stub.link_index)
-    if current is None and stub.directory in ADDRESS_HOOKS:
-        link = Link(stub.link_index, stub.link_name)
-        current = LinkView(link, (), "", "", "unknown")
-    if current is None or not _scriptable(current.link, config):
-        return []
-    ctx = Context(seq=stub.seq, ts=stub.event_ts, replay=stub.replay)
-    own = stub.env_dict()
-    kind = own.pop("EVENT", "")
-    extra = {**policy_env(state, current.link.name, config), **own}
-    run = script_run(current, Directory(stub.directory), KERNEL, ctx, kind, state, extra=extra)
     return apply_filters([run], config)

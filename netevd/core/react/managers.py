@@ -28,6 +28,8 @@ from netevd.core.events import (
 from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import Link
+from netevd.core.networkd_states import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES, STATE_VALUES
+from netevd.core.nm_states import NM_MANAGER_PROPERTIES
 from netevd.core.react.networkmanager import (
     device_directory,
     device_document,
@@ -39,53 +41,7 @@ from netevd.core.runs import apply_filters, manager_document, policy_env, script
 from netevd.core.state import State
 from netevd.core.views import LinkView, view
 
-STATE_VALUES: Mapping[str, frozenset[str]] = {
-    "OperationalState": frozenset(
-        {
-            "off",
-            "no-carrier",
-            "dormant",
-            "degraded-carrier",
-            "carrier",
-            "degraded",
-            "enslaved",
-            "routable",
-            "missing",
-        }
-    ),
-    "AdministrativeState": frozenset(
-        {
-            "pending",
-            "initialized",
-            "configuring",
-            "configured",
-            "unmanaged",
-            "failed",
-            "linger",
-        }
-    ),
-}
 FIRED_BY_KERNEL = frozenset({"carrier", "no-carrier"})
-# The properties scripts see, as networkd-dispatcher passed them (names validated here, so a
-# lying peer cannot invent environment variables).
-LINK_PROPERTIES = (
-    "OperationalState",
-    "AdministrativeState",
-    "CarrierState",
-    "AddressState",
-    "IPv4AddressState",
-    "IPv6AddressState",
-    "OnlineState",
-)
-NM_MANAGER_PROPERTIES = ("State", "Connectivity")
-MANAGER_PROPERTIES = (
-    "OperationalState",
-    "CarrierState",
-    "AddressState",
-    "IPv4AddressState",
-    "IPv6AddressState",
-    "OnlineState",
-)
 
 
 def react_manager(
@@ -209,7 +165,7 @@ def manager_run(
     state: State, source: str, changed: tuple[str, ...], ctx: Context, config: Config
 ) -> list[Action]:
     """``manager.d`` once for a manager-level change, with every known property."""
-    names = NM_MANAGER_PROPERTIES if source == NETWORKMANAGER else MANAGER_PROPERTIES
+    names = NM_MANAGER_PROPERTIES if source == NETWORKMANAGER else NETWORKD_MANAGER_PROPERTIES
     if state.backend != source or not any(name in names for name in changed):
         return []
     if ctx.replay and not config.scripts.run_startup_triggers:
@@ -228,6 +184,6 @@ def manager_run(
     }
     env, dropped = validated(values)
     run = RunScripts(
-        Directory.MANAGER.value, 0, "", env, ctx.seq, ctx.replay, dropped=dropped, event_ts=ctx.ts
+        Directory.MANAGER, 0, "", env, ctx.seq, ctx.replay, dropped=dropped, event_ts=ctx.ts
     )
     return apply_filters([run], config)

@@ -13,26 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from netevd.core.directories import Directory, directory_for
+from netevd.core.nm_states import CONNECTIVITY, DEVICE_STATES, GLOBAL_STATES
 from netevd.core.views import LinkView
 
-# NMDeviceState names, as the source decodes them; each fires its directory.
-DEVICE_STATES = frozenset(
-    {
-        "unknown",
-        "unmanaged",
-        "unavailable",
-        "disconnected",
-        "prepare",
-        "config",
-        "need-auth",
-        "ip-config",
-        "ip-check",
-        "secondaries",
-        "activated",
-        "deactivating",
-        "failed",
-    }
-)
 # netevd's property names (the source's) -> NetworkManager-dispatcher's variable names.
 DEVICE_ENV = (
     ("Interface", "DEVICE_IFACE"),
@@ -62,19 +45,6 @@ DOCUMENT_PROPERTIES = (
     "Ip4Addresses",
     "Ip6Addresses",
 )
-GLOBAL_STATES = frozenset(
-    {
-        "unknown",
-        "asleep",
-        "disconnected",
-        "disconnecting",
-        "connecting",
-        "connected-local",
-        "connected-site",
-        "connected-global",
-    }
-)
-CONNECTIVITY = frozenset({"unknown", "none", "portal", "limited", "full"})
 
 
 def device_directory(old: Mapping[str, str], new: Mapping[str, str]) -> Directory | str | None:
@@ -83,6 +53,7 @@ def device_directory(old: Mapping[str, str], new: Mapping[str, str]) -> Director
     value = new.get("DeviceState")
     if value is None or value == old.get("DeviceState"):
         return None
+    # every NMDeviceState name fires its directory (netevd.core.nm_states)
     directory = directory_for(value) if value in DEVICE_STATES else None
     return directory if directory is not None else f"DeviceState={value}"
 

@@ -19,7 +19,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from netevd.bus.caller import Invalid, Request
-from netevd.core.dhcp.values import Rejected, dns_name
+from netevd.core.dhcp.values import RejectedValue, dns_name
 
 RESOLVE1 = "org.freedesktop.resolve1"
 RESOLVE1_PATH = "/org/freedesktop/resolve1"
@@ -63,7 +63,7 @@ def set_link_domains(ifindex: int, domains: Sequence[str]) -> Request | Invalid:
     for domain in domains:
         try:
             entry = (dns_name(domain), False)  # False: a search domain, not routing-only
-        except Rejected as exc:
+        except RejectedValue as exc:
             return Invalid(str(exc))
         if entry not in names:
             names.append(entry)
@@ -79,7 +79,7 @@ def revert_link(ifindex: int) -> Request | Invalid:
 def set_hostname(name: str) -> Request | Invalid:
     try:
         valid = dns_name(name, host=True)
-    except Rejected as exc:
+    except RejectedValue as exc:
         return Invalid(str(exc))
     if valid != name:
         return Invalid(f"host name {name!r} ends with a dot")

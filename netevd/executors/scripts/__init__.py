@@ -3,8 +3,9 @@
 One run (every script of one directory for one link) at a time per link, in submission order;
 different links in parallel under a global cap. A worker task exists only while its link has
 work, so 10,000 quiet veths cost nothing. A newer state for the same link and directory replaces
-a queued, not-yet-started run; coalesced runs (routes.d) wait for a quiet window and only the
-newest survives. Everything is driven by timers, tasks and semaphores: no polling.
+a queued, not-yet-started run; pending runs (``PendingRun``: routes.d and the address, mtu and
+gateway hooks) wait for their link's quiet window and only the newest survives. Everything is
+driven by timers, tasks and semaphores: no polling.
 """
 
 from __future__ import annotations
@@ -19,34 +20,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netevd.core.actions import RunScripts
+from netevd.core.actions import PendingRun, RunScripts
 from netevd.core.events import Event, QuietWindowEnded, RunDropped, ScriptFinished
 from netevd.core.scripts import ScriptVerdict, enqueue
-from netevd.executors.scripts.discovery import (
-    ScriptSettings,
-    WarnMemory,
-    discover,
-    scan_all,
-    valid_directory,
-)
-from netevd.executors.scripts.files import remove_files
-from netevd.executors.scripts.plan import (
-    ExecutorStats,
-    LineLog,
-    RunPlan,
-    account,
-    check_script,
+from netevd.executors.scripts.discovery import WarnMemory, discover, scan_all, valid_directory
+from netevd.executors.scripts.files import (
     close_quietly,
     event_stdin,
-    plan_run,
+    remove_files,
     write_run_files,
 )
+from netevd.executors.scripts.plan import RunPlan, check_script, plan_run
+from netevd.executors.scripts.report import ExecutorStats, LineLog, account
 from netevd.executors.scripts.runner import (
     ScriptResult,
     retry_on_shortage,
     run_script,
     script_environment,
 )
+from netevd.executors.scripts.settings import ScriptSettings
 from netevd.executors.scripts.trust import Walked
 from netevd.executors.tasks import Spawn, create_task
 from netevd.system.logfmt import kv
@@ -75,8 +67,8 @@ _Key = tuple[int, str]  # (link index, directory)
 
 
 @dataclass
-class _Debounce:
-    action: RunScripts
+class _Waiting:
+    action: PendingRun
     last: float  # loop time of the newest submit
     handle: asyncio.TimerHandle
 
@@ -102,7 +94,7 @@ class ScriptExecutor:
         self._queues: dict[int, deque[RunScripts]] = {}
         self._workers: dict[int, asyncio.Task[Any]] = {}
         self._detached: set[asyncio.Task[Any]] = set()  # no-wait.d scripts still running
-        self._debounce: dict[_Key, _Debounce] = {}
+        self._waiting: dict[_Key, _Waiting] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
@@ -114,7 +106,7 @@ class ScriptExecutor:
 
     # -- intake -------------------------------------------------------------------------------
 
-    def submit(self, action: RunScripts) -> None:
+    def submit(self, action: RunScripts | PendingRun) -> None:
         """Queue *action* (or start its quiet window). Call from the event loop; never blocks."""
         if self._closed:
             log.debug(kv("script.run.ignored", link=action.link_name, seq=action.seq))
@@ -124,34 +116,34 @@ class ScriptExecutor:
                 kv("script.directory.refused", directory=action.directory, link=action.link_name)
             )
             return
-        if action.coalesce:
-            self._coalesce(action)
+        if isinstance(action, PendingRun):
+            self._wait_quiet(action)
         else:
             self._enqueue(action)
 
-    def _coalesce(self, action: RunScripts) -> None:
+    def _wait_quiet(self, action: PendingRun) -> None:
         loop = asyncio.get_running_loop()
         key = (action.link_index, action.directory)
-        pending = self._debounce.get(key)
+        pending = self._waiting.get(key)
         if pending is not None:
-            # Moving the deadline lazily (see _debounced) instead of cancelling and re-arming
+            # Moving the deadline lazily (see _window_ended) instead of cancelling and re-arming
             # keeps a storm of route messages from piling cancelled handles into the loop.
             self._stats.coalesced += 1
             pending.action = action
             pending.last = loop.time()
             return
-        handle = loop.call_later(self._settings.routes_debounce, self._debounced, key)
-        self._debounce[key] = _Debounce(action, loop.time(), handle)
+        handle = loop.call_later(self._settings.quiet_window, self._window_ended, key)
+        self._waiting[key] = _Waiting(action, loop.time(), handle)
         self._idle.clear()
 
-    def _debounced(self, key: _Key) -> None:
-        pending = self._debounce[key]
+    def _window_ended(self, key: _Key) -> None:
+        pending = self._waiting[key]
         loop = asyncio.get_running_loop()
-        remaining = pending.last + self._settings.routes_debounce - loop.time()
+        remaining = pending.last + self._settings.quiet_window - loop.time()
         if remaining > 0:  # submits arrived since the timer was armed: wait for quiet
-            pending.handle = loop.call_later(remaining, self._debounced, key)
+            pending.handle = loop.call_later(remaining, self._window_ended, key)
             return
-        del self._debounce[key]
+        del self._waiting[key]
         # The engine completes the run with the picture of this moment and submits it back.
         self._emit(QuietWindowEnded(pending.action))
         self._check_idle()
@@ -368,7 +360,7 @@ class ScriptExecutor:
         return scan_all(self._settings, directories)
 
     def _check_idle(self) -> None:
-        if not (self._queues or self._workers or self._debounce or self._detached):
+        if not (self._queues or self._workers or self._waiting or self._detached):
             self._idle.set()
 
     async def idle(self) -> None:
@@ -379,10 +371,10 @@ class ScriptExecutor:
     async def shutdown(self) -> None:
         """Stop: drop what has not started, give running scripts the grace, then kill them."""
         self._closed = True
-        for pending in self._debounce.values():
+        for pending in self._waiting.values():
             pending.handle.cancel()
-        dropped = len(self._debounce) + sum(len(queue) for queue in self._queues.values())
-        self._debounce.clear()
+        dropped = len(self._waiting) + sum(len(queue) for queue in self._queues.values())
+        self._waiting.clear()
         self._queues.clear()
         workers = [*self._workers.values(), *self._detached]
         log.info(kv("script.shutdown", running=len(workers), dropped=dropped))

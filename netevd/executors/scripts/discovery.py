@@ -13,13 +13,14 @@ import os
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from netevd.core.compat.networkd_dispatcher import STATES as NETWORKD_DISPATCHER_STATES
 from netevd.core.scripts import ScriptVerdict
 from netevd.core.trees import NM_DISPATCHER_DIRECTORY, Tree
 from netevd.executors.scripts.nm_dispatcher import EMPTY, empty, skipped_entry
+from netevd.executors.scripts.settings import ScriptSettings
 from netevd.executors.scripts.trust import DescriptorShortage, open_directory, open_script
 from netevd.system.logfmt import kv
 
@@ -39,31 +40,6 @@ _DPKG = re.compile(r".*\.dpkg-[a-z]+")
 LEFTOVER = "editor or package leftover"
 MASKED = "masked (symlink to /dev/null)"
 NM_DISPATCHER_LISTED = "up"  # any action finds the same files (see NM_DISPATCHER_DIRECTORY)
-
-
-@dataclass(frozen=True)
-class ScriptSettings:
-    script_dirs: tuple[str, ...]  # earlier directories shadow later ones by file name
-    timeout: float = 30.0  # per script; then the whole process group is killed
-    max_parallel: int = 8  # links whose scripts may run at the same time
-    routes_debounce: float = 0.2  # seconds of quiet before a coalesced (routes.d) run starts
-    shutdown_grace: float = 10.0
-    allowed_uids: frozenset[int] = frozenset({0})  # owners allowed besides root: the daemon's uid
-    output_limit: int = 65536  # bytes of output kept (the tail) per script
-    runtime_dir: str = ""  # where too-large values go by file ("" = the system's temp dir)
-    # compat trees' base directories: (tree, directories), e.g. networkd-dispatcher's
-    compat_dirs: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    stdin_json: bool = False  # the event document also on each script's stdin
-
-    def directories(self, tree: str, directory: str) -> list[Path]:
-        """Where a run of *directory* for *tree* finds its scripts, earlier ones shadowing.
-
-        netevd and networkd-dispatcher: ``<base>/<directory>.d``; NetworkManager-dispatcher:
-        the base itself (``dispatcher.d``: its scripts get the action as ``$2``)."""
-        bases = self.script_dirs if tree == Tree.NETEVD else dict(self.compat_dirs).get(tree, ())
-        if tree == Tree.NM_DISPATCHER:
-            return [Path(base) for base in bases]
-        return [Path(base) / f"{directory}.d" for base in bases]
 
 
 def valid_directory(directory: str) -> bool:

@@ -18,7 +18,7 @@ MAX_FILE_SIZE = 1024 * 1024  # a real lease file is a few KiB: dhclient rewrites
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class WatchPlan:
     """Which directories exist (watched for lease files) and where missing ones are awaited."""
 
     present: tuple[str, ...]
@@ -46,10 +46,10 @@ class Refused:
 Loaded = Read | Refused | None  # None: the file is gone
 
 
-def make_plan(directories: Sequence[str]) -> Plan:
+def make_plan(directories: Sequence[str]) -> WatchPlan:
     present = tuple(d for d in directories if os.path.isdir(d))
     missing = tuple(d for d in directories if d not in present)
-    return Plan(present, missing, tuple(sorted({_anchor(d) for d in missing})))
+    return WatchPlan(present, missing, tuple(sorted({_anchor(d) for d in missing})))
 
 
 def _anchor(directory: str) -> str:

@@ -32,13 +32,13 @@ from collections.abc import Callable, Iterable, Sequence
 from watchfiles._rust_notify import RustNotify
 
 from netevd.core.dhcp.syntax import Problem
-from netevd.core.events import Event, LeaseChanged, LeaseEvent, LeaseLost, SourceStatus
+from netevd.core.events import DHCLIENT, Event, LeaseChanged, LeaseEvent, LeaseLost, SourceStatus
 from netevd.core.model import Lease
 from netevd.sources.dhclient.book import FileLeases, Key, LeaseBook, is_lease_file
 from netevd.sources.dhclient.files import (
     MAX_FILE_SIZE,
-    Plan,
     Refused,
+    WatchPlan,
     list_lease_files,
     load_all,
     make_plan,
@@ -49,7 +49,7 @@ from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.dhclient")
 
-NAME = "dhclient"
+NAME = DHCLIENT
 DIRECTORIES = ("/var/lib/dhcp", "/var/lib/dhclient")  # Debian, RHEL
 DEBOUNCE_MS = 1600  # watchfiles: the longest a burst of changes is gathered into one batch
 STEP_MS = 50  # watchfiles: a batch is handed over after this long without a new change
@@ -140,7 +140,7 @@ class DhclientSource:
         finally:
             stop.set()  # the pump returns within STEP_MS and closes the watcher itself
 
-    async def _snapshot(self, plan: Plan) -> None:
+    async def _snapshot(self, plan: WatchPlan) -> None:
         found = await asyncio.to_thread(list_lease_files, plan.present)
         for path in self._book.paths():
             if path not in found:
@@ -153,7 +153,7 @@ class DhclientSource:
             leases = len(self._book.current())
             self._emit(SourceStatus(NAME, True, f"{_describe(plan)}; current leases: {leases}"))
 
-    async def _on_batch(self, plan: Plan, batch: set[tuple[int, str]]) -> bool:
+    async def _on_batch(self, plan: WatchPlan, batch: set[tuple[int, str]]) -> bool:
         """Read the lease files a batch touched; False when the directories must be planned anew."""
         present = set(plan.present)
         paths = sorted({p for _, p in batch if _lease_path(p, present)})
@@ -217,7 +217,7 @@ class DhclientSource:
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
-    def _announce(self, plan: Plan) -> None:
+    def _announce(self, plan: WatchPlan) -> None:
         for directory in plan.missing:
             if directory not in self._announced_missing:
                 self._announced_missing.add(directory)
@@ -305,7 +305,7 @@ def _lease_path(path: str, present: set[str]) -> bool:
     return parent in present and is_lease_file(name)
 
 
-def _describe(plan: Plan) -> str:
+def _describe(plan: WatchPlan) -> str:
     parts = [f"watching {', '.join(plan.present) or 'no lease directory'}"]
     if plan.missing:
         parts.append(f"waiting for {', '.join(plan.missing)}")

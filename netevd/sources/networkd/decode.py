@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from dbus_fast import Variant
 
 from netevd.bus.values import Ignored, Malformation, Malformed
+from netevd.core.environment import kernel_name_problem
 from netevd.core.events import Properties
-from netevd.core.react.managers import LINK_PROPERTIES, MANAGER_PROPERTIES
+from netevd.core.networkd_states import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES
 from netevd.sources.networkd.paths import (
     NETWORK1_PATH,
     PathError,
@@ -32,7 +33,6 @@ LINK_INTERFACE = "org.freedesktop.network1.Link"
 MANAGER_INTERFACE = "org.freedesktop.network1.Manager"
 PROPERTIES_CHANGED_SIGNATURE = "sa{sv}as"
 STATE_RE = re.compile(r"[a-z0-9-]{1,64}")  # networkd's state words: "routable", "no-carrier"
-MAX_NAME_BYTES = 15  # IFNAMSIZ without the NUL
 MAX_DESCRIBE = 16 * 1024 * 1024  # far above any real link; bounds what a liar can make us keep
 
 
@@ -47,7 +47,7 @@ class ManagerUpdate:
     properties: Properties
 
 
-Decoded = LinkUpdate | ManagerUpdate | Ignored | Malformed
+DecodedUpdate = LinkUpdate | ManagerUpdate | Ignored | Malformed
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ def decode_properties(values: object, wanted: Iterable[str]) -> Properties | Mal
     return tuple(found)
 
 
-def decode_properties_changed(path: str, signature: str, body: Sequence[object]) -> Decoded:
+def decode_properties_changed(path: str, signature: str, body: Sequence[object]) -> DecodedUpdate:
     """``PropertiesChanged(s interface, a{sv} changed, as invalidated)`` on a network1 object."""
     if signature != PROPERTIES_CHANGED_SIGNATURE or len(body) != 3:
         return Malformed(Malformation.SIGNATURE, f"PropertiesChanged with signature {signature!r}")
@@ -92,7 +92,7 @@ def decode_properties_changed(path: str, signature: str, body: Sequence[object])
     if path == NETWORK1_PATH:
         if interface != MANAGER_INTERFACE:
             return Ignored(f"interface {interface!r} on the manager")
-        props = decode_properties(changed, MANAGER_PROPERTIES)
+        props = decode_properties(changed, NETWORKD_MANAGER_PROPERTIES)
         if isinstance(props, Malformed):
             return props
         return ManagerUpdate(props) if props else Ignored("no manager state changed")
@@ -129,8 +129,7 @@ def decode_link_list(signature: str, body: Sequence[object]) -> list[ListedLink]
 
 
 def _name_problem(name: str) -> str | None:
-    size = len(name.encode())
-    if not 0 < size <= MAX_NAME_BYTES or "\x00" in name or "/" in name:
+    if kernel_name_problem(name):
         return f"name {name[:40]!r} is not an interface name"
     return None
 

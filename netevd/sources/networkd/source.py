@@ -40,6 +40,7 @@ from netevd.bus.follow import (
 from netevd.bus.follow import text as error_text
 from netevd.bus.values import Ignored, Malformed
 from netevd.core.events import (
+    BUS_NAMES,
     NETWORKD,
     Event,
     ManagerChanged,
@@ -48,12 +49,12 @@ from netevd.core.events import (
     Properties,
     SourceStatus,
 )
-from netevd.core.react.managers import LINK_PROPERTIES, MANAGER_PROPERTIES
+from netevd.core.networkd_states import LINK_PROPERTIES, NETWORKD_MANAGER_PROPERTIES
 from netevd.sources.networkd.decode import (
     LINK_INTERFACE,
     MANAGER_INTERFACE,
     PROPERTIES_INTERFACE,
-    Decoded,
+    DecodedUpdate,
     LinkUpdate,
     ListedLink,
     ManagerUpdate,
@@ -68,7 +69,7 @@ from netevd.telemetry.metrics import Metrics
 log = logging.getLogger("netevd.networkd")
 
 NAME = NETWORKD
-BUS_NAME = "org.freedesktop.network1"
+BUS_NAME = BUS_NAMES[NETWORKD]
 MATCH_RULES = (
     f"type='signal',sender='{DBUS_NAME}',path='{DBUS_PATH}',interface='{DBUS_NAME}',"
     f"member='NameOwnerChanged',arg0='{BUS_NAME}'",
@@ -163,7 +164,9 @@ class NetworkdSource:
         if isinstance(links, Malformed):
             self._reject(links.reason, links.detail)
             raise CallFailed(f"ListLinks answer not believed: {links.detail}")
-        manager = await self._get_all(session, NETWORK1_PATH, MANAGER_INTERFACE, MANAGER_PROPERTIES)
+        manager = await self._get_all(
+            session, NETWORK1_PATH, MANAGER_INTERFACE, NETWORKD_MANAGER_PROPERTIES
+        )
         limit = asyncio.Semaphore(SNAPSHOT_CONCURRENCY)
         entries = await asyncio.gather(*(self._snapshot_link(session, x, limit) for x in links))
         found = tuple(entry for entry in entries if entry is not None)
@@ -233,7 +236,7 @@ class NetworkdSource:
             return  # sent before the snapshot's reply for this object, so already in it
         self._on_decoded(session, decode_properties_changed(path, message.signature, message.body))
 
-    def _on_decoded(self, session: _Session, decoded: Decoded) -> None:
+    def _on_decoded(self, session: _Session, decoded: DecodedUpdate) -> None:
         match decoded:
             case LinkUpdate(index, props):
                 self._link_changed(session, index, props)

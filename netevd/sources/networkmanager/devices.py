@@ -84,7 +84,6 @@ DEVICE_PROPERTIES = (
     "Dhcp4Options",
     "Dhcp6Options",
 )
-MANAGER_PROPERTIES = ("State", "Connectivity", "Hostname")
 _STATE_KEYS = frozenset({"DeviceState", "DeviceStateOld", "Reason"})
 __all__ = ["NAME", "IfindexLookup", "Tracker"]
 

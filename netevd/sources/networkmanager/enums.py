@@ -1,4 +1,5 @@
-"""NetworkManager's D-Bus enums as names (pure data).
+"""NetworkManager's D-Bus enums as names (pure data). The state names themselves are the core's
+(netevd.core.nm_states): here they get NetworkManager's numbers.
 
 Taken from ``src/libnm-core-public/nm-dbus-interface.h`` of NetworkManager 1.42.4 (the version
 Debian 12 ships): each ``NM_..._FOO_BAR`` constant becomes the word ``foo-bar``. Newer releases
@@ -10,43 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-# NMDeviceState
-DEVICE_STATES: Mapping[int, str] = {
-    0: "unknown",
-    10: "unmanaged",
-    20: "unavailable",
-    30: "disconnected",
-    40: "prepare",
-    50: "config",
-    60: "need-auth",
-    70: "ip-config",
-    80: "ip-check",
-    90: "secondaries",
-    100: "activated",
-    110: "deactivating",
-    120: "failed",
-}
+from netevd.core import nm_states
 
-# NMState (the Manager's global State)
-NM_STATES: Mapping[int, str] = {
-    0: "unknown",
-    10: "asleep",
-    20: "disconnected",
-    30: "disconnecting",
-    40: "connecting",
-    50: "connected-local",
-    60: "connected-site",
-    70: "connected-global",
-}
+# NMDeviceState
+DEVICE_STATES: Mapping[int, str] = dict(
+    zip(range(0, 130, 10), nm_states.DEVICE_STATES, strict=True)
+)
+
+# NMState (the Manager's global State): 0 (unknown) to 70 (connected-global) in steps of 10
+NM_STATES: Mapping[int, str] = dict(zip(range(0, 80, 10), nm_states.GLOBAL_STATES, strict=True))
 
 # NMConnectivityState
-CONNECTIVITY: Mapping[int, str] = {
-    0: "unknown",
-    1: "none",
-    2: "portal",
-    3: "limited",
-    4: "full",
-}
+CONNECTIVITY: Mapping[int, str] = dict(enumerate(nm_states.CONNECTIVITY))
 
 # NMDeviceStateReason, 0..67 in 1.42
 DEVICE_STATE_REASONS: Mapping[int, str] = dict(
@@ -135,16 +111,7 @@ def reason_name(number: int) -> str | None:
 
 
 # NMVpnConnectionState (nm-vpn-dbus-interface.h): a VPN connection's VpnState
-VPN_STATES: Mapping[int, str] = {
-    0: "unknown",
-    1: "prepare",
-    2: "need-auth",
-    3: "connect",
-    4: "ip-config-get",
-    5: "activated",
-    6: "failed",
-    7: "disconnected",
-}
+VPN_STATES: Mapping[int, str] = dict(enumerate(nm_states.VPN_STATES))
 
 # NMActiveConnectionStateReason, 0..14 in 1.42: the reason VpnStateChanged(uu) gives
 ACTIVE_STATE_REASONS: Mapping[int, str] = dict(

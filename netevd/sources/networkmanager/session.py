@@ -1,11 +1,11 @@
 """One bus connection's following of NetworkManager: what each signal does, in order per device.
 
-A decoded signal becomes a :class:`Step` of the device it concerns: learn what the signal says,
-then emit the events the tracker derives. A step runs at once when nothing it needs is unknown;
-otherwise (a device or an object nobody described, a peer that skips InterfacesAdded) it waits
-for the GetAll round trips *and* for that device's earlier steps, so each device's events leave
-in signal order while other devices go on. Signals sent before a reply that already reflects
-them (a snapshot's or a fetch's, compared by the sender's serials) are skipped.
+A decoded signal becomes a :class:`SignalStep` of the device it concerns: learn what the signal
+says, then emit the events the tracker derives. A step runs at once when nothing it needs is
+unknown; otherwise (a device or an object nobody described, a peer that skips InterfacesAdded)
+it waits for the GetAll round trips *and* for that device's earlier steps, so each device's
+events leave in signal order while other devices go on. Signals sent before a reply that already
+reflects them (a snapshot's or a fetch's, compared by the sender's serials) are skipped.
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ from netevd.sources.networkmanager.paths import (
 )
 from netevd.sources.networkmanager.signals import (
     ConnectionChanged,
-    Decoded,
+    DecodedSignal,
     DeviceAdded,
     DeviceChanged,
     DeviceRemoved,
     DeviceStateChanged,
     DhcpConfigChanged,
     IpConfigChanged,
-    ManagerChanged,
+    NmManagerChanged,
     ObjectAdded,
     ObjectRemoved,
     SettingsChanged,
@@ -63,7 +63,7 @@ DEPTH = 3  # device -> active connection -> its profile; VPN -> its device, IP c
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class SignalStep:
     """What one signal does to one device: learn, then emit, once every object is known."""
 
     device: str
@@ -104,7 +104,7 @@ class Session:
         self.tracker.reset()
         self.starting = False
 
-    def is_covered(self, step: Step) -> bool:
+    def is_covered(self, step: SignalStep) -> bool:
         return bool(step.serial) and step.serial <= self.covered.get(step.origin, 0)
 
     async def describe(self, path: str) -> None:
@@ -135,20 +135,23 @@ class Session:
 
     # -- dispatch -------------------------------------------------------------------------------
 
-    def dispatch(self, message: Message, decoded: Decoded) -> None:
+    def dispatch(self, message: Message, decoded: DecodedSignal) -> None:
         """What a decoded signal from the owner does."""
         tracker, serial = self.tracker, message.serial
         match decoded:
             case DeviceStateChanged(path, change):
-                self.submit(Step(path, serial, path, partial(tracker.state_changed, path, change)))
+                emit = partial(tracker.state_changed, path, change)
+                self.submit(SignalStep(path, serial, path, emit))
             case VpnStateChanged(path, vpn):
-                self.submit(Step(path, serial, path, partial(tracker.vpn_state_changed, path, vpn)))
+                emit = partial(tracker.vpn_state_changed, path, vpn)
+                self.submit(SignalStep(path, serial, path, emit))
             case DeviceChanged(path, props):
                 learn = partial(tracker.learn, path, props)
-                self.submit(Step(path, serial, path, partial(tracker.device_changed, path), learn))
+                emit = partial(tracker.device_changed, path)
+                self.submit(SignalStep(path, serial, path, emit, learn))
             case ObjectAdded(path, DeviceProps() as props):
                 learn = partial(tracker.learn, path, props)
-                self.submit(Step(path, serial, path, list, learn, fetch_device=False))
+                self.submit(SignalStep(path, serial, path, list, learn, fetch_device=False))
             case (
                 ObjectAdded(path, props)
                 | ConnectionChanged(path, props)
@@ -158,13 +161,13 @@ class Session:
             ) if serial > self.covered.get(path, 0):
                 self._learned(path, serial, props, whole=isinstance(decoded, ObjectAdded))
             case DeviceAdded(path):
-                self.submit(Step(path, serial, DEVICES, partial(tracker.announce, path)))
+                self.submit(SignalStep(path, serial, DEVICES, partial(tracker.announce, path)))
             case DeviceRemoved(path):
                 emit = partial(tracker.removed, path)
-                self.submit(Step(path, serial, DEVICES, emit, fetch_device=False))
+                self.submit(SignalStep(path, serial, DEVICES, emit, fetch_device=False))
             case ObjectRemoved(path):
                 self._removed(path)
-            case ManagerChanged(props) if serial > self.covered.get(NM_PATH, 0):
+            case NmManagerChanged(props) if serial > self.covered.get(NM_PATH, 0):
                 self._manager_changed(message, props)
             case SettingsChanged(props) if serial > self.covered.get(SETTINGS_PATH, 0):
                 self._emit_all(tracker.settings_changed(props))
@@ -181,7 +184,7 @@ class Session:
         else:
             self.tracker.forget(path)
             return
-        self.submit(Step(path, 0, path, emit, fetch_device=False))
+        self.submit(SignalStep(path, 0, path, emit, fetch_device=False))
 
     def _learned(self, path: str, serial: int, props: Learned, *, whole: bool) -> None:
         """What an object says, and a refresh of every device and VPN that refers to it. A
@@ -192,11 +195,11 @@ class Session:
             if path in self.chains:
                 learn = partial(tracker.learn, path, props)
                 emit = partial(tracker.refresh, path)
-                self.submit(Step(path, serial, path, emit, learn, fetch_device=False))
+                self.submit(SignalStep(path, serial, path, emit, learn, fetch_device=False))
             return
         tracker.learn(path, props)
         for user in tracker.users(path):
-            self.submit(Step(user, 0, user, partial(tracker.refresh, user)))
+            self.submit(SignalStep(user, 0, user, partial(tracker.refresh, user)))
 
     def _manager_changed(self, message: Message, props: ManagerProps) -> None:
         state = message.member == "StateChanged"
@@ -209,14 +212,14 @@ class Session:
         VPN among them is then announced), a VPN no longer listed is gone."""
         added, gone = self.tracker.active_changed(paths)
         for path in added:
-            self.submit(Step(path, serial, path, partial(self.tracker.announce, path)))
+            self.submit(SignalStep(path, serial, path, partial(self.tracker.announce, path)))
         for path in gone:
             emit = partial(self.tracker.vpn_removed, path)
-            self.submit(Step(path, 0, path, emit, fetch_device=False))
+            self.submit(SignalStep(path, 0, path, emit, fetch_device=False))
 
     # -- ordering -------------------------------------------------------------------------------
 
-    def submit(self, step: Step) -> None:
+    def submit(self, step: SignalStep) -> None:
         """Run *step* now if it needs no round trip, else after the device's earlier steps."""
         tracker = self.tracker
         if step.device not in self.chains and not (
@@ -232,7 +235,7 @@ class Session:
             step = replace(step, serial=0, learn=None, fetch_device=False)  # learned already
         self.chains.add(step.device, partial(self._run, step))
 
-    async def _run(self, step: Step) -> None:
+    async def _run(self, step: SignalStep) -> None:
         tracker = self.tracker
         try:
             if step.fetch_device and tracker.unknown(step.device):

@@ -114,7 +114,7 @@ class SettingsChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class ManagerChanged:
+class NmManagerChanged:
     props: ManagerProps
 
 
@@ -151,7 +151,7 @@ class ObjectRemoved:
     path: str
 
 
-Decoded = (
+DecodedSignal = (
     DeviceStateChanged
     | VpnStateChanged
     | DeviceChanged
@@ -160,7 +160,7 @@ Decoded = (
     | IpConfigChanged
     | DhcpConfigChanged
     | SettingsChanged
-    | ManagerChanged
+    | NmManagerChanged
     | DeviceAdded
     | DeviceRemoved
     | ObjectAdded
@@ -188,7 +188,7 @@ def decode_state_changed(signature: str, body: Sequence[object]) -> StateChange 
 
 def decode_signal(
     path: str, interface: str, member: str, signature: str, body: Sequence[object]
-) -> Decoded:
+) -> DecodedSignal:
     """Any signal from NetworkManager's owner, by interface and member."""
     match (interface, member):
         case ("org.freedesktop.DBus.Properties", "PropertiesChanged"):
@@ -219,7 +219,7 @@ _KINDS: Mapping[str, str] = {
 }
 
 
-def _on_object(path: str, interface: str, values: object) -> Decoded:
+def _on_object(path: str, interface: str, values: object) -> DecodedSignal:
     """*interface*'s properties *values* of the object at *path*, as the change they make."""
     prefix = _KINDS.get(interface)
     if prefix is not None and numbered_path(prefix, path) is None:
@@ -243,11 +243,11 @@ def _on_object(path: str, interface: str, values: object) -> Decoded:
         case SettingsProps():
             return SettingsChanged(props)
         case ManagerProps():
-            return ManagerChanged(props)
+            return NmManagerChanged(props)
     return props
 
 
-def _properties_changed(path: str, signature: str, body: Sequence[object]) -> Decoded:
+def _properties_changed(path: str, signature: str, body: Sequence[object]) -> DecodedSignal:
     """``PropertiesChanged(s interface, a{sv} changed, as invalidated)``."""
     if signature != "sa{sv}as" or len(body) != 3 or not isinstance(body[0], str):
         return Malformed(Malformation.SIGNATURE, f"PropertiesChanged with signature {signature!r}")
@@ -257,7 +257,7 @@ def _properties_changed(path: str, signature: str, body: Sequence[object]) -> De
     return _on_object(path, interface, changed)
 
 
-def _vpn_state_changed(path: str, signature: str, body: Sequence[object]) -> Decoded:
+def _vpn_state_changed(path: str, signature: str, body: Sequence[object]) -> DecodedSignal:
     """``VPN.Connection.VpnStateChanged(uu)``: the signal's own state and reason."""
     if numbered_path(ACTIVE_PREFIX, path) is None:
         return Malformed(Malformation.PATH, f"VpnStateChanged on {path[:80]!r}")
@@ -271,12 +271,14 @@ def _vpn_state_changed(path: str, signature: str, body: Sequence[object]) -> Dec
     return VpnStateChanged(path, VpnChange(state, reason))
 
 
-def _manager_signal(member: str, signature: str, body: Sequence[object]) -> Decoded:
+def _manager_signal(member: str, signature: str, body: Sequence[object]) -> DecodedSignal:
     if member == "StateChanged":
         if signature != "u" or len(body) != 1:
             return Malformed(Malformation.SIGNATURE, f"StateChanged with signature {signature!r}")
         state = nm_state_name(body[0])
-        return state if isinstance(state, Malformed) else ManagerChanged(ManagerProps(state=state))
+        return (
+            state if isinstance(state, Malformed) else NmManagerChanged(ManagerProps(state=state))
+        )
     if member in ("DeviceAdded", "DeviceRemoved"):
         if signature != "o" or len(body) != 1:
             return Malformed(Malformation.SIGNATURE, f"{member} with signature {signature!r}")
@@ -287,7 +289,7 @@ def _manager_signal(member: str, signature: str, body: Sequence[object]) -> Deco
     return Ignored(f"manager signal {member}")
 
 
-def _object_manager(member: str, signature: str, body: Sequence[object]) -> Decoded:
+def _object_manager(member: str, signature: str, body: Sequence[object]) -> DecodedSignal:
     if member == "InterfacesRemoved":
         if signature != "oas" or len(body) != 2 or not isinstance(body[0], str):
             return Malformed(Malformation.SIGNATURE, f"InterfacesRemoved with {signature!r}")
@@ -301,7 +303,7 @@ def _object_manager(member: str, signature: str, body: Sequence[object]) -> Deco
         return Malformed(Malformation.SIGNATURE, "InterfacesAdded body is not (o, a{sa{sv}})")
     if NM_INTERFACE in interfaces:
         manager = _on_object(path, NM_INTERFACE, interfaces[NM_INTERFACE])
-        return ManagerAdded(manager.props) if isinstance(manager, ManagerChanged) else manager
+        return ManagerAdded(manager.props) if isinstance(manager, NmManagerChanged) else manager
     if ACTIVE_INTERFACE in interfaces:
         return _active_added(path, interfaces)
     for interface in _KINDS:
@@ -320,7 +322,7 @@ def _object_manager(member: str, signature: str, body: Sequence[object]) -> Deco
     return Ignored(f"object {path[:80]!r} has no followed interface")
 
 
-def _active_added(path: str, interfaces: Mapping[object, object]) -> Decoded:
+def _active_added(path: str, interfaces: Mapping[object, object]) -> DecodedSignal:
     """An active connection announced with its interfaces: Connection.Active, and for a VPN
     VPN.Connection too (its VpnState), as one object."""
     active = _on_object(path, ACTIVE_INTERFACE, interfaces[ACTIVE_INTERFACE])

@@ -49,7 +49,7 @@ from netevd.bus.follow import (
     session_end,
 )
 from netevd.bus.values import Malformed
-from netevd.core.events import Event, ManagerSnapshot, SourceStatus
+from netevd.core.events import BUS_NAMES, NETWORKMANAGER, Event, ManagerSnapshot, SourceStatus
 from netevd.sources.networkmanager.decode import (
     ACTIVE_INTERFACE,
     DEVICE_INTERFACE,
@@ -87,7 +87,7 @@ from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.networkmanager")
 
-BUS_NAME = "org.freedesktop.NetworkManager"
+BUS_NAME = BUS_NAMES[NETWORKMANAGER]
 _SIGNAL = f"type='signal',sender='{BUS_NAME}'"
 _CHANGED = f"{_SIGNAL},interface='{PROPERTIES_INTERFACE}',member='PropertiesChanged'"
 MATCH_RULES = (

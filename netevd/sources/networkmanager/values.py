@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dbus_fast import Variant
 
 from netevd.bus.values import Malformation, Malformed
+from netevd.core.environment import kernel_name_problem
 from netevd.sources.networkmanager.enums import (
     CONNECTIVITY,
     DEVICE_STATES,
@@ -26,7 +27,6 @@ from netevd.sources.networkmanager.enums import (
 )
 from netevd.sources.networkmanager.paths import numbered_path
 
-MAX_NAME_BYTES = 15  # IFNAMSIZ without the NUL
 MAX_TEXT = 256  # a connection id; NetworkManager sets no limit, a liar gets this one
 MAX_ADDRESSES = 4096
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -87,12 +87,8 @@ def device_reason_name(value: object) -> str | Malformed:
 
 
 def interface_name_problem(name: str) -> str | None:
-    """Why *name* cannot be a Linux interface name (the kernel's dev_valid_name), or None."""
-    if name in (".", "..") or len(name.encode()) > MAX_NAME_BYTES:
-        return f"{name[:40]!r} is not an interface name"
-    if any(c in "/:" or c.isspace() or c == "\x00" for c in name):
-        return f"{name[:40]!r} is not an interface name"
-    return None
+    """Why *name* cannot be a Linux interface name (the kernel's rule), or None."""
+    return f"{name[:40]!r} is not an interface name" if kernel_name_problem(name) else None
 
 
 def text_value(name: str, value: object, *, signature: str = "s") -> str | Malformed:

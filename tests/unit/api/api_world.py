@@ -79,6 +79,7 @@ class WorldView:
     metrics: Metrics
     reloader: Callable[[], Awaitable[ReloadResult]]
     started: float = field(default_factory=time.time)
+    problems: dict[str, str] = field(default_factory=dict)  # what degraded() reports
 
     @property
     def state(self) -> State:
@@ -106,6 +107,9 @@ class WorldView:
     def routing_conflicts(self) -> tuple[str, ...]:
         return ()
 
+    def degraded(self) -> dict[str, str]:
+        return dict(self.problems)
+
     async def scan_scripts(self) -> list[ScriptVerdict]:
         return await asyncio.to_thread(self.executor.scan, [d.value for d in Directory])
 
@@ -120,6 +124,7 @@ class Api:
     session: aiohttp.ClientSession
     scripts: Path
     reloads: list[ReloadResult] = field(default_factory=list)
+    problems: dict[str, str] = field(default_factory=dict)  # the view's degraded checks
 
     @property
     def base(self) -> str:
@@ -184,13 +189,14 @@ async def api_factory(tmp_path: Path) -> AsyncIterator[ApiFactory]:
             reloads.append(result)
             return result
 
-        view = WorldView(engine, executor, registry, reloader)
+        problems: dict[str, str] = {}
+        view = WorldView(engine, executor, registry, reloader, problems=problems)
         registry.bind_state(lambda: engine.state, lambda: engine.config.monitoring)
         server = ApiServer(view, api or ApiConfig(), metrics=metrics, port=0, heartbeat=heartbeat)
         await server.start()
         session = aiohttp.ClientSession()
         made.append((server, session))
-        return Api(engine, server, session, root, reloads)
+        return Api(engine, server, session, root, reloads, problems)
 
     yield factory
     for server, session in made:

@@ -190,7 +190,15 @@ async def test_health(make_api):
         "status": "healthy",
         "checks": {"initial_dump": "ok", "source:netlink": "ok"},
         "failing": [],
+        "degraded": [],
     }
+    api.problems["state_dir"] = "cannot write /var/lib/netevd/tables.json: No space left"
+    status, body = await api.get("/health")
+    assert status == 200  # the work goes on: degraded is no reason to restart the daemon
+    assert body["data"]["status"] == "degraded"
+    assert body["data"]["degraded"] == ["state_dir"]
+    assert body["data"]["checks"]["state_dir"].endswith("No space left")
+    api.problems.clear()
     api.engine.handle(SourceStatus("netlink", False, "socket closed"))
     status, body = await api.get("/health")
     assert status == 503

@@ -118,3 +118,17 @@ async def test_stopping_the_server_ends_open_streams_at_once(make_api):
         rest = b""
     assert rest == b""
     response.release()
+
+
+async def test_a_filtered_stream_is_not_cut_off_by_a_storm_it_does_not_watch(make_api):
+    """The soak's finding: the filter applied after the queue let 1,024 events of another
+    interface overflow a stream of one interface; it is applied before the queue now."""
+    api = await make_api()
+    url = api.base + "/api/v1/events/stream?interface=eth9&since=2"
+    async with api.session.get(url) as response:
+        await response.content.readuntil(b"\n\n")  # retry: the stream is subscribed
+        for n in range(3000):  # one batch, no await between: the queue sees all of them
+            api.engine.handle(AddressAdded(Addr(3, AF_INET, f"10.1.{n // 250}.{n % 250}", 32)))
+        api.engine.handle(LinkChanged(Link(9, "eth9", 0x1, 1500)))
+        messages = await read_messages(response, 1)
+    assert [(kind, data["link_name"]) for kind, data in messages] == [("event", "eth9")]

@@ -4,7 +4,8 @@ from netevd.core.actions import Note, RunScripts
 from netevd.core.config import Config, Filter, FilterMatch
 from netevd.core.events import AddressAdded, LinkChanged, RouteAdded
 from netevd.core.filters import Subject, decide, matches
-from netevd.core.react.kernel import react, resolve_routes
+from netevd.core.react.kernel import react
+from netevd.core.react.pending import resolve
 from netevd.core.state import State, apply, apply_all
 
 SUBJECT = Subject(
@@ -67,8 +68,8 @@ def test_reactions_apply_filters():
     )
     event = RouteAdded(route("10.5.0.0/16"))
     final = apply(routed, event)
-    (stub,) = react(routed, final, event, ctx(), config)
+    (pending,) = react(routed, final, event, ctx(), config)
     # routes.d is filtered when its quiet window ends, with the final picture
-    actions = resolve_routes(final, stub, config)
+    actions = resolve(final, pending, config)
     assert [a.message.split()[0] for a in actions if isinstance(a, Note)] == ["filter.ignored"]
     assert not any(isinstance(a, RunScripts) for a in actions)

@@ -3,7 +3,7 @@ from dataclasses import replace
 
 from core_helpers import UP, addr, ctx, link, route
 
-from netevd.core.actions import RejectLink, RunScripts
+from netevd.core.actions import PendingRun, RejectLink, RunScripts
 from netevd.core.config import Config, MonitoringConfig, ScriptsConfig
 from netevd.core.events import (
     AddressAdded,
@@ -15,7 +15,8 @@ from netevd.core.events import (
     SourceStatus,
 )
 from netevd.core.model import IFF_UP, RTPROT_NETEVD
-from netevd.core.react.kernel import react, react_links, react_resync_routes, resolve_routes
+from netevd.core.react.kernel import react, react_links, react_resync_routes
+from netevd.core.react.pending import resolve
 from netevd.core.state import State, apply, apply_all
 
 CONFIG = Config()
@@ -27,7 +28,7 @@ def step(state, event, config=CONFIG, c=None):
 
 
 def dirs(actions):
-    return [(a.directory, a.link_name) for a in actions if isinstance(a, RunScripts)]
+    return [(a.directory, a.link_name) for a in actions if isinstance(a, RunScripts | PendingRun)]
 
 
 def routable_state(backend="none"):
@@ -68,7 +69,7 @@ def test_carrier_loss_and_gain_fire_with_the_exact_environment():
     assert doc["gateway"] == "10.0.0.1"
     assert doc["gateway6"] is None
     assert actions[0].seq == 41
-    assert actions[0].coalesce is False
+    assert isinstance(actions[0], RunScripts)  # complete, not a pending run
     state, actions = step(state, LinkChanged(link()))
     assert dirs(actions) == [("carrier", "eth0"), ("routable", "eth0")]
 
@@ -82,7 +83,7 @@ def test_kernel_states_only_in_none_mode():
     state, actions = step(state, RouteAdded(route("10.0.0.0/24")))
     assert dirs(actions) == [("routable", "eth0"), ("routes", "eth0")]
     assert actions[0].env_dict()["EVENT"] == "route-added"
-    assert actions[1].env_dict()["EVENT"] == "new"
+    assert actions[1].event == "new"
     state, actions = step(state, AddressRemoved(addr("10.0.0.2")))
     assert dirs(actions) == [("degraded", "eth0")]
     assert actions[0].env_dict()["EVENT"] == "address-removed"
@@ -138,10 +139,10 @@ def test_routes_fire_only_for_real_route_changes():
     assert actions == []
     after, actions = step(state, RouteRemoved(route("10.9.0.0/16", table=300)))
     assert dirs(actions) == [("routes", "eth0")]
-    assert actions[0].coalesce is True
-    assert actions[0].env == (("EVENT", "del"),)  # completed when the quiet window ends
-    (run,) = resolve_routes(after, actions[0], CONFIG)
-    assert run.coalesce is False  # complete: the executor queues it as it is
+    assert isinstance(actions[0], PendingRun)
+    assert (actions[0].event, actions[0].values) == ("del", ())  # completed when quiet
+    (run,) = resolve(after, actions[0], CONFIG)
+    assert isinstance(run, RunScripts)  # complete: the executor queues it as it is
     assert run.env_dict()["EVENT"] == "del"
     assert run.env_dict()["ADDRESSES"] == "10.0.0.2 fd00::2"
     doc = json.loads(run.env_dict()["NETEVD_JSON"])
@@ -174,11 +175,11 @@ def test_resync_fires_routes_for_changed_links_only():
     )
     actions = react_resync_routes(before, after, ctx(resync=True), CONFIG)
     assert dirs(actions) == [("routes", "eth0")]
-    assert actions[0].env_dict()["EVENT"] == "resync"
+    assert actions[0].event == "resync"
     gone = apply(after, LinkRemoved(3))
     assert react_resync_routes(after, gone, ctx(), CONFIG) == []
     # the link went before its quiet window ended: nothing to run
-    assert resolve_routes(gone, actions[0], CONFIG) == []
+    assert resolve(gone, actions[0], CONFIG) == []
 
 
 def test_removed_links_and_other_events_fire_nothing():

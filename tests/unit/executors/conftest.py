@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from netevd.core.actions import RunScripts
+from netevd.core.actions import PendingRun, RunScripts
+from netevd.core.directories import Directory
 from netevd.core.events import Event, QuietWindowEnded, RunDropped, ScriptFinished
 from netevd.executors.scripts import ScriptExecutor, ScriptSettings
 
@@ -60,7 +61,7 @@ class Tree:
             "script_dirs": tuple(str(b) for b in self.bases),
             "allowed_uids": ALLOWED,
             "timeout": 5.0,
-            "routes_debounce": 0.05,
+            "quiet_window": 0.05,
             "shutdown_grace": 2.0,
         }
         values.update(overrides)
@@ -82,7 +83,7 @@ class Harness:
         def emit(event: Event) -> None:
             if isinstance(event, QuietWindowEnded):
                 # What the engine does when a quiet window ends: the run comes back complete.
-                executor.submit(replace(event.run, coalesce=False))
+                executor.submit(complete(event.run))
             elif isinstance(event, ScriptFinished | RunDropped):
                 self.reports.append(event)
 
@@ -114,23 +115,36 @@ def run(
     *,
     name: str | None = None,
     env: dict[str, str] | None = None,
-    coalesce: bool = False,
-) -> RunScripts:
+    pending: bool = False,
+) -> RunScripts | PendingRun:
     link_name = name or f"eth{link}"
     full_env = {"LINK": link_name, "LINKINDEX": str(link), "NETEVD_SEQ": str(seq)}
     full_env.update(env or {})
+    if pending:  # its env rides as the pending run's own values (see complete)
+        values = tuple(full_env.items())
+        return PendingRun(Directory(directory), link, link_name, "", seq, values=values)
     return RunScripts(
         directory=directory,
         link_index=link,
         link_name=link_name,
         env=tuple(full_env.items()),
         seq=seq,
-        coalesce=coalesce,
+    )
+
+
+def complete(pending: PendingRun) -> RunScripts:
+    """The run a pending one stands for, here simply with its own values as the environment."""
+    return RunScripts(
+        directory=pending.directory,
+        link_index=pending.link_index,
+        link_name=pending.link_name,
+        env=pending.values,
+        seq=pending.seq,
     )
 
 
 @pytest.fixture
-def make_run() -> Callable[..., RunScripts]:
+def make_run() -> Callable[..., RunScripts | PendingRun]:
     return run
 
 

@@ -1,4 +1,4 @@
-"""ScriptExecutor: ordering, parallelism, supersede, coalesce, reporting and shutdown."""
+"""ScriptExecutor: ordering, parallelism, supersede, pending runs, reporting and shutdown."""
 
 from __future__ import annotations
 
@@ -191,14 +191,14 @@ async def test_newer_state_supersedes_a_queued_run(tree, harness, make_run, gate
     assert executor.stats.superseded == 2
 
 
-async def test_a_burst_of_coalesced_runs_runs_once_with_the_last_env(tree, harness, make_run):
+async def test_a_burst_of_pending_runs_runs_once_with_the_last_env(tree, harness, make_run):
     log = tree.root / "log"
     tree.script("routes", "10-s", 'echo "$LINK $N" >> "$LOG"')
-    executor = harness.executor(tree.settings(routes_debounce=0.05))
+    executor = harness.executor(tree.settings(quiet_window=0.05))
     for i in range(1000):
         for link in (1, 2):
             env = {"LOG": str(log), "N": str(i)}
-            executor.submit(make_run("routes", link=link, seq=2 * i + link, env=env, coalesce=True))
+            executor.submit(make_run("routes", link=link, seq=2 * i + link, env=env, pending=True))
     await asyncio.wait_for(executor.idle(), 5)
     assert sorted(lines(log)) == ["eth1 999", "eth2 999"]
     assert sorted(f.seq for f in harness.finished) == [1999, 2000]
@@ -267,7 +267,7 @@ async def test_shutdown_drops_waiting_runs_and_kills_after_the_grace(
     executor = harness.executor(tree.settings(max_parallel=1, shutdown_grace=0.3))
     executor.submit(make_run("routable", link=1, seq=1))
     executor.submit(make_run("degraded", link=2, seq=2))  # waits for the cap
-    executor.submit(make_run("degraded", link=3, seq=3, coalesce=True))  # debouncing
+    executor.submit(make_run("degraded", link=3, seq=3, pending=True))  # in its quiet window
     await wait_until(lambda: len(lines(pids)) == 2, timeout=5)
     found = [int(pid) for pid in lines(pids)]
     reap_pids.extend(found)

@@ -13,7 +13,7 @@ from dbus_fast import Variant
 
 from netevd.bus.values import Ignored, Malformation, Malformed, decode_name_owner_changed
 from netevd.core.directories import directory_for
-from netevd.core.react.managers import STATE_VALUES
+from netevd.core.networkd_states import STATE_VALUES
 from netevd.sources.networkd.decode import (
     LinkUpdate,
     ListedLink,

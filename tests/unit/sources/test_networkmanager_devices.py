@@ -33,7 +33,7 @@ from netevd.sources.networkmanager.signals import (
     decode_signal,
 )
 from netevd.sources.networkmanager.signals import (
-    ManagerChanged as ManagerSignal,
+    NmManagerChanged as ManagerSignal,
 )
 
 NM = "/org/freedesktop/NetworkManager"

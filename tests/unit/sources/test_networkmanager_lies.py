@@ -27,7 +27,7 @@ from netevd.sources.networkmanager.signals import (
     DeviceRemoved,
     DeviceStateChanged,
     IpConfigChanged,
-    ManagerChanged,
+    NmManagerChanged,
     decode_signal,
     decode_state_changed,
 )
@@ -236,7 +236,7 @@ def test_properties_changed_lies():
 
 def test_manager_signals():
     assert decode_signal(NM, "org.freedesktop.NetworkManager", "StateChanged", "u", [70]) == (
-        ManagerChanged(ManagerProps(state="connected-global"))
+        NmManagerChanged(ManagerProps(state="connected-global"))
     )
     assert decode_signal(
         NM, "org.freedesktop.NetworkManager", "StateChanged", "u", [71]
