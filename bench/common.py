@@ -135,10 +135,12 @@ async def bench_world(
     *,
     stamps: Iterable[str] = (),
     clock: str = "bash",
+    env: Mapping[str, str] | None = None,
     **sections: Mapping[str, Any],
 ) -> AsyncIterator[World]:
     """A temporary directory, *topology* built with a fresh prefix, and the real netevd in its
-    ``host`` with a stamp script in each of the *stamps* directories; all removed on the way out.
+    ``host`` with a stamp script in each of the *stamps* directories (*env* added to its
+    environment); all removed on the way out.
     """
     with tempfile.TemporaryDirectory(prefix="netevd-bench-") as tmp:
         work = Path(tmp)
@@ -154,6 +156,7 @@ async def bench_world(
                 work,
                 dirs,
                 api=True,
+                env=env,
                 ready_timeout=READY_TIMEOUT,
                 **production(sections),
             ) as daemon,

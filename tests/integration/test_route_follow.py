@@ -10,8 +10,8 @@ from netevd.core.events import RouteAdded
 from netevd.core.follow import RouteFollow
 from netevd.kernel import rtnl
 from netevd.kernel.bpf import route_filter
+from netevd.kernel.rtnl import GROUPS
 from netevd.kernel.wire import decode_all
-from netevd.sources.netlink import GROUPS
 
 TOPOLOGY = host_peer(["10.232.1.1/24"], ["10.232.1.2/24"])
 GATEWAY = "10.232.1.2"
