@@ -6,7 +6,9 @@ after a quiet second its VmRSS/VmHWM are read, and its CPU time over an idle win
 pairs ``vbI`` are made with ``ip -batch`` (peers in ``peer``) and set up on both sides; once the
 daemon's link and address counts equal ``ip -j``'s and it has been quiet for a second, memory is
 read again; then the links are deleted and it is read a third time. Per link = the RSS growth
-divided by N.
+divided by N. With ``--cycles C`` the links are made and deleted C times in all; after each
+deletion the daemon's VmRSS, open file descriptors and threads are read (churn: what is not
+given back).
 """
 
 from __future__ import annotations
@@ -39,13 +41,32 @@ NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad
 COUNTED = ("interfaces", "addresses", "routes")
 
 
-async def run(links: int, idle_seconds: float) -> dict[str, Any]:
-    async with bench_world(bench_topology(sysctls=NO_DAD)) as world:
+async def run(
+    links: int, idle_seconds: float, cycles: int = 1, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    async with bench_world(bench_topology(sysctls=NO_DAD), env=env) as world:
         result: dict[str, Any] = {"links": links, **await _idle(world, idle_seconds)}
         result.update(await _with_links(world, links))
         result["after_removal"] = await _links_removed(world, links)
+        result["cycles"] = [_held(world)]
+        for _ in range(cycles - 1):
+            await _with_links(world, links)
+            await _links_removed(world, links)
+            result["cycles"].append(_held(world))
     result["per_link_kib"] = (result["with_links"].rss_kib - result["idle"].rss_kib) / links
     return result
+
+
+def _held(world: World) -> dict[str, float]:
+    """What the daemon holds now: VmRSS (MiB), open file descriptors, threads."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{world.pid}/status").read_text().splitlines()
+    )
+    return {
+        "rss_mib": int(status["VmRSS"].split()[0]) / 1024,
+        "fds": float(len(list(Path(f"/proc/{world.pid}/fd").iterdir()))),
+        "threads": float(int(status["Threads"])),
+    }
 
 
 async def _idle(world: World, idle_seconds: float) -> dict[str, Any]:
@@ -134,20 +155,47 @@ def report(r: dict[str, Any]) -> str:
     ]
     anchor_rows = [[f"{tool} (anchor)", fmt(mib, 1), "-", "idle"] for tool, mib in
                    anchors.IDLE_RSS_MIB.items()]  # fmt: skip
-    return "Memory of the daemon (MiB)\n\n" + table(
+    text = "Memory of the daemon (MiB)\n\n" + table(
         ["when", "VmRSS", "VmHWM", "notes"], rows + anchor_rows
+    )
+    if len(r["cycles"]) > 1:
+        text += "\n\n" + churn_report(r)
+    return text
+
+
+def churn_report(r: dict[str, Any]) -> str:
+    churn = [
+        [i + 1, fmt(c["rss_mib"], 1), int(c["fds"]), int(c["threads"])]
+        for i, c in enumerate(r["cycles"])
+    ]
+    return f"Churn: after each deletion of the {r['links']:,} links\n\n" + table(
+        ["cycle", "VmRSS (MiB)", "fds", "threads"], churn
     )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--links", type=int, default=1000, help="veth links to add (1000)")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU window")
+    parser.add_argument("--cycles", type=int, default=1, help="times the links come and go (1)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="added to the daemon's environment (A/B: MALLOC_ARENA_MAX=2, ...)",
+    )
 
 
 async def main(args: argparse.Namespace, out: Path = RESULTS_DIR) -> dict[str, Any]:
-    result = await run(args.links, args.idle_seconds)
+    env = dict(item.split("=", 1) for item in args.env)
+    result = await run(args.links, args.idle_seconds, args.cycles, env)
     print(report(result), flush=True)
-    params = {"links": args.links, "idle_seconds": args.idle_seconds}
+    params = {
+        "links": args.links,
+        "idle_seconds": args.idle_seconds,
+        "cycles": args.cycles,
+        "env": env,
+    }
     path = write_results("memory", params, result, out)
     print(f"\nresults: {path}\n", flush=True)
     return result

@@ -169,8 +169,7 @@ class Lab:
 
     async def ip_json(self, ns: str, *args: str) -> Any:
         """``ip -n NS -j ARGS`` parsed, as a user would look at the namespace."""
-        result = await run_command(["ip", "-n", self.ns(ns), "-j", *args])
-        return json.loads(result.stdout or "[]")
+        return await ip_json(self.ns(ns), *args)
 
     async def cycle_carrier(self, ns: str, link: str, seen_in: str, seen_link: str) -> None:
         """Take *link* in *ns* down and up again once *seen_link* in *seen_in* (its veth peer)
@@ -332,6 +331,12 @@ def delete_root_link(name: str) -> None:
         found = ipr.link_lookup(ifname=name)
         if found:
             ipr.link("del", index=found[0])
+
+
+async def ip_json(netns: str, *args: str, timeout: float = 30.0) -> Any:
+    """``ip -n NETNS -j ARGS`` parsed (*netns*: the namespace's real name; see Lab.ip_json)."""
+    result = await run_command(["ip", "-n", netns, "-j", *args], timeout=timeout)
+    return json.loads(result.stdout or "[]")
 
 
 async def run_command(

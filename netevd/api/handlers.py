@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from netevd.api import documents as docs
 from netevd.api.params import EventQuery, RouteQuery, RuleQuery
@@ -256,6 +255,9 @@ async def health(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     if not request.app[SETTINGS].metrics:
         return failure(404, "metrics are disabled (metrics.enabled: false)")
+    # Here, not at the top: with metrics off, prometheus_client is never loaded.
+    from prometheus_client import CONTENT_TYPE_LATEST
+
     body = request.app[VIEW].metrics.exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -1,5 +1,9 @@
 """Command line entry point: parses arguments and maps errors to exit codes (0 ok, 1 runtime
-failure, 2 usage or configuration error). Nothing below this module calls sys.exit."""
+failure, 2 usage or configuration error). Nothing below this module calls sys.exit.
+
+Each command imports what it uses when it runs: ``wait``, ``status``, ``list`` and ``events``
+never load the configuration's stack, the daemon, aiohttp or pyroute2
+(tests/unit/test_footprint.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +14,9 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from netevd import __version__
-from netevd.config import ConfigError, load_config, render_config
 from netevd.core.kinds import KINDS
 from netevd.core.online import WAITABLE, Condition
-from netevd.errors import RuntimeFailure, UsageError
+from netevd.errors import ConfigError, RuntimeFailure, UsageError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -182,6 +185,8 @@ def _config_path(args: argparse.Namespace) -> str | None:
 
 
 def cmd_validate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    from netevd.config import load_config, render_config
+
     try:
         loaded = load_config(_config_path(args), env, strict=args.strict)
     except ConfigError as exc:
@@ -200,6 +205,7 @@ def cmd_validate(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def cmd_test(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from netevd.cli.test_command import run_test
+    from netevd.config import load_config
 
     loaded = load_config(_config_path(args), env)
     return asyncio.run(

@@ -21,8 +21,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-
 from netevd.client.http import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiClient, Endpoint
 from netevd.core.actions import RunScripts
 from netevd.core.compat import nm_manager_changes
@@ -44,12 +42,12 @@ from netevd.core.events import (
 from netevd.core.nm_vpn import number_of, own_interface, parent_iface, parent_props
 from netevd.core.react.vpn import react_vpns
 from netevd.core.runs import script_run
-from netevd.core.state import State, apply, apply_all, expand_snapshot
+from netevd.core.state import State, apply
 from netevd.core.trees import Tree
 from netevd.core.views import LinkView, view
 from netevd.errors import RuntimeFailure, UsageError
 from netevd.executors.scripts import run_script, script_environment
-from netevd.kernel.dump import dump
+from netevd.kernel.watch import current_state
 
 TREES = (Tree.NETEVD.value, Tree.NETWORKD_DISPATCHER.value, Tree.NM_DISPATCHER.value)
 # NetworkManager's own actions, not a device's: the manager property whose change fires each
@@ -78,13 +76,6 @@ ASK = 5.0  # seconds the daemon has to answer
 
 def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-async def current_state() -> State:
-    async with AsyncIPRoute(flags=0) as ipr:
-        snapshot = await dump(ipr)
-    state = State()
-    return apply_all(state, expand_snapshot(state, snapshot))
 
 
 def _strings(value: object) -> tuple[tuple[str, str], ...]:

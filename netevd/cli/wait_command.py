@@ -11,20 +11,16 @@ then. No polling either way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-
 from netevd.client.http import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiClient, Endpoint
 from netevd.core.online import LEVELS, Condition, LinkFacts, kernel_facts
-from netevd.core.state import State, apply, apply_all, expand_snapshot
 from netevd.errors import RuntimeFailure, UsageError
-from netevd.kernel.decode import decode
-from netevd.kernel.dump import dump
-from netevd.sources.netlink import GROUPS
+from netevd.kernel.watch import states
 
 
 @dataclass
@@ -67,15 +63,10 @@ async def via_kernel(condition: Condition, progress: Progress) -> None:
             f"--state {condition.state} is a network manager's state: it needs the running "
             "daemon (start netevd, or give --endpoint)"
         )
-    async with AsyncIPRoute(flags=0) as ipr:
-        await ipr.bind(groups=GROUPS)  # subscribe first, then dump: nothing falls between
-        state = State()
-        state = apply_all(state, expand_snapshot(state, await dump(ipr)))
-        while not progress.judge(condition, kernel_facts(state)):
-            async for message in ipr.get():
-                event = decode(message)
-                if event is not None:
-                    state = apply(state, event)
+    async with contextlib.aclosing(states()) as pictures:
+        async for state in pictures:
+            if progress.judge(condition, kernel_facts(state)):
+                return
 
 
 async def wait(

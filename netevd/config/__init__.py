@@ -23,6 +23,7 @@ from netevd.config.render import render_config
 from netevd.config.report import Report, show
 from netevd.config.schema import read_schema
 from netevd.core.config import Config
+from netevd.errors import ConfigError
 
 __all__ = [
     "DEFAULT_PATH",
@@ -35,12 +36,6 @@ __all__ = [
 ]
 
 DEFAULT_PATH: Final = "/etc/netevd/netevd.yaml"
-
-
-class ConfigError(Exception):
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

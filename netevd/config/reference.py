@@ -145,7 +145,10 @@ MEANINGS: Final[dict[str, str]] = {
     ),
     "api.max_streams": "Event streams (GET /api/v1/events/stream) open at once; past it 503.",
     "api.header_timeout": "Seconds a connection may take to send a request; then it is closed.",
-    "metrics.enabled": "Expose Prometheus metrics at GET /metrics on the API.",
+    "metrics.enabled": (
+        "Expose Prometheus metrics at GET /metrics on the API; when off, nothing is counted "
+        "and prometheus_client is never loaded. Read at start."
+    ),
     "filters": "Event filters, applied to every script run in order.",
     "filters[].match_rule": (
         "All given fields must match (match is accepted as another name, not both)."

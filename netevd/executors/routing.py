@@ -17,20 +17,20 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
-
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from netevd.core.actions import AssignTables, ReconcileRouting
 from netevd.core.events import Event, RoutingApplied, TablesAssigned
 from netevd.core.model import RTPROT_NETEVD, Route, Rule
-from netevd.core.routing import Plan, diff, route_id, rule_id
+from netevd.core.routing import Changes, Plan, diff, route_id, rule_id
 from netevd.executors.state_file import TablesFile
 from netevd.executors.tasks import Spawn, create_task
-from netevd.kernel.decode import decode_route
-from netevd.kernel.dump import read_owned
+from netevd.kernel import rtnl
+from netevd.kernel.snapshot import read_owned, routes_of
 from netevd.telemetry.metrics import Metrics
+
+if TYPE_CHECKING:
+    from netevd.executors.route_writes import KernelWriter
 
 log = logging.getLogger("netevd.routing")
 
@@ -39,41 +39,13 @@ OK_ON_DEL = {errno.ENOENT, errno.ESRCH}
 CONFLICT = "conflict: route"
 
 
-def _split(prefix: str) -> tuple[str, int]:
-    address, _, length = prefix.partition("/")
-    return address, int(length)
+class Written(NamedTuple):
+    """What one reconcile changed in the kernel."""
 
-
-def rule_spec(rule: Rule) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "family": rule.family,
-        "priority": rule.priority,
-        "table": rule.table,
-        "protocol": RTPROT_NETEVD,
-    }
-    if rule.src:
-        spec["src"], spec["src_len"] = _split(rule.src)
-    if rule.dst:
-        spec["dst"], spec["dst_len"] = _split(rule.dst)
-    return spec
-
-
-def route_spec(route: Route) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "family": route.family,
-        "dst": route.dst,
-        "table": route.table,
-        "oif": route.oif,
-        "proto": RTPROT_NETEVD,
-        "scope": route.scope,
-    }
-    if route.gateway:
-        spec["gateway"] = route.gateway
-    if route.prefsrc:
-        spec["prefsrc"] = route.prefsrc
-    if route.priority:
-        spec["priority"] = route.priority
-    return spec
+    added_rules: list[Rule]
+    removed_rules: list[Rule]
+    added_routes: list[Route]
+    removed_routes: list[Route]
 
 
 def describe_rule(rule: Rule) -> str:
@@ -127,24 +99,37 @@ class RoutingExecutor:
 
     async def _reconcile(self, plan: Plan) -> None:
         try:
-            async with AsyncIPRoute(flags=0) as ipr:
-                rules, routes = await read_owned(ipr)
-                changes = diff(plan, rules, routes)
-                if not changes:
-                    return
-                errors: list[str] = []
-                added_routes = await self._add_routes(ipr, changes.add_routes, errors)
-                added_rules = await self._apply(ipr, "rule", "add", changes.add_rules, errors)
-                removed_rules = await self._apply(ipr, "rule", "del", changes.del_rules, errors)
-                removed_routes = await self._apply(ipr, "route", "del", changes.del_routes, errors)
-        except (OSError, NetlinkError) as exc:
+            with rtnl.open_socket() as sock:
+                rules, routes = await read_owned(sock)
+            changes = diff(plan, rules, routes)
+            if not changes:
+                return
+            errors: list[str] = []
+            written = await self._write(changes, errors)
+        except OSError as exc:
             # A failed read or a broken socket: change nothing, report, and wait for the next
             # event to try again.
             log.error("routing.read_failed error=%r (nothing changed)", str(exc))
             self._metrics.routing_reconciles.labels("error").inc()
             self._report(RoutingApplied(errors=(f"read failed: {exc}",)))
             return
-        readded = self._track(added_routes + added_rules, removed_routes + removed_rules)
+        self._applied(written, errors)
+
+    async def _write(self, changes: Changes, errors: list[str]) -> Written:
+        """Routes before rules when adding, rules before routes when removing."""
+        # pyroute2 only now: a daemon that never has anything to write never loads it.
+        from netevd.executors.route_writes import KernelWriter
+
+        async with KernelWriter() as writer:
+            added_routes = await self._add_routes(writer, changes.add_routes, errors)
+            added_rules = await self._apply(writer, "rule", "add", changes.add_rules, errors)
+            removed_rules = await self._apply(writer, "rule", "del", changes.del_rules, errors)
+            removed_routes = await self._apply(writer, "route", "del", changes.del_routes, errors)
+        return Written(added_rules, removed_rules, added_routes, removed_routes)
+
+    def _applied(self, written: Written, errors: list[str]) -> None:
+        added_rules, removed_rules, added_routes, removed_routes = written
+        readded = self._track([*added_routes, *added_rules], [*removed_routes, *removed_rules])
         conflicts = tuple(e for e in errors if e.startswith(CONFLICT))
         self._metrics.routing_reconciles.labels("error" if errors else "applied").inc()
         applied = RoutingApplied(
@@ -179,7 +164,7 @@ class RoutingExecutor:
 
     async def _apply(
         self,
-        ipr: AsyncIPRoute,
+        writer: KernelWriter,
         kind: str,
         command: str,
         objects: Iterable[Rule] | Iterable[Route],
@@ -190,35 +175,28 @@ class RoutingExecutor:
         ok = OK_ON_ADD if command == "add" else OK_ON_DEL
         for obj in objects:
             text = describe_rule(obj) if isinstance(obj, Rule) else describe_route(obj)
-            try:
-                if isinstance(obj, Rule):
-                    await ipr.rule(command, **rule_spec(obj))
-                else:
-                    await ipr.route(command, **route_spec(obj))
-            except NetlinkError as exc:
-                if exc.code == errno.EEXIST and existed is not None and isinstance(obj, Route):
-                    existed.append(obj)  # whose route is there is read back by the caller
-                    done.append(obj)
-                    continue
-                if exc.code not in ok:
-                    errors.append(f"{kind} {command} {text}: {os.strerror(exc.code)}")
-                    log.error(
-                        "routing.%s.%s %s error=%r", kind, command, text, os.strerror(exc.code)
-                    )
-                    continue
+            code = await writer.write(command, obj)
+            if code == errno.EEXIST and existed is not None and isinstance(obj, Route):
+                existed.append(obj)  # whose route is there is read back by the caller
+                done.append(obj)
+                continue
+            if code and code not in ok:
+                errors.append(f"{kind} {command} {text}: {os.strerror(code)}")
+                log.error("routing.%s.%s %s error=%r", kind, command, text, os.strerror(code))
+                continue
             log.info("routing.%s.%s %s", kind, command, text)
             done.append(obj)
         return done
 
     async def _add_routes(
-        self, ipr: AsyncIPRoute, routes: Iterable[Route], errors: list[str]
+        self, writer: KernelWriter, routes: Iterable[Route], errors: list[str]
     ) -> list[Any]:
         """Add *routes*; one whose EEXIST is a route netevd does not own is a conflict."""
         existed: list[Route] = []
-        added = await self._apply(ipr, "route", "add", routes, errors, existed)
+        added = await self._apply(writer, "route", "add", routes, errors, existed)
         conflicts: list[str] = []
         for route in existed:
-            foreign = await _route_in_the_way(ipr, route)
+            foreign = await _route_in_the_way(route)
             if foreign is None:
                 log.info("routing.route.present %s", describe_route(route))
             else:
@@ -258,20 +236,15 @@ class RoutingExecutor:
         self._report(TablesAssigned(action.tables))
 
 
-async def _route_in_the_way(ipr: AsyncIPRoute, route: Route) -> str | None:
+async def _route_in_the_way(route: Route) -> str | None:
     """After an add: None when the kernel's route at that place is netevd's own, else it.
 
     The kernel answers EEXIST for a route with the same table, destination and metric
     whoever owns it, so EEXIST alone says nothing about whose route is there.
     """
-    found = [
-        r
-        async for m in await ipr.route("dump", family=route.family, table=route.table)
-        if (r := decode_route(m)) is not None
-        and r.table == route.table
-        and r.dst == route.dst
-        and r.priority == route.priority
-    ]
+    with rtnl.open_socket() as sock:
+        in_table = await routes_of(sock, route.family, route.table)
+    found = [r for r in in_table if r.dst == route.dst and r.priority == route.priority]
     for other in found:
         if other.protocol == RTPROT_NETEVD and route_id(other) == route_id(route):
             return None

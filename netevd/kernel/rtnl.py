@@ -28,6 +28,22 @@ NLM_F_DUMP_INTR = 0x10
 RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE = 18, 22, 26, 34
 IFLA_EXT_MASK = 29
 RTEXT_FILTER_SKIP_STATS = 1 << 3
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV4_ROUTE = 0x40
+RTMGRP_IPV4_RULE = 0x80
+RTMGRP_IPV6_IFADDR = 0x100
+RTMGRP_IPV6_ROUTE = 0x400
+RTMGRP_IPV6_RULE = 0x1000000  # 1 << (RTNLGRP_IPV6_RULE - 1)
+LINK_GROUPS = RTMGRP_LINK
+GROUPS = (  # everything but links, which the kernel source reads on a socket of their own
+    RTMGRP_IPV4_IFADDR
+    | RTMGRP_IPV6_IFADDR
+    | RTMGRP_IPV4_ROUTE
+    | RTMGRP_IPV6_ROUTE
+    | RTMGRP_IPV4_RULE
+    | RTMGRP_IPV6_RULE
+)
 DATAGRAM = 65536  # larger than any rtnetlink datagram (dump replies are at most 32 KiB)
 DUMP_YIELD = 16  # dump datagrams (of up to ~200 messages each) between yields to the loop
 
@@ -108,8 +124,8 @@ def _wake(ready: asyncio.Future[None]) -> None:
 _sequence = itertools.count(1)
 
 
-def dump_request(kind: int, seq: int) -> bytes:
-    """An NLM_F_DUMP request for every object of *kind* (RTM_GET*), every family."""
+def dump_request(kind: int, seq: int, family: int = 0) -> bytes:
+    """An NLM_F_DUMP request for every object of *kind* (RTM_GET*) of *family* (0: all)."""
     if kind == RTM_GETLINK:
         # ifinfomsg, then IFLA_EXT_MASK: skip the statistics netevd never reads.
         body = bytes(16) + struct.pack("=HHI", 8, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
@@ -117,16 +133,18 @@ def dump_request(kind: int, seq: int) -> bytes:
         body = bytes(8)  # ifaddrmsg
     else:
         body = bytes(12)  # rtmsg / fib_rule_hdr
+    # Every one of these headers starts with its family byte.
+    body = bytes([family]) + body[1:]
     return HEADER.pack(HEADER.size + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
-async def dump(sock: socket.socket, kind: int) -> AsyncIterator[Decoded]:
-    """Every object of *kind*, decoded, from the request socket *sock*.
+async def dump(sock: socket.socket, kind: int, family: int = 0) -> AsyncIterator[Decoded]:
+    """Every object of *kind* (of *family*, 0: all), decoded, from the request socket *sock*.
 
     OSError when the kernel answers with an error; DumpInterrupted when the tables changed
     under the dump (the caller dumps again)."""
     seq = next(_sequence)
-    sock.send(dump_request(kind, seq))
+    sock.send(dump_request(kind, seq, family))
     interrupted, datagrams = False, 0
     while True:
         data = await _recv(sock)

@@ -1,5 +1,7 @@
-"""Full pictures for the kernel source, dumped over a raw request socket (netevd.kernel.rtnl)
-and decoded by netevd.kernel.wire: links, addresses, the followed routes and rules."""
+"""Pictures of the kernel dumped over a raw request socket (netevd.kernel.rtnl) and decoded by
+netevd.kernel.wire: the kernel source's full picture (links, addresses, the followed routes and
+rules), and the routing executor's read of what netevd owns. One reader for the daemon and the
+CLI: pyroute2's decoder is only the tests' oracle."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import TypeVar
 
 from netevd.core.events import AddressAdded, KernelSnapshot, LinkChanged, RouteAdded, RuleAdded
 from netevd.core.follow import RouteFollow
-from netevd.core.model import Addr, Link, Route, Rule
+from netevd.core.model import RTPROT_NETEVD, Addr, Link, Route, Rule
 from netevd.kernel import rtnl
 from netevd.kernel.wire import Decoded
 
@@ -34,13 +36,31 @@ async def dump_routes(sock: socket.socket, follow: RouteFollow) -> tuple[Route, 
     return tuple(r for r in routes if follow.keeps(r))
 
 
-async def _objects(sock: socket.socket, kind: int, pick: Callable[[Decoded], T | None]) -> list[T]:
+async def read_owned(sock: socket.socket) -> tuple[list[Rule], list[Route]]:
+    """The rules and routes netevd owns (RTPROT_NETEVD), every family and table."""
+    rules = await _objects(sock, rtnl.RTM_GETRULE, _rule)
+    routes = await _objects(sock, rtnl.RTM_GETROUTE, _route)
+    return (
+        [r for r in rules if r.protocol == RTPROT_NETEVD],
+        [r for r in routes if r.protocol == RTPROT_NETEVD],
+    )
+
+
+async def routes_of(sock: socket.socket, family: int, table: int) -> list[Route]:
+    """Every route of *family* in *table*, whoever owns it."""
+    routes = await _objects(sock, rtnl.RTM_GETROUTE, _route, family)
+    return [r for r in routes if r.table == table]
+
+
+async def _objects(
+    sock: socket.socket, kind: int, pick: Callable[[Decoded], T | None], family: int = 0
+) -> list[T]:
     """The objects a dump of *kind* holds; what *pick* finds in each decoded message (a
     malformed message, or one netevd does not model, is skipped)."""
     for attempt in range(RETRIES):
         try:
             found: list[T] = []
-            async for decoded in rtnl.dump(sock, kind):
+            async for decoded in rtnl.dump(sock, kind, family):
                 item = pick(decoded)
                 if item is not None:
                     found.append(item)

@@ -2,9 +2,10 @@
 
 pyroute2 parses every attribute of every message into objects before anyone reads one; in a
 storm of a million routes that parse was most of the daemon's time. This decoder reads the
-fixed header and only the attributes netevd keeps (``netevd.kernel.decode`` lists them, and
-gives the same events: ``tests/unit/kernel/test_wire.py`` holds the two side by side). It
-never raises on garbage: a message it cannot read is a :class:`Rejected` that says why.
+fixed header and only the attributes netevd keeps (the tests' oracle on pyroute2's parser,
+``tests/unit/kernel/oracle.py``, lists them and gives the same events:
+``tests/unit/kernel/test_wire.py`` holds the two side by side). It never raises on garbage:
+a message it cannot read is a :class:`Rejected` that says why.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from netevd.bus.connection import connect, name_has_owner
 from netevd.core.events import BUS_NAMES, DHCLIENT, NETWORKD, NETWORKMANAGER
 
 log = logging.getLogger("netevd.backend")
@@ -16,6 +15,9 @@ PROBE_TIMEOUT = 2.0
 
 
 async def _probe(env: Mapping[str, str]) -> str:
+    # dbus-fast only here: a configured backend other than auto never pays for it.
+    from netevd.bus.connection import connect, name_has_owner
+
     bus = await connect(env, None)  # the caller bounds the whole probe
     try:
         for backend in PROBED:

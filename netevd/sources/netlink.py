@@ -47,28 +47,13 @@ from netevd.core.model import Route
 from netevd.core.state import event_scope
 from netevd.kernel import rtnl
 from netevd.kernel.bpf import route_filter
+from netevd.kernel.rtnl import GROUPS, LINK_GROUPS
 from netevd.kernel.snapshot import dump, dump_routes
 from netevd.kernel.wire import Rejected, decode_all, type_name
 from netevd.telemetry.metrics import Metrics
 
 log = logging.getLogger("netevd.netlink")
 
-RTMGRP_LINK = 0x1
-RTMGRP_IPV4_IFADDR = 0x10
-RTMGRP_IPV4_ROUTE = 0x40
-RTMGRP_IPV4_RULE = 0x80
-RTMGRP_IPV6_IFADDR = 0x100
-RTMGRP_IPV6_ROUTE = 0x400
-RTMGRP_IPV6_RULE = 0x1000000  # 1 << (RTNLGRP_IPV6_RULE - 1)
-LINK_GROUPS = RTMGRP_LINK
-GROUPS = (
-    RTMGRP_IPV4_IFADDR
-    | RTMGRP_IPV6_IFADDR
-    | RTMGRP_IPV4_ROUTE
-    | RTMGRP_IPV6_ROUTE
-    | RTMGRP_IPV4_RULE
-    | RTMGRP_IPV6_RULE
-)
 HEALTHY_AFTER = 10.0  # seconds of streaming after which a failure counts as the first again
 QUIET = 0.1  # seconds without messages before routes are re-read after a flush
 BACKOFF_MAX = 30.0

@@ -5,28 +5,27 @@ labelled by interface, ``netevd_interface_state``, is computed from the publishe
 scrape time, only for monitored links and at most INTERFACE_LABELS of them (the rest are
 summed under ``interface="other"``), so a container host with 10,000 veths does not grow
 10,000 series and a removed link's series disappears with it.
+
+With ``metrics.enabled: false`` every family is a no-op that counts nothing, and
+prometheus_client is never imported (a few megabytes and tens of milliseconds at every start):
+nothing in netevd reads a metric back, everything only counts into them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter as Tally
-from collections.abc import Callable, Iterator
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import Collector
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from netevd import __version__
 from netevd.core.config import MonitoringConfig
-from netevd.core.filters import monitored
-from netevd.core.routing import owned_rules
 from netevd.core.state import State
-from netevd.core.views import kernel_state
 
-INTERFACE_LABELS = 64  # interface label values at most; the rest count as "other"
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+    from netevd.telemetry.scrape import StateCollector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
@@ -41,23 +40,51 @@ RECONCILE_RESULTS = ("applied", "error")
 class Metrics:
     """Every metric netevd exports, in one registry; any layer may count into it."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.started = time.monotonic()
-        self._add_event_metrics(self.registry)
-        self._add_script_metrics(self.registry)
-        self._add_netlink_metrics(self.registry)
-        self._add_backend_metrics(self.registry)
-        self._add_routing_metrics(self.registry)
-        self.uptime = Gauge("netevd_uptime_seconds", "Seconds since start", registry=self.registry)
+        self._snapshot: StateCollector | None = None
+        self.registry: CollectorRegistry | None = None
+        if enabled:
+            from prometheus_client import CollectorRegistry
+
+            from netevd.telemetry.scrape import StateCollector
+
+            self.registry = CollectorRegistry(auto_describe=True)
+            self._snapshot = StateCollector()
+            self.registry.register(self._snapshot)
+        self._add_event_metrics()
+        self._add_script_metrics()
+        self._add_netlink_metrics()
+        self._add_backend_metrics()
+        self._add_routing_metrics()
+        self.uptime = self.gauge("netevd_uptime_seconds", "Seconds since start")
         self.uptime.set_function(lambda: time.monotonic() - self.started)
-        self.info = Info("netevd", "Build and runtime information", registry=self.registry)
-        self._add_process_metrics(self.registry)
+        self.info = cast("Info", self._make("Info", "netevd", "Build and runtime information"))
+        self._add_process_metrics()
         self.info.info({"version": __version__, "backend": "none"})
-        self._snapshot = StateCollector()
-        self.registry.register(self._snapshot)
         self._script_states: set[str] = set()
         self._known_labels()
+
+    def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+        """A counter in this registry (a no-op when metrics are off)."""
+        return cast("Counter", self._make("Counter", name, doc, labels))
+
+    def gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+        return cast("Gauge", self._make("Gauge", name, doc, labels))
+
+    def histogram(
+        self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]
+    ) -> Histogram:
+        return cast("Histogram", self._make("Histogram", name, doc, labels, buckets=buckets))
+
+    def _make(self, kind: str, name: str, doc: str, labels: Sequence[str] = (), **kw: Any) -> Any:
+        if self.registry is None:
+            return NULL
+        import prometheus_client
+
+        family = getattr(prometheus_client, kind)
+        return family(name, doc, list(labels), registry=self.registry, **kw)
 
     def _known_labels(self) -> None:
         for kind in NETLINK_ERROR_KINDS:
@@ -75,136 +102,103 @@ class Metrics:
             for reason in SCRIPT_FAILURE_REASONS:
                 self.script_failures.labels(state, reason)
 
-    def _add_event_metrics(self, r: CollectorRegistry) -> None:
-        self.events = Counter("netevd_events", "Events handled", ["type", "backend"], registry=r)
-        self.state_changes = Counter(
-            "netevd_interface_state_changes", "Script directories fired", ["state"], registry=r
+    def _add_event_metrics(self) -> None:
+        self.events = self.counter("netevd_events", "Events handled", ["type", "backend"])
+        self.state_changes = self.counter(
+            "netevd_interface_state_changes", "Script directories fired", ["state"]
         )
-        self.unknown_states = Counter(
+        self.unknown_states = self.counter(
             "netevd_unknown_states",
             "States a backend reported that have no script directory",
             ["source"],
-            registry=r,
         )
-        self.rejected_links = Counter(
-            "netevd_rejected_links", "Links whose names failed validation", registry=r
+        self.rejected_links = self.counter(
+            "netevd_rejected_links", "Links whose names failed validation"
         )
-        self.dropped_env = Counter(
-            "netevd_env_values_dropped",
-            "Environment values dropped by validation",
-            ["variable"],
-            registry=r,
+        self.dropped_env = self.counter(
+            "netevd_env_values_dropped", "Environment values dropped by validation", ["variable"]
         )
 
-    def _add_script_metrics(self, r: CollectorRegistry) -> None:
-        self.script_runs = Counter(
-            "netevd_script_executions", "Scripts started", ["state"], registry=r
+    def _add_script_metrics(self) -> None:
+        self.script_runs = self.counter("netevd_script_executions", "Scripts started", ["state"])
+        self.script_failures = self.counter(
+            "netevd_script_failures", "Scripts that failed", ["state", "reason"]
         )
-        self.script_failures = Counter(
-            "netevd_script_failures", "Scripts that failed", ["state", "reason"], registry=r
+        self.script_duration = self.histogram(
+            "netevd_script_duration_seconds", "Script run time", ["state"], DURATION_BUCKETS
         )
-        self.script_duration = Histogram(
-            "netevd_script_duration_seconds",
-            "Script run time",
-            ["state"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
-        self.latency = Histogram(
+        self.latency = self.histogram(
             "netevd_event_to_script_seconds",
             "From the event to the start of its first script",
             ["state"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.superseded = Counter(
-            "netevd_script_runs_superseded", "Queued runs replaced by a newer state", registry=r
-        )
-
-    def _add_netlink_metrics(self, r: CollectorRegistry) -> None:
-        self.netlink_messages = Counter(
-            "netevd_netlink_messages", "Netlink messages received", ["type"], registry=r
-        )
-        self.netlink_errors = Counter(
-            "netevd_netlink_errors", "Netlink errors", ["kind"], registry=r
-        )
-        self.netlink_resyncs = Counter(
-            "netevd_netlink_resyncs",
-            "Full re-dumps after an overrun or socket failure",
-            ["reason"],
-            registry=r,
+        self.superseded = self.counter(
+            "netevd_script_runs_superseded", "Queued runs replaced by a newer state"
         )
 
-    def _add_backend_metrics(self, r: CollectorRegistry) -> None:
-        self.source_up = Gauge(
-            "netevd_source_up", "1 when a source is connected", ["source"], registry=r
+    def _add_netlink_metrics(self) -> None:
+        self.netlink_messages = self.counter(
+            "netevd_netlink_messages", "Netlink messages received", ["type"]
         )
-        self.source_restarts = Counter(
-            "netevd_source_restarts",
-            "Sources restarted after they failed unexpectedly",
-            ["source"],
-            registry=r,
+        self.netlink_errors = self.counter("netevd_netlink_errors", "Netlink errors", ["kind"])
+        self.netlink_resyncs = self.counter(
+            "netevd_netlink_resyncs", "Full re-dumps after an overrun or socket failure", ["reason"]
         )
-        self.dbus_calls = Counter(
-            "netevd_dbus_calls", "D-Bus method calls made", ["service", "method"], registry=r
+
+    def _add_backend_metrics(self) -> None:
+        self.source_up = self.gauge("netevd_source_up", "1 when a source is connected", ["source"])
+        self.source_restarts = self.counter(
+            "netevd_source_restarts", "Sources restarted after they failed unexpectedly", ["source"]
         )
-        self.dbus_errors = Counter("netevd_dbus_errors", "D-Bus calls that failed", registry=r)
-        self.dbus_rejected = Counter(
+        self.dbus_calls = self.counter(
+            "netevd_dbus_calls", "D-Bus method calls made", ["service", "method"]
+        )
+        self.dbus_errors = self.counter("netevd_dbus_errors", "D-Bus calls that failed")
+        self.dbus_rejected = self.counter(
             "netevd_dbus_rejected",
             "D-Bus messages refused: wrong signature, path, type, value or sender",
             ["source", "reason"],
-            registry=r,
         )
-        self.source_reconnects = Counter(
-            "netevd_source_reconnects",
-            "Reconnections of a backend source",
-            ["source"],
-            registry=r,
+        self.source_reconnects = self.counter(
+            "netevd_source_reconnects", "Reconnections of a backend source", ["source"]
         )
 
-    def _add_process_metrics(self, r: CollectorRegistry) -> None:
+    def _add_process_metrics(self) -> None:
         # Levels that must stay flat over months: a leak of tasks or of the event log shows here.
-        self.tasks = Gauge("netevd_asyncio_tasks", "asyncio tasks alive", registry=r)
+        self.tasks = self.gauge("netevd_asyncio_tasks", "asyncio tasks alive")
         self.tasks.set_function(_task_count)
-        self.state_write_failures = Counter(
-            "netevd_state_write_failures",
-            "Writes of the state file (state_dir) that failed",
-            registry=r,
+        self.state_write_failures = self.counter(
+            "netevd_state_write_failures", "Writes of the state file (state_dir) that failed"
         )
-        self.event_log_records = Gauge(
-            "netevd_event_log_records", "Events the API's ring buffer holds", registry=r
+        self.event_log_records = self.gauge(
+            "netevd_event_log_records", "Events the API's ring buffer holds"
         )
-        self.event_log_output = Gauge(
-            "netevd_event_log_output_bytes",
-            "Script output the event ring buffer holds, bytes",
-            registry=r,
+        self.event_log_output = self.gauge(
+            "netevd_event_log_output_bytes", "Script output the event ring buffer holds, bytes"
         )
 
-    def _add_routing_metrics(self, r: CollectorRegistry) -> None:
-        self.routing_reconciles = Counter(
-            "netevd_routing_reconciles",
-            "Policy-routing reconciliations, by result",
-            ["result"],
-            registry=r,
+    def _add_routing_metrics(self) -> None:
+        self.routing_reconciles = self.counter(
+            "netevd_routing_reconciles", "Policy-routing reconciliations, by result", ["result"]
         )
-        self.routing_conflicts = Counter(
+        self.routing_conflicts = self.counter(
             "netevd_routing_conflicts",
             "Routes netevd could not install because a route it does not own is in the way",
-            registry=r,
         )
         # A level, not a count: /health's "routing" check as a number (the alert's signal).
-        self.routing_blocked = Gauge(
+        self.routing_blocked = self.gauge(
             "netevd_routing_blocked_routes",
             "Routes of the policy-routing plan that a route netevd does not own holds now",
-            registry=r,
         )
 
     def bind_state(
         self, state: Callable[[], State], monitoring: Callable[[], MonitoringConfig]
     ) -> None:
         """Where scrapes read the published state from (the engine's, once it exists)."""
-        self._snapshot.state = state
-        self._snapshot.monitoring = monitoring
+        if self._snapshot is not None:
+            self._snapshot.state = state
+            self._snapshot.monitoring = monitoring
 
     def bind_process(self, records: Callable[[], int], output: Callable[[], int]) -> None:
         """Where scrapes read the event log's size (what a soak watches stay flat)."""
@@ -219,6 +213,11 @@ class Metrics:
         self.info.info({"version": __version__, "backend": backend})
 
     def exposition(self) -> bytes:
+        """The Prometheus text of every family (nothing when metrics are off)."""
+        if self.registry is None:
+            return b""
+        from prometheus_client.exposition import generate_latest
+
         return generate_latest(self.registry)
 
 
@@ -230,57 +229,18 @@ def _task_count() -> float:
         return 0.0
 
 
-class StateCollector(Collector):
-    """Gauges computed from the published state when scraped: nothing to keep up to date."""
+class _Null:
+    """Every family when metrics are off: labels() gives itself, everything else does nothing."""
 
-    def __init__(self) -> None:
-        self.state: Callable[[], State] | None = None
-        self.monitoring: Callable[[], MonitoringConfig] = MonitoringConfig
+    def labels(self, *values: str, **named: str) -> _Null:
+        return self
 
-    def collect(self) -> Iterator[Metric]:
-        if self.state is None:
-            return
-        state = self.state()
-        yield GaugeMetricFamily(
-            "netevd_interfaces_total", "Interfaces the kernel has", value=len(state.links)
-        )
-        yield GaugeMetricFamily(
-            "netevd_routing_rules_total",
-            "Policy rules in the kernel, whoever owns them",
-            value=len(state.rules),
-        )
-        yield GaugeMetricFamily(
-            "netevd_routes_total",
-            "Routes in the kernel, all tables",
-            value=sum(len(bucket) for bucket in state.routes.values()),
-        )
-        # Computed here rather than after every event: a route storm must not pay for them.
-        yield GaugeMetricFamily(
-            "netevd_routing_rules", "Policy rules netevd owns", value=len(owned_rules(state.rules))
-        )
-        yield GaugeMetricFamily(
-            "netevd_routes", "Routes netevd owns", value=len(state.owned_routes)
-        )
-        yield self._interface_states(state)
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return _nothing
 
-    def _interface_states(self, state: State) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(
-            "netevd_interface_state",
-            "Monitored interfaces by kernel-derived state (1 per named interface)",
-            labels=["interface", "state"],
-        )
-        monitoring = self.monitoring()
-        links = sorted(
-            (link for link in state.links.values() if monitored(link.name, monitoring)),
-            key=lambda link: link.index,
-        )
-        other: Tally[str] = Tally()
-        for position, link in enumerate(links):
-            derived = kernel_state(state, link.index)
-            if position < INTERFACE_LABELS:
-                family.add_metric([link.name, derived], 1)
-            else:
-                other[derived] += 1
-        for derived, count in sorted(other.items()):
-            family.add_metric(["other", derived], count)
-        return family
+
+def _nothing(*args: object, **kwargs: object) -> None:
+    return None
+
+
+NULL = _Null()

@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-from dbus_fast import Message, Variant
-from dbus_fast.aio import MessageBus
+from dbus_fast import Variant
 
-from lab import host_peer
+from lab import host_peer, wait_until
 from lab.fakes import FakeNetwork1
 from lab.netevd import ScriptDirs
 
@@ -42,22 +41,6 @@ def props(**values) -> list:
     ]
 
 
-async def unique_names(address: str) -> list[str]:
-    bus = await MessageBus(bus_address=address).connect()
-    try:
-        reply = await bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="ListNames",
-            )
-        )
-        return [n for n in reply.body[0] if n.startswith(":") and n != bus.unique_name]
-    finally:
-        bus.disconnect()
-
-
 async def test_lies_run_nothing_and_are_counted(world, netevd, tmp_path):
     built, fake, bus = world
     scripts = ScriptDirs(tmp_path / "scripts")
@@ -75,7 +58,7 @@ async def test_lies_run_nothing_and_are_counted(world, netevd, tmp_path):
     await fake.send_raw(LINK[:-2] + "g", "sa{sv}as", props(OperationalState="routable"))
     # from a peer that is not the owner, addressed to every connection (netevd's among them)
     async with FakeNetwork1(bus.address, own_name=False) as liar:
-        for name in await unique_names(bus.address):
+        for name in await bus.names():
             if name not in (fake.unique_name, liar.unique_name):
                 await liar.send_raw(
                     LINK, "sa{sv}as", props(OperationalState="routable"), destination=name
@@ -99,7 +82,7 @@ async def test_a_describe_too_large_for_the_environment_comes_by_file(world, net
     big = json.dumps({"Index": 40, "Name": "eth0", "Pad": "x" * 300_000}, separators=(",", ":"))
     fake.links[40].describe_override = big
     scripts = ScriptDirs(tmp_path / "scripts")
-    scripts.add("routable", extra='cp "$NETEVD_JSON_FILE" "$f.json"')
+    scripts.add("routable", extra='cp "$NETEVD_JSON_FILE" "$f.tmp" && mv "$f.tmp" "$f.json"')
     scripts.add("configured")
     await netevd(built, scripts, env=bus.env, system=NETWORKD)
     fake.set_link(40, OperationalState="routable")
@@ -107,8 +90,12 @@ async def test_a_describe_too_large_for_the_environment_comes_by_file(world, net
     assert "JSON" not in run.env
     assert run.env["NETEVD_JSON_FILE"].startswith("/")
     copy = scripts.out / run.script.replace(".env", ".json")
+    # The recorder writes the environment first, then copies the file: wait for the copy.
+    await wait_until(copy.exists, 10, message=f"{copy} copied by the script")
     assert copy.read_text() == big  # verbatim
-    assert not Path(run.env["NETEVD_JSON_FILE"]).exists()  # removed after the run
+    large = Path(run.env["NETEVD_JSON_FILE"])
+    # removed once the run has ended, which is after the script's last line
+    await wait_until(lambda: not large.exists(), 10, message=f"{large} removed after the run")
     fake.links[40].describe_override = None
     fake.set_link(40, AdministrativeState="configured")
     (run,) = await scripts.wait_for(STATE="configured", NETEVD_REPLAY="0")

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 from weakref import WeakKeyDictionary
 
-from prometheus_client import Counter
-
 from netevd.telemetry.metrics import Metrics
 
 
 class LeaseMetrics:
     def __init__(self, metrics: Metrics) -> None:
-        registry = metrics.registry
-        self.refused = Counter(
+        self.refused = metrics.counter(
             "netevd_lease_files_refused",
             "Lease files not believed: too large, not regular, unreadable, cut off mid-write",
             ["reason"],
-            registry=registry,
         )
-        self.problems = Counter(
+        self.problems = metrics.counter(
             "netevd_lease_problems",
             "Lease file statements or values skipped as invalid",
             ["kind"],
-            registry=registry,
         )
 
 

@@ -10,7 +10,8 @@ from netevd.core.records import Record
 from netevd.core.state import State
 from netevd.telemetry.eventlog import EventLog
 from netevd.telemetry.latency import ScriptLatency
-from netevd.telemetry.metrics import INTERFACE_LABELS, Metrics, StateCollector
+from netevd.telemetry.metrics import Metrics
+from netevd.telemetry.scrape import INTERFACE_LABELS, StateCollector
 
 UPSTREAM = {
     "netevd_events",

@@ -1,4 +1,4 @@
-"""The lean decoder (netevd.kernel.wire) against pyroute2's parser + netevd.kernel.decode on the
+"""The lean decoder (netevd.kernel.wire) against pyroute2's parser + the oracle (oracle.py) on the
 same bytes, built by pyroute2's encoder; and on garbage, which it must refuse, never raise on."""
 
 import struct
@@ -25,8 +25,8 @@ from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
 from netevd.core.events import KernelEvent, LinkChanged, RouteAdded
-from netevd.kernel.decode import decode
 from netevd.kernel.wire import Rejected, decode_all, decode_datagram, messages, type_name
+from tests.unit.kernel.oracle import decode
 
 
 def encode(msg_class, msg_type, fields, attrs) -> bytes:

@@ -30,7 +30,7 @@ from netevd.core.events import (
     RuleRemoved,
 )
 from netevd.core.model import Addr, Link, Route, Rule
-from netevd.kernel.decode import decode
+from tests.unit.kernel.oracle import decode
 
 
 def wire(msg_class, msg_type, fields, attrs):

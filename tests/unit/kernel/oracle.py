@@ -1,8 +1,9 @@
-"""Pure decoding of rtnetlink messages (as pyroute2 parses them) into netevd events.
+"""The tests' oracle: rtnetlink messages as pyroute2 parses them, decoded into netevd events.
 
-A message is anything with ``get(key)``: pyroute2's nlmsg objects in the daemon, and the same
-objects built from recorded bytes in the unit tests. Families come from the message's
-``family`` field, never from guessing at punctuation.
+netevd itself reads the kernel with netevd.kernel.wire alone; this independent decoder, on
+pyroute2's own parser, is what the unit tests hold wire's results against. A message is
+anything with ``get(key)``: pyroute2's nlmsg objects built from recorded bytes. Families come
+from the message's ``family`` field, never from guessing at punctuation.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def decode_addr(msg: Message) -> Addr | None:
 
 
 def _prefix(family: int, dst: object, dst_len: int) -> str:
-    base = _str(dst) or ("0.0.0.0" if family == AF_INET else "::")  # noqa: S104 - a prefix
+    base = _str(dst) or ("0.0.0.0" if family == AF_INET else "::")
     return f"{base}/{dst_len}"
 
 
