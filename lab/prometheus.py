@@ -10,7 +10,8 @@ reads netevd's.
 For the shipped files: :func:`render_rules` writes a rules file with shorter ``for:`` waits
 (the shipped one is what promtool tests), :func:`dashboard_queries` lists every query of a
 Grafana dashboard, :func:`grafana_expr` gives one with the dashboard's variables replaced and
-:func:`metric_names` the netevd_* names it reads.
+:func:`metric_names` the netevd_* names it reads; :func:`scraped_names` the sample names a
+live ``/metrics`` holds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Self
 
 import aiohttp
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from lab.errors import LabError
 from lab.http import ns_session
@@ -207,3 +209,11 @@ def metric_names(expr: str) -> set[str]:
 def recorded_names(expr: str) -> set[str]:
     """The recorded series (``level:netevd_metric:operation``) an expression reads."""
     return set(RECORDED_NAME.findall(expr))
+
+
+def scraped_names(text: str) -> set[str]:
+    """The sample names (``netevd_events_total``, ``..._bucket``) of a ``/metrics`` text: what
+    a scrape of it stores, so what a query can read."""
+    return {
+        sample.name for family in text_string_to_metric_families(text) for sample in family.samples
+    }

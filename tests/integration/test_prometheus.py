@@ -32,7 +32,10 @@ from lab.prometheus import (
     dashboard_queries,
     grafana_expr,
     label_values_query,
+    metric_names,
     render_rules,
+    rule_expressions,
+    scraped_names,
 )
 
 pytestmark = [
@@ -162,7 +165,7 @@ async def test_every_dashboard_query_returns_series(world, netevd, tmp_path, wai
     scripts.add("carrier")
     scripts.add("no-carrier")
     scripts.add_raw("carrier", "60-fail", FAIL)
-    await netevd(built, scripts, api=True, env=bus.env, system=NETWORKD)
+    daemon = await netevd(built, scripts, api=True, env=bus.env, system=NETWORKD)
     board = json.loads(DASHBOARD.read_text())
     async with scraping(built, tmp_path) as prom:
         await wait_until(scraped(prom), 30, message="Prometheus scrapes netevd")
@@ -189,3 +192,9 @@ async def test_every_dashboard_query_returns_series(world, netevd, tmp_path, wai
         assert float(failures[0]["value"][1]) > 0
         (p95,) = await prom.query("instance:netevd_script_duration_seconds:p95_5m")
         assert not math.isnan(float(p95["value"][1]))
+        # no query names a metric this netevd's /metrics does not hold
+        live = scraped_names(await daemon.http.text("/metrics"))
+        used = {n for _, expr in dashboard_queries(board) for n in metric_names(expr)}
+        used |= {n for expr in rule_expressions(RULES).values() for n in metric_names(expr)}
+        assert {"netevd_events_total", "netevd_script_duration_seconds_bucket"} <= used
+        assert used - live == set()
