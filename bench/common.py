@@ -4,45 +4,29 @@ waiting, /proc readings, measured windows and the kernel side (``ip -batch``).""
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.stamps import StampLog, stamp_script
-from lab import Lab, Topology, host_peer, wait_until
+from lab import Lab, Topology, host_peer
 from lab.http import Metrics, NsApi
-from lab.net.build import run_command
+from lab.net.build import ip_json, run_command
 from lab.net.naming import new_prefix
 from lab.netevd import Daemon, ScriptDirs, api_section, netevd_config, running_netevd
-from lab.wait import WaitTimeout
+from lab.wait import until
 
 X = TypeVar("X")
 PREFIX_STEM = "nb"  # lab prefixes look like nbk2q9-
 READY_TIMEOUT = 60.0
 
 # -- waiting ---------------------------------------------------------------------------------------
-
-
-async def until(
-    check: Callable[[], Awaitable[X | None]],
-    timeout: float,
-    *,
-    interval: float = 0.05,
-    message: str | None = None,
-) -> X:
-    """lab.wait.wait_until for an async predicate that returns a value or None/False."""
-    predicate: Callable[[], X | Awaitable[X | None] | None] = check
-    found = await wait_until(predicate, timeout, interval, message)
-    if found is None:  # wait_until returns only a truthy value
-        raise WaitTimeout(message or "condition")
-    return found
 
 
 class Quiet:
@@ -243,8 +227,8 @@ async def ip_batch(netns: str, path: Path, timeout: float = 600.0) -> None:
 
 async def ip_counts(netns: str) -> tuple[int, int]:
     """(links, addresses) as ``ip -j`` shows them in *netns*."""
-    links = json.loads((await run_command(["ip", "-n", netns, "-j", "link", "show"])).stdout)
-    addrs = json.loads((await run_command(["ip", "-n", netns, "-j", "addr", "show"])).stdout)
+    links = await ip_json(netns, "link", "show")
+    addrs = await ip_json(netns, "addr", "show")
     return len(links), sum(len(entry.get("addr_info", [])) for entry in addrs)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ from pyroute2 import AsyncIPRoute
 from bench.stamps import StampLog
 from bench.stats import Summary
 from lab.http import NsApi
-from lab.net.build import run_command
+from lab.net.build import ip_json, run_command
 
 POLL = 0.05  # seconds between the starts of two requests of one poller
 FLIP_EVERY = 0.25  # seconds between carrier changes of the other link while a storm runs
@@ -151,9 +150,8 @@ async def kernel_routes(netns: str) -> Counter[tuple[object, ...]]:
     """Every route of every table, both families, as ``ip -j route show table all`` has it."""
     found: Counter[tuple[object, ...]] = Counter()
     for family in (4, 6):
-        argv = ["ip", "-n", netns, f"-{family}", "-j", "route", "show", "table", "all"]
-        out = await run_command(argv, timeout=300)
-        found.update(_kernel_route(family, e) for e in json.loads(out.stdout or "[]"))
+        shown = await ip_json(netns, f"-{family}", "route", "show", "table", "all", timeout=300)
+        found.update(_kernel_route(family, e) for e in shown)
     return found
 
 
@@ -191,10 +189,9 @@ async def route_divergence(api: NsApi, netns: str) -> int:
 
 
 async def kernel_addresses(netns: str) -> set[tuple[str, str, int]]:
-    out = await run_command(["ip", "-n", netns, "-j", "addr", "show"])
     return {
         (entry["ifname"], a["local"], int(a["prefixlen"]))
-        for entry in json.loads(out.stdout)
+        for entry in await ip_json(netns, "addr", "show")
         for a in entry.get("addr_info", [])
     }
 

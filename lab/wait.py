@@ -45,6 +45,21 @@ async def wait_until(
         await asyncio.sleep(min(interval, remaining))
 
 
+async def until(
+    check: Callable[[], Awaitable[T | None]],
+    timeout: float,
+    *,
+    interval: float = 0.05,
+    message: str | None = None,
+) -> T:
+    """:func:`wait_until` for an async predicate that returns a value or None/False."""
+    predicate: Callable[[], T | Awaitable[T | None] | None] = check
+    found = await wait_until(predicate, timeout, interval, message)
+    if found is None:  # wait_until returns only a truthy value
+        raise WaitTimeout(message or "condition")
+    return found
+
+
 def wait_until_sync(
     predicate: Callable[[], T],
     timeout: float = 10.0,

@@ -1,4 +1,4 @@
-"""A test hook for supervision: ``NETEVD_TEST_FAULT=SOURCE[:always]`` makes a source fail.
+"""A fault injector for supervision: ``NETEVD_TEST_FAULT=SOURCE[:always]`` makes a source fail.
 
 Sources handle the failures they expect; supervision is for the ones nobody expected, which a
 test cannot cause from outside. With the variable set, the named source is wrapped: SIGUSR2

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
+
+from dbus_fast import Message
+from dbus_fast.aio import MessageBus
 
 from lab.errors import LabError
 from lab.lifecycle import Service
@@ -50,6 +53,53 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 """
 
 
+DBUS_ARGV = ("dbus-daemon", "--nofork", "--nopidfile", "--print-address=1")
+
+
+def bus_address(socket: Path) -> str:
+    return f"unix:path={socket}"
+
+
+def bus_env(socket: Path) -> dict[str, str]:
+    """What a client needs in its environment to use the bus at *socket* as its system bus."""
+    return {"DBUS_SYSTEM_BUS_ADDRESS": bus_address(socket)}
+
+
+def bus_argv(config: Path) -> list[str]:
+    """dbus-daemon's command line for the configuration at *config* (it prints its address on
+    stdout once it listens: wait for ``^unix:``)."""
+    return [*DBUS_ARGV[:1], f"--config-file={config}", *DBUS_ARGV[1:]]
+
+
+async def ask_bus_daemon(bus: MessageBus, member: str, *args: str) -> list[Any]:
+    """The body of the bus daemon's (``org.freedesktop.DBus``) answer to *member* with string
+    arguments *args*."""
+    reply = await bus.call(
+        Message(
+            destination="org.freedesktop.DBus",
+            path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus",
+            member=member,
+            signature="s" * len(args),
+            body=list(args),
+        )
+    )
+    if reply is None:
+        raise LabError(f"{member}: no reply from the bus daemon")
+    return list(reply.body)
+
+
+async def unique_names(address: str, *skip: str) -> list[str]:
+    """The unique names (``:1.N``) connected to the bus at *address*, but *skip* and the
+    asker's own connection."""
+    bus = await MessageBus(bus_address=address).connect()
+    try:
+        names: list[str] = (await ask_bus_daemon(bus, "ListNames"))[0]
+        return [n for n in names if n.startswith(":") and n not in (*skip, bus.unique_name)]
+    finally:
+        bus.disconnect()
+
+
 class PrivateBus(Service):
     """``async with PrivateBus() as bus: bus.address`` (a ``unix:path=...`` address)."""
 
@@ -65,24 +115,21 @@ class PrivateBus(Service):
 
     @property
     def address(self) -> str:
-        return f"unix:path={self.socket}"
+        return bus_address(self.socket)
 
     @property
     def env(self) -> dict[str, str]:
         """What a client needs in its environment to use this bus as its system bus."""
-        return {"DBUS_SYSTEM_BUS_ADDRESS": self.address}
+        return bus_env(self.socket)
+
+    async def names(self, *skip: str) -> list[str]:
+        """The unique names connected to this bus, but *skip* and the asker's own."""
+        return await unique_names(self.address, *skip)
 
     async def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config.write_text(BUS_CONFIG.format(socket=self.socket))
-        argv = [
-            "dbus-daemon",
-            f"--config-file={self.config}",
-            "--nofork",
-            "--nopidfile",
-            "--print-address=1",
-        ]
-        self.process = ManagedProcess(argv, name="dbus-daemon")
+        self.process = ManagedProcess(bus_argv(self.config), name="dbus-daemon")
         await self.process.start()
         try:
             await self.process.wait_for_log(r"^unix:", timeout=10, stream="stdout")

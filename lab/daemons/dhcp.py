@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,46 @@ from lab.daemons.sandbox import SandboxSpec, join_argv, sandbox_argv
 from lab.errors import LabError
 from lab.net.build import run_command
 from lab.process import ManagedProcess
+
+
+@dataclass(frozen=True)
+class LabSubnet:
+    """A DHCP test subnet, ``10.231.<third>.0/24``: the server at .1, a pool and another (for
+    "the server was reconfigured"), two DNS servers, and what the server offers besides the
+    pool (``DnsmasqServer(..., pool=subnet.pool, **subnet.offer)``): a router, the DNS servers,
+    a domain, a host name, two search domains and a renewal every 4 s."""
+
+    third: int
+
+    def _at(self, host: int) -> str:
+        return f"10.231.{self.third}.{host}"
+
+    @property
+    def server(self) -> str:
+        return self._at(1)
+
+    @property
+    def pool(self) -> tuple[str, str]:
+        return self._at(100), self._at(150)
+
+    @property
+    def other_pool(self) -> tuple[str, str]:
+        return self._at(200), self._at(220)
+
+    @property
+    def dns(self) -> tuple[str, str]:
+        return self._at(53), self._at(54)
+
+    @property
+    def offer(self) -> dict[str, Any]:
+        return {
+            "router": self.server,
+            "dns": self.dns,
+            "domain": "lab.test",
+            "host_name": "client-one",
+            "search": ("lab.test", "example.org"),
+            "renewal": 4,
+        }
 
 
 class DnsmasqServer(ManagedProcess):

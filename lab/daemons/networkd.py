@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from lab.daemons.bus import BUS_CONFIG
+from lab.daemons.bus import BUS_CONFIG, bus_address, bus_argv, bus_env
 from lab.errors import LabError
 from lab.lifecycle import Service
 from lab.net.build import run_command
@@ -131,12 +131,12 @@ class NetworkdNode(Service):
 
     @property
     def address(self) -> str:
-        return f"unix:path={self.bus_socket}"
+        return bus_address(self.bus_socket)
 
     @property
     def env(self) -> dict[str, str]:
         """What a client needs to use this node's bus as its system bus."""
-        return {"DBUS_SYSTEM_BUS_ADDRESS": self.address}
+        return bus_env(self.bus_socket)
 
     def write_network(self, filename: str, text: str) -> Path:
         if "/" in filename or not filename.endswith((".network", ".netdev", ".link")):
@@ -168,9 +168,8 @@ class NetworkdNode(Service):
             raise LabError(f"{self.name}: the bus is already running")
         config = self.workdir / "bus.conf"
         config.write_text(BUS_CONFIG.format(socket=self.bus_socket))
-        argv = ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"]
         self.bus = self._remember(
-            ManagedProcess([*argv, "--print-address=1"], netns=self.netns, name="dbus-daemon")
+            ManagedProcess(bus_argv(config), netns=self.netns, name="dbus-daemon")
         )
         await self.bus.start()
         await self.bus.wait_for_log(r"^unix:", timeout=10, stream="stdout")

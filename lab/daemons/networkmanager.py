@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Self
 
-from lab.daemons.bus import BUS_CONFIG
+from lab.daemons.bus import BUS_CONFIG, bus_address, bus_argv, bus_env
 from lab.daemons.networkmanager_files import IFACE_RE, keyfile, nm_config
 from lab.errors import LabError
 from lab.lifecycle import Service
@@ -154,12 +154,12 @@ class NetworkManagerNode(Service):
 
     @property
     def address(self) -> str:
-        return f"unix:path={self.bus_socket}"
+        return bus_address(self.bus_socket)
 
     @property
     def env(self) -> dict[str, str]:
         """What a client needs to use this node's bus as its system bus."""
-        return {"DBUS_SYSTEM_BUS_ADDRESS": self.address}
+        return bus_env(self.bus_socket)
 
     async def add_connection(
         self,
@@ -199,9 +199,8 @@ class NetworkManagerNode(Service):
             raise LabError(f"{self.name}: the bus is already running")
         config = self.workdir / "bus.conf"
         config.write_text(BUS_CONFIG.format(socket=self.bus_socket))
-        argv = ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"]
         self.bus = self._remember(
-            ManagedProcess([*argv, "--print-address=1"], netns=self.netns, name="dbus-daemon")
+            ManagedProcess(bus_argv(config), netns=self.netns, name="dbus-daemon")
         )
         await self.bus.start()
         await self.bus.wait_for_log(r"^unix:", timeout=10, stream="stdout")

@@ -28,10 +28,9 @@ import tempfile
 from pathlib import Path
 from typing import Self
 
-from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
-from lab.daemons.bus import BUS_CONFIG
+from lab.daemons.bus import BUS_CONFIG, ask_bus_daemon, bus_address, bus_argv, bus_env
 from lab.daemons.sandbox import Sandbox, SandboxSpec
 from lab.errors import LabError
 from lab.lifecycle import Service
@@ -108,11 +107,11 @@ class SystemdServices(Service):
 
     @property
     def address(self) -> str:
-        return f"unix:path={self.bus_socket}"
+        return bus_address(self.bus_socket)
 
     @property
     def env(self) -> dict[str, str]:
-        return {"DBUS_SYSTEM_BUS_ADDRESS": self.address}
+        return bus_env(self.bus_socket)
 
     def _actions_dir(self) -> Path:
         """hostnamed's and resolved's polkit actions (resolved's from the extracted package)."""
@@ -132,8 +131,7 @@ class SystemdServices(Service):
             await self.sandbox.start()
             config = self.workdir / "bus.conf"
             config.write_text(_bus_config(self.bus_socket))
-            argv = ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"]
-            bus = await self._start("bus", [*argv, "--print-address=1"], r"^unix:")
+            bus = await self._start("bus", bus_argv(config), r"^unix:")
             if not bus.running:
                 raise LabError("the private bus did not start")
         except BaseException:
@@ -187,17 +185,8 @@ class SystemdServices(Service):
         try:
 
             async def owned() -> bool:
-                reply = await bus.call(
-                    Message(
-                        destination="org.freedesktop.DBus",
-                        path="/org/freedesktop/DBus",
-                        interface="org.freedesktop.DBus",
-                        member="NameHasOwner",
-                        signature="s",
-                        body=[bus_name],
-                    )
-                )
-                return bool(reply.body and reply.body[0] is True)
+                body = await ask_bus_daemon(bus, "NameHasOwner", bus_name)
+                return bool(body and body[0] is True)
 
             reason = f"{bus_name} has no owner"
             try:

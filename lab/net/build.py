@@ -12,7 +12,7 @@ import asyncio
 import json
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -28,6 +28,7 @@ from lab.net.naming import IFNAMSIZ, new_prefix, prefix_problem
 from lab.net.netns import create_netns, list_netns, netns_path, remove_netns, write_sysctl
 from lab.net.topology import ROOT, Address, Link, Route, Topology
 from lab.process import ManagedProcess
+from lab.wait import wait_until
 
 IFA_F_NODAD = 0x02
 P = TypeVar("P", bound=ManagedProcess)
@@ -168,8 +169,21 @@ class Lab:
 
     async def ip_json(self, ns: str, *args: str) -> Any:
         """``ip -n NS -j ARGS`` parsed, as a user would look at the namespace."""
-        result = await run_command(["ip", "-n", self.ns(ns), "-j", *args])
-        return json.loads(result.stdout or "[]")
+        return await ip_json(self.ns(ns), *args)
+
+    async def cycle_carrier(self, ns: str, link: str, seen_in: str, seen_link: str) -> None:
+        """Take *link* in *ns* down and up again once *seen_link* in *seen_in* (its veth peer)
+        shows no carrier: the kernel's link watch reports the state it finds when it runs, so a
+        down and up quicker than that (a busy machine) would show no change at all."""
+        await self.run(ns, "ip", "link", "set", link, "down")
+
+        async def lost() -> bool:
+            (shown,) = await self.ip_json(seen_in, "link", "show", "dev", seen_link)
+            return "NO-CARRIER" in shown["flags"]
+
+        predicate: Callable[[], bool | Awaitable[bool]] = lost
+        await wait_until(predicate, 10, message=f"{seen_in}:{seen_link} without carrier")
+        await self.run(ns, "ip", "link", "set", link, "up")
 
     # -- building steps ---------------------------------------------------------------------------
 
@@ -317,6 +331,12 @@ def delete_root_link(name: str) -> None:
         found = ipr.link_lookup(ifname=name)
         if found:
             ipr.link("del", index=found[0])
+
+
+async def ip_json(netns: str, *args: str, timeout: float = 30.0) -> Any:
+    """``ip -n NETNS -j ARGS`` parsed (*netns*: the namespace's real name; see Lab.ip_json)."""
+    result = await run_command(["ip", "-n", netns, "-j", *args], timeout=timeout)
+    return json.loads(result.stdout or "[]")
 
 
 async def run_command(

@@ -140,7 +140,7 @@ async def name_owner(bus: MessageBus, counters: BusCounters, timeout: float, nam
     return owner if isinstance(owner, str) else ""
 
 
-async def from_the_bus(
+async def handled_as_bus_message(
     message: Message, name: str, owner: str, set_owner: Callable[[str], Awaitable[None]]
 ) -> bool:
     """Whether *message* is the bus's own, handled here: a NameOwnerChanged that gives

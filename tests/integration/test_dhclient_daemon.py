@@ -11,7 +11,7 @@ import json
 import pytest
 
 from lab import Topology, wait_until
-from lab.daemons.dhcp import DhclientClient, DnsmasqServer
+from lab.daemons.dhcp import DhclientClient, DnsmasqServer, LabSubnet
 from lab.daemons.sandbox import HostView
 from lab.daemons.systemd_services import SystemdServices, resolved_available
 from lab.netevd import ScriptDirs
@@ -20,25 +20,14 @@ pytestmark = pytest.mark.dbus
 if reason := resolved_available():
     pytestmark = [pytest.mark.dbus, pytest.mark.skip(reason=reason)]
 
-SERVER = "10.231.82.1"
-POOL = ("10.231.82.100", "10.231.82.150")
-OTHER_POOL = ("10.231.82.200", "10.231.82.220")
-DNS = ("10.231.82.53", "10.231.82.54")
-OFFER = {
-    "router": SERVER,
-    "dns": DNS,
-    "domain": "lab.test",
-    "host_name": "client-one",
-    "search": ("lab.test", "example.org"),
-    "renewal": 4,
-}
+SUBNET = LabSubnet(82)
 ETH0 = 20
 
 
 def topology() -> Topology:
     t = Topology().add_netns("server").add_netns("client")
     t.add_veth("eth0", "server", "eth0", "client", index=21, peer_index=ETH0)
-    return t.add_address("server", "eth0", f"{SERVER}/24")
+    return t.add_address("server", "eth0", f"{SUBNET.server}/24")
 
 
 @pytest.fixture
@@ -46,7 +35,9 @@ async def world(lab, tmp_path):
     host = HostView.take()
     built = await lab(topology())
     server = await built.start_process(
-        DnsmasqServer(built.ns("server"), "eth0", tmp_path / "srv", pool=POOL, **OFFER)
+        DnsmasqServer(
+            built.ns("server"), "eth0", tmp_path / "srv", pool=SUBNET.pool, **SUBNET.offer
+        )
     )
     await server.wait_ready()
     client = DhclientClient(built.ns("client"), "eth0", tmp_path / "cli")
@@ -91,9 +82,9 @@ async def test_a_lease_runs_routable_and_tells_resolved_and_hostnamed(world, net
     env = run.env
     assert {k: env[k] for k in env if k.startswith("DHCP_") and k != "DHCP_EXPIRE"} == {
         "DHCP_ADDRESS": bound, "DHCP_SUBNET_MASK": "255.255.255.0", "DHCP_PREFIXLEN": "24",
-        "DHCP_GATEWAY": SERVER, "DHCP_DNS": " ".join(DNS), "DHCP_DOMAIN": "lab.test",
+        "DHCP_GATEWAY": SUBNET.server, "DHCP_DNS": " ".join(SUBNET.dns), "DHCP_DOMAIN": "lab.test",
         "DHCP_SEARCH": "lab.test example.org", "DHCP_HOSTNAME": "client-one",
-        "DHCP_LEASE": "3600", "DHCP_SERVER": SERVER,
+        "DHCP_LEASE": "3600", "DHCP_SERVER": SUBNET.server,
     }  # fmt: skip
     assert int(env["DHCP_EXPIRE"]) > 0
     assert (env["LINK"], env["LINKINDEX"], env["EVENT"]) == ("eth0", str(ETH0), "lease")
@@ -101,7 +92,7 @@ async def test_a_lease_runs_routable_and_tells_resolved_and_hostnamed(world, net
 
     async def told():
         status = await link_dns(services)
-        return all(s in status for s in DNS) and "lab.test" in status and status
+        return all(s in status for s in SUBNET.dns) and "lab.test" in status and status
 
     status = await wait_until(told, 15, message="resolved holds the lease's DNS for eth0")
     assert "example.org" in status
@@ -117,12 +108,12 @@ async def test_a_lease_runs_routable_and_tells_resolved_and_hostnamed(world, net
 
     # a new address (dnsmasq reconfigured) runs it again
     await server.stop()
-    moved = await built.start_process(server.with_pool(OTHER_POOL))
+    moved = await built.start_process(server.with_pool(pool := SUBNET.other_pool))
     await moved.wait_ready()
     runs = await scripts.wait_for(2, STATE="routable", BACKEND="dhclient", timeout=60)
     again = runs[1]
     address = ipaddress.ip_address(again.env["DHCP_ADDRESS"])
-    assert ipaddress.ip_address(OTHER_POOL[0]) <= address <= ipaddress.ip_address(OTHER_POOL[1])
+    assert ipaddress.ip_address(pool[0]) <= address <= ipaddress.ip_address(pool[1])
 
     # the release: RevertLink
     await client.release()
@@ -135,7 +126,7 @@ async def test_a_lease_runs_routable_and_tells_resolved_and_hostnamed(world, net
 
     await wait_until(reverted, 20, message="RevertLink for eth0")
     status = await link_dns(services)
-    assert not any(s in status for s in DNS)
+    assert not any(s in status for s in SUBNET.dns)
 
 
 async def _hostname(services) -> bool:
@@ -155,7 +146,7 @@ async def test_with_the_keys_off_nothing_is_told(world, netevd):
     calls = await daemon.http.data("/api/v1/events", params={"type": "service-call"})
     assert calls == []
     status = await link_dns(services)
-    assert not any(s in status for s in DNS)
+    assert not any(s in status for s in SUBNET.dns)
     assert await services.hostname() == hostname
 
 

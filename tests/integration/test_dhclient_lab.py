@@ -15,31 +15,20 @@ import time
 import pytest
 
 from lab import Topology
-from lab.daemons.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer
+from lab.daemons.dhcp import DhclientClient, Dnsmasq6Server, DnsmasqServer, LabSubnet
 from lab.daemons.sandbox import HostView
 from lab.wait import wait_until
 from netevd.core.dhcp.lease import parse_leases
 from netevd.core.events import LeaseChanged, LeaseLost, SourceStatus
 from netevd.sources.dhclient.source import DhclientSource
 
-SERVER = "10.231.81.1"
-POOL = ("10.231.81.100", "10.231.81.150")
-OTHER_POOL = ("10.231.81.200", "10.231.81.220")
-DNS = ("10.231.81.53", "10.231.81.54")
-OFFER = {
-    "router": SERVER,
-    "dns": DNS,
-    "domain": "lab.test",
-    "host_name": "client-one",
-    "search": ("lab.test", "example.org"),
-    "renewal": 4,
-}
+SUBNET = LabSubnet(81)
 
 
 def topology(client_link: str = "eth0") -> Topology:
     t = Topology().add_netns("server").add_netns("client")
     t.add_veth("eth0", "server", client_link, "client", index=20, peer_index=21)
-    return t.add_address("server", "eth0", f"{SERVER}/24")
+    return t.add_address("server", "eth0", f"{SUBNET.server}/24")
 
 
 class Watch:
@@ -68,7 +57,9 @@ async def world(lab, tmp_path):
     host = HostView.take()
     built = await lab(topology())
     server = await built.start_process(
-        DnsmasqServer(built.ns("server"), "eth0", tmp_path / "srv", pool=POOL, **OFFER)
+        DnsmasqServer(
+            built.ns("server"), "eth0", tmp_path / "srv", pool=SUBNET.pool, **SUBNET.offer
+        )
     )
     await server.wait_ready()
     client = DhclientClient(built.ns("client"), "eth0", tmp_path / "cli")
@@ -97,20 +88,20 @@ async def test_a_lease_is_one_event_with_every_value(world):
         "255.255.255.0",
         24,
     )
-    assert ipaddress.ip_address(POOL[0]) <= ipaddress.ip_address(bound)
-    assert ipaddress.ip_address(bound) <= ipaddress.ip_address(POOL[1])
-    assert lease.routers == (SERVER,)
-    assert lease.dns == DNS
+    assert ipaddress.ip_address(SUBNET.pool[0]) <= ipaddress.ip_address(bound)
+    assert ipaddress.ip_address(bound) <= ipaddress.ip_address(SUBNET.pool[1])
+    assert lease.routers == (SUBNET.server,)
+    assert lease.dns == SUBNET.dns
     assert lease.domain == "lab.test"
     assert lease.search == ("lab.test", "example.org")
     assert lease.host_name == "client-one"
-    assert (lease.lease_time, lease.server) == (3600, SERVER)
+    assert (lease.lease_time, lease.server) == (3600, SUBNET.server)
     assert abs(lease.expire - (time.time() + 3600)) < 30
     assert lease.renew < lease.rebind < lease.expire
     # dhclient-script did its work, in the sandbox only
     assert await client.sandbox_hostname() == "client-one"
     resolv = client.resolv_conf.read_text()
-    assert all(f"nameserver {server}" in resolv for server in DNS)
+    assert all(f"nameserver {server}" in resolv for server in SUBNET.dns)
     assert watch.of(LeaseLost) == []
 
 
@@ -132,13 +123,13 @@ async def test_renewal_new_address_and_release(world):
     assert len(watch.events) == 2  # ...so nothing was emitted
 
     await server.stop()  # the server is reconfigured: the renewal is NAKed, a new address
-    moved = await built.start_process(server.with_pool(OTHER_POOL))
+    moved = await built.start_process(server.with_pool(SUBNET.other_pool))
     await moved.wait_ready()
     await watch.until(lambda: len(watch.of(LeaseChanged)) == 2, 60, "the new address")
     second = watch.of(LeaseChanged)[1]
     assert second.previous == renewed or second.previous.expire >= renewed.expire
-    assert OTHER_POOL[0] <= second.lease.address <= OTHER_POOL[1]
-    assert second.lease.dns == DNS
+    assert SUBNET.other_pool[0] <= second.lease.address <= SUBNET.other_pool[1]
+    assert second.lease.dns == SUBNET.dns
     assert watch.of(LeaseLost) == []
 
     output = await client.release()
@@ -180,7 +171,9 @@ async def test_the_real_dhclient_on_a_hostile_interface_name(lab, tmp_path, name
     host = HostView.take()
     built = await lab(topology(client_link=name))
     server = await built.start_process(
-        DnsmasqServer(built.ns("server"), "eth0", tmp_path / "srv", pool=POOL, **OFFER)
+        DnsmasqServer(
+            built.ns("server"), "eth0", tmp_path / "srv", pool=SUBNET.pool, **SUBNET.offer
+        )
     )
     await server.wait_ready()
     client = DhclientClient(built.ns("client"), name, tmp_path / "cli")

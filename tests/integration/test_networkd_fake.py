@@ -10,8 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from dbus_fast import Message, Variant
-from dbus_fast.aio import MessageBus
+from dbus_fast import Variant
 
 from lab import host_peer
 from lab.fakes import FakeNetwork1
@@ -42,22 +41,6 @@ def props(**values) -> list:
     ]
 
 
-async def unique_names(address: str) -> list[str]:
-    bus = await MessageBus(bus_address=address).connect()
-    try:
-        reply = await bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="ListNames",
-            )
-        )
-        return [n for n in reply.body[0] if n.startswith(":") and n != bus.unique_name]
-    finally:
-        bus.disconnect()
-
-
 async def test_lies_run_nothing_and_are_counted(world, netevd, tmp_path):
     built, fake, bus = world
     scripts = ScriptDirs(tmp_path / "scripts")
@@ -75,7 +58,7 @@ async def test_lies_run_nothing_and_are_counted(world, netevd, tmp_path):
     await fake.send_raw(LINK[:-2] + "g", "sa{sv}as", props(OperationalState="routable"))
     # from a peer that is not the owner, addressed to every connection (netevd's among them)
     async with FakeNetwork1(bus.address, own_name=False) as liar:
-        for name in await unique_names(bus.address):
+        for name in await bus.names():
             if name not in (fake.unique_name, liar.unique_name):
                 await liar.send_raw(
                     LINK, "sa{sv}as", props(OperationalState="routable"), destination=name

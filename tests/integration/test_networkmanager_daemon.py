@@ -9,8 +9,7 @@ import json
 import signal
 
 import pytest
-from dbus_fast import Message, Variant
-from dbus_fast.aio import MessageBus
+from dbus_fast import Variant
 
 from lab import DnsmasqServer, Topology, wait_until
 from lab.daemons.networkmanager import NetworkManagerNode, networkmanager_dhcp
@@ -136,23 +135,6 @@ async def test_networkmanager_killed_and_started_again(world, netevd):
     assert nm_states[-2:] == [False, True]
 
 
-async def others(address: str, *skip: str) -> list[str]:
-    """The unique names on the bus but *skip* and the asker's own: netevd's connection."""
-    bus = await MessageBus(bus_address=address).connect()
-    try:
-        reply = await bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="ListNames",
-            )
-        )
-        return [n for n in reply.body[0] if n.startswith(":") and n not in (*skip, bus.unique_name)]
-    finally:
-        bus.disconnect()
-
-
 def two_links() -> Topology:
     t = Topology().add_netns("host").add_netns("peer")
     t.add_veth("eth0", "host", "eth0", "peer", index=40, peer_index=41)
@@ -181,7 +163,7 @@ async def test_a_lying_peer_runs_nothing_and_is_counted(lab, netevd, tmp_path, p
         )  # fmt: skip
         async with FakeNetworkManager(private_bus.address, own_name=False) as liar:
             # not the owner; sent straight to netevd (its match rules name the owner)
-            for name in await others(private_bus.address, fake.unique_name, liar.unique_name):
+            for name in await private_bus.names(fake.unique_name, liar.unique_name):
                 await liar.send_raw(
                     dev, device, "StateChanged", "uuu", [30, 100, 39], destination=name
                 )

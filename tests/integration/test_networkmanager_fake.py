@@ -9,8 +9,7 @@ the source must fetch what it is told about, and keep each device's events in or
 """
 
 import pytest
-from dbus_fast import Message, Variant
-from dbus_fast.aio import MessageBus
+from dbus_fast import Variant
 from nm_support import Collected, has, snapshot_links
 
 from lab import Topology, wait_until
@@ -50,23 +49,6 @@ def changed(**props) -> list:
         {k: v if isinstance(v, Variant) else Variant("s", v) for k, v in props.items()},
         [],
     ]
-
-
-async def others(address: str, *skip: str) -> list[str]:
-    """The unique names on the bus but *skip* and the asker's own (netevd's is among them)."""
-    bus = await MessageBus(bus_address=address).connect()
-    try:
-        reply = await bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="ListNames",
-            )
-        )
-        return [n for n in reply.body[0] if n.startswith(":") and n not in (*skip, bus.unique_name)]
-    finally:
-        bus.disconnect()
 
 
 async def test_snapshot_through_round_trips(world):
@@ -148,7 +130,7 @@ async def test_each_lie_is_dropped_and_counted(world):
             await fake.send_raw(path, interface, member, signature, body)
         # the same change from a peer that does not own the name, sent straight to netevd
         async with FakeNetworkManager(bus.address, own_name=False) as liar:
-            for name in await others(bus.address, fake.unique_name, liar.unique_name):
+            for name in await bus.names(fake.unique_name, liar.unique_name):
                 await liar.send_raw(
                     DEV3, DEVICE, "StateChanged", "uuu", [30, 100, 39], destination=name
                 )

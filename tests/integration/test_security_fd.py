@@ -59,8 +59,7 @@ async def test_idle_connections_leave_scripts_and_health_their_descriptors(lab, 
         await daemon.proc.wait_for_log(r"api\.connections\.full", 15)
         assert _open_fds(pid) < 1024 - 200, "a reserve of descriptors stays free"
 
-        await built.run("peer", "ip", "link", "set", "eth0", "down")
-        await built.run("peer", "ip", "link", "set", "eth0", "up")
+        await built.cycle_carrier("peer", "eth0", seen_in="host", seen_link="eth0")
         await scripts.wait_for(1, STATE="carrier", LINK="eth0", NETEVD_REPLAY="0")
         status, body = await daemon.http.get("/health")
         assert status == 200, body

@@ -23,8 +23,7 @@ def _recorder(path: Path, out: Path) -> Path:
 
 
 async def _carrier_event(built) -> None:
-    await built.run("peer", "ip", "link", "set", "eth0", "down")
-    await built.run("peer", "ip", "link", "set", "eth0", "up")
+    await built.cycle_carrier("peer", "eth0", seen_in="host", seen_link="eth0")
 
 
 async def _verdicts(api) -> dict[str, dict]:

@@ -128,7 +128,7 @@ class ScriptExecutor:
         if pending is not None:
             # Moving the deadline lazily (see _window_ended) instead of cancelling and re-arming
             # keeps a storm of route messages from piling cancelled handles into the loop.
-            self._stats.coalesced += 1
+            self._stats.pending_replaced += 1
             pending.action = action
             pending.last = loop.time()
             return

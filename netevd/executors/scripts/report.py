@@ -21,7 +21,7 @@ class ExecutorStats:
     failures: int = 0  # non-zero exit, killed, timed out or failed to start
     timeouts: int = 0
     superseded: int = 0  # queued runs replaced by a newer one (each reported as RunDropped)
-    coalesced: int = 0  # pending runs replaced by a newer one inside the quiet window
+    pending_replaced: int = 0  # pending runs replaced by a newer one inside the quiet window
     skipped_scripts: int = 0  # files not run because of their verdict, counted per run
 
 

@@ -33,7 +33,7 @@ from netevd.bus.follow import (
     OrderedChains,
     call,
     follow_name,
-    from_the_bus,
+    handled_as_bus_message,
     keep_connected,
     session_end,
 )
@@ -224,7 +224,9 @@ class NetworkdSource:
     # -- stream -------------------------------------------------------------------------------
 
     async def _on_signal(self, session: _Session, message: Message) -> None:
-        if await from_the_bus(message, BUS_NAME, session.owner, partial(self._set_owner, session)):
+        if await handled_as_bus_message(
+            message, BUS_NAME, session.owner, partial(self._set_owner, session)
+        ):
             return
         path = message.path or ""
         if message.member != "PropertiesChanged" or not path.startswith(NETWORK1_PATH):

@@ -2,7 +2,7 @@
 
 Devices, active connections (with their VPN side), profiles (settings connections), IP and DHCP
 configurations, each by path, merged from GetAll replies, InterfacesAdded and PropertiesChanged
-(netevd.sources.networkmanager.devices and netevd.sources.networkmanager.vpns turn them into
+(netevd.sources.networkmanager.tracker and netevd.sources.networkmanager.vpns turn them into
 events). No I/O but the injected ifindex lookup.
 """
 

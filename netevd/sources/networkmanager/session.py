@@ -30,7 +30,6 @@ from netevd.sources.networkmanager.decode import (
     DeviceProps,
     ManagerProps,
 )
-from netevd.sources.networkmanager.devices import Tracker
 from netevd.sources.networkmanager.objects import Learned
 from netevd.sources.networkmanager.paths import (
     ACTIVE_PREFIX,
@@ -55,6 +54,7 @@ from netevd.sources.networkmanager.signals import (
     SettingsConnectionChanged,
     VpnStateChanged,
 )
+from netevd.sources.networkmanager.tracker import Tracker
 
 log = logging.getLogger("netevd.networkmanager")
 

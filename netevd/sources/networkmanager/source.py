@@ -44,7 +44,7 @@ from netevd.bus.follow import (
     CallFailed,
     call,
     follow_name,
-    from_the_bus,
+    handled_as_bus_message,
     keep_connected,
     session_end,
 )
@@ -68,7 +68,6 @@ from netevd.sources.networkmanager.decode import (
     decode_device_list,
     decode_get_all,
 )
-from netevd.sources.networkmanager.devices import NAME, IfindexLookup, Tracker
 from netevd.sources.networkmanager.paths import (
     ACTIVE_PREFIX,
     DEVICE_PREFIX,
@@ -82,6 +81,7 @@ from netevd.sources.networkmanager.paths import (
 )
 from netevd.sources.networkmanager.session import DEVICES, Session
 from netevd.sources.networkmanager.signals import ManagerAdded, decode_signal
+from netevd.sources.networkmanager.tracker import NAME, IfindexLookup, Tracker
 from netevd.sources.networkmanager.values import interface_name_problem
 from netevd.telemetry.metrics import Metrics
 
@@ -276,7 +276,9 @@ class NetworkManagerSource:
     # -- stream -------------------------------------------------------------------------------
 
     async def _on_signal(self, session: Session, message: Message) -> None:
-        if await from_the_bus(message, BUS_NAME, session.owner, partial(self._set_owner, session)):
+        if await handled_as_bus_message(
+            message, BUS_NAME, session.owner, partial(self._set_owner, session)
+        ):
             return
         path = message.path or ""
         if not (path == OBJECT_MANAGER_PATH or path.startswith(NM_PATH)):

@@ -204,7 +204,7 @@ async def test_a_burst_of_pending_runs_runs_once_with_the_last_env(tree, harness
     assert sorted(f.seq for f in harness.finished) == [1999, 2000]
     assert harness.dropped == []
     stats = executor.stats
-    assert (stats.runs, stats.coalesced) == (2, 2 * 999)
+    assert (stats.runs, stats.pending_replaced) == (2, 2 * 999)
 
 
 async def test_refuses_directory_names_outside_the_enum(tree, harness, make_run, caplog):

@@ -37,7 +37,7 @@ from netevd.sources.networkmanager.decode import (
     decode_get_all,
     decode_props,
 )
-from netevd.sources.networkmanager.devices import Tracker
+from netevd.sources.networkmanager.tracker import Tracker
 
 NM = "/org/freedesktop/NetworkManager"
 DEVICE = NM + "/Devices/2"

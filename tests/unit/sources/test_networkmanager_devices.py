@@ -18,7 +18,6 @@ from netevd.sources.networkmanager.decode import (
     ManagerProps,
     StateChange,
 )
-from netevd.sources.networkmanager.devices import Tracker
 from netevd.sources.networkmanager.signals import (
     ConnectionChanged,
     DeviceAdded,
@@ -35,6 +34,7 @@ from netevd.sources.networkmanager.signals import (
 from netevd.sources.networkmanager.signals import (
     NmManagerChanged as ManagerSignal,
 )
+from netevd.sources.networkmanager.tracker import Tracker
 
 NM = "/org/freedesktop/NetworkManager"
 ETH0 = NM + "/Devices/2"

@@ -35,7 +35,6 @@ from netevd.sources.networkmanager.decode import (
     StateChange,
     decode_props,
 )
-from netevd.sources.networkmanager.devices import Tracker
 from netevd.sources.networkmanager.signals import (
     ObjectAdded,
     SettingsConnectionChanged,
@@ -43,6 +42,7 @@ from netevd.sources.networkmanager.signals import (
     VpnStateChanged,
     decode_signal,
 )
+from netevd.sources.networkmanager.tracker import Tracker
 
 NM = "/org/freedesktop/NetworkManager"
 VPN = NM + "/ActiveConnection/5"
