@@ -60,7 +60,6 @@ from netevd.sources.netlink import NetlinkSource
 from netevd.sources.registry import SourceRun, backend_sources
 from netevd.supervisor import Supervisor
 from netevd.system.logging import set_level, setup_logging
-from netevd.system.memory import Trimmer
 from netevd.system.privileges import (
     clear_ambient,
     drop_privileges,
@@ -169,10 +168,7 @@ class Daemon:
         self.events = EventLog()
         self.stopping = asyncio.Event()
         self.supervisor = Supervisor(self._emit, self.metrics, on_fatal=self.stopping.set)
-        self.trimmer = Trimmer(self.supervisor.spawn)  # memory back to the kernel after storms
-        self.engine = Engine(
-            loaded.config, self._dispatch, self.metrics, events=self.events, settled=self.trimmer
-        )
+        self.engine = Engine(loaded.config, self._dispatch, self.metrics, events=self.events)
         self.reaper = Reaper()
         self.scripts = ScriptExecutor(
             script_settings(loaded.config),
@@ -315,7 +311,6 @@ class Daemon:
     async def _stop(self, api: ApiServer | None) -> None:
         log.info("stopping")
         notify("STOPPING=1", self.env)
-        self.trimmer.cancel()
         if api is not None:
             await api.stop()
         await self.supervisor.stop_sources()

@@ -44,7 +44,6 @@ class Engine:
         backend: str = "none",
         clock: Callable[[], float] = time.time,
         events: EventLog | None = None,
-        settled: Callable[[int], None] | None = None,
     ) -> None:
         self.config = config
         self.events = events if events is not None else EventLog()
@@ -53,10 +52,6 @@ class Engine:
         self._dispatch = dispatch
         self._clock = clock
         self._accounting = Accounting(metrics, self.events)
-        # Told, with the count, when the intake runs empty after events were handled: when a
-        # storm has passed (the composition root gives memory back then).
-        self._settled = settled
-        self._handled = 0
         metrics.set_backend(backend)
 
     @property
@@ -84,10 +79,6 @@ class Engine:
             except Exception:
                 # One bad event must not stop the daemon; the traceback is for the developer.
                 log.exception("engine.error events=%d", len(events))
-            self._handled += len(events)
-            if self._settled is not None and not self.intake:
-                handled, self._handled = self._handled, 0
-                self._settled(handled)
             await asyncio.sleep(0)  # the API, the sources and the signals get their turn
 
     def handle(self, event: Event) -> None:
