@@ -18,12 +18,13 @@ from pyroute2 import AsyncIPRoute
 
 from bench.stamps import StampLog
 from bench.stats import Summary
+from lab.compare import kernel_routes as lab_kernel_routes
+from lab.compare import prefix, table_number
 from lab.http import NsApi
 from lab.net.build import ip_json, run_command
 
 POLL = 0.05  # seconds between the starts of two requests of one poller
 FLIP_EVERY = 0.25  # seconds between carrier changes of the other link while a storm runs
-TABLES = {"main": 254, "local": 255, "default": 253}
 
 
 @dataclass
@@ -133,26 +134,18 @@ class Flipper:
 # -- the state after a storm ------------------------------------------------------------------
 
 
-def _kernel_route(family: int, entry: dict[str, Any]) -> tuple[object, ...]:
-    dst = entry["dst"]
-    if dst == "default":
-        dst = "0.0.0.0/0" if family == 4 else "::/0"
-    elif "/" not in dst:
-        dst += "/32" if family == 4 else "/128"
-    table = entry.get("table", "main")
-    table = TABLES.get(table, table)
+def _kernel_route(family: str, entry: dict[str, Any]) -> tuple[object, ...]:
+    dst = str(ipaddress.ip_network(prefix(entry["dst"], family)))
+    table = table_number(entry.get("table", "main"))
     gateway = entry.get("gateway")
     dev, metric = entry.get("dev"), int(entry.get("metric", 0))
-    return (family, int(table), str(ipaddress.ip_network(dst)), gateway, dev, metric)
+    return (4 if family == "inet" else 6, table, dst, gateway, dev, metric)
 
 
 async def kernel_routes(netns: str) -> Counter[tuple[object, ...]]:
     """Every route of every table, both families, as ``ip -j route show table all`` has it."""
-    found: Counter[tuple[object, ...]] = Counter()
-    for family in (4, 6):
-        shown = await ip_json(netns, f"-{family}", "route", "show", "table", "all", timeout=300)
-        found.update(_kernel_route(family, e) for e in shown)
-    return found
+    shown = await lab_kernel_routes(netns, timeout=300)
+    return Counter(_kernel_route(family, entry) for family, entry in shown)
 
 
 async def kernel_route_count(netns: str) -> int:

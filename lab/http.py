@@ -97,7 +97,29 @@ async def sse_messages(
     return found
 
 
-class NsApi:
+class JsonRequests:
+    """``get``/``post`` as netevd's own client makes them, returning ``(status, JSON body)``
+    whatever the status: for anything with an aiohttp *session* and a *base* URL (NsApi; the
+    unit tests' in-process API world)."""
+
+    session: aiohttp.ClientSession
+    base: str
+
+    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
+        """``GET`` *path* (``params=``, ``headers=`` ... as aiohttp takes them)."""
+        async with self.session.get(self.base + path, **kw) as response:
+            return response.status, await response.json()
+
+    async def post(self, path: str, **kw: Any) -> tuple[int, Any]:
+        """``POST`` *path* as netevd's own client does (with the ``X-Netevd-Request`` header
+        that marks a change as no web page's; ``X-Netevd-Request: None`` leaves it out)."""
+        headers = {"X-Netevd-Request": "1", **kw.pop("headers", {})}
+        kw["headers"] = {k: v for k, v in headers.items() if v is not None}
+        async with self.session.post(self.base + path, **kw) as response:
+            return response.status, await response.json()
+
+
+class NsApi(JsonRequests):
     """netevd's API on the loopback of namespace *netns*, reached without touching the host.
 
     ``get``/``post`` return ``(status, JSON body)`` whatever the status; ``data`` returns the
@@ -132,19 +154,6 @@ class NsApi:
         await self.close()
 
     # -- requests --------------------------------------------------------------------------------
-
-    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
-        """``GET`` *path* (``params=``, ``headers=`` ... as aiohttp takes them)."""
-        async with self.session.get(self.base + path, **kw) as response:
-            return response.status, await response.json()
-
-    async def post(self, path: str, **kw: Any) -> tuple[int, Any]:
-        """``POST`` *path* as netevd's own client does (with the ``X-Netevd-Request`` header
-        that marks a change as no web page's; ``X-Netevd-Request: None`` leaves it out)."""
-        headers = {"X-Netevd-Request": "1", **kw.pop("headers", {})}
-        kw["headers"] = {k: v for k, v in headers.items() if v is not None}
-        async with self.session.post(self.base + path, **kw) as response:
-            return response.status, await response.json()
 
     async def data(self, path: str, **kw: Any) -> Any:
         """The ``data`` of a 200 answer; any other status is a LabError naming it and the body."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from dbus_fast import Variant
 
-from lab import host_peer
+from lab import host_peer, wait_until
 from lab.fakes import FakeNetwork1
 from lab.netevd import ScriptDirs
 
@@ -82,7 +82,7 @@ async def test_a_describe_too_large_for_the_environment_comes_by_file(world, net
     big = json.dumps({"Index": 40, "Name": "eth0", "Pad": "x" * 300_000}, separators=(",", ":"))
     fake.links[40].describe_override = big
     scripts = ScriptDirs(tmp_path / "scripts")
-    scripts.add("routable", extra='cp "$NETEVD_JSON_FILE" "$f.json"')
+    scripts.add("routable", extra='cp "$NETEVD_JSON_FILE" "$f.tmp" && mv "$f.tmp" "$f.json"')
     scripts.add("configured")
     await netevd(built, scripts, env=bus.env, system=NETWORKD)
     fake.set_link(40, OperationalState="routable")
@@ -90,8 +90,12 @@ async def test_a_describe_too_large_for_the_environment_comes_by_file(world, net
     assert "JSON" not in run.env
     assert run.env["NETEVD_JSON_FILE"].startswith("/")
     copy = scripts.out / run.script.replace(".env", ".json")
+    # The recorder writes the environment first, then copies the file: wait for the copy.
+    await wait_until(copy.exists, 10, message=f"{copy} copied by the script")
     assert copy.read_text() == big  # verbatim
-    assert not Path(run.env["NETEVD_JSON_FILE"]).exists()  # removed after the run
+    large = Path(run.env["NETEVD_JSON_FILE"])
+    # removed once the run has ended, which is after the script's last line
+    await wait_until(lambda: not large.exists(), 10, message=f"{large} removed after the run")
     fake.links[40].describe_override = None
     fake.set_link(40, AdministrativeState="configured")
     (run,) = await scripts.wait_for(STATE="configured", NETEVD_REPLAY="0")

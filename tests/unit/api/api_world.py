@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from lab.http import JsonRequests
 from netevd.api.app import ApiServer
 from netevd.api.view import ReloadResult, Tables
 from netevd.client.http import parse_sse
@@ -118,7 +119,7 @@ class WorldView:
 
 
 @dataclass
-class Api:
+class Api(JsonRequests):
     engine: Engine
     server: ApiServer
     session: aiohttp.ClientSession
@@ -129,18 +130,6 @@ class Api:
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server.port}"
-
-    async def get(self, path: str, **kw: Any) -> tuple[int, Any]:
-        async with self.session.get(self.base + path, **kw) as response:
-            return response.status, await response.json()
-
-    async def post(self, path: str, **kw: Any) -> tuple[int, Any]:
-        """``POST`` *path* as netevd's own client does (with the ``X-Netevd-Request`` header
-        that marks a change as no web page's; ``X-Netevd-Request: None`` leaves it out)."""
-        headers = {"X-Netevd-Request": "1", **kw.pop("headers", {})}
-        kw["headers"] = {k: v for k, v in headers.items() if v is not None}
-        async with self.session.post(self.base + path, **kw) as response:
-            return response.status, await response.json()
 
     def finished(self, seq: int, directory: str = "routable", code: int = 0) -> None:
         self.engine.handle(
