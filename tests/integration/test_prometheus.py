@@ -72,7 +72,7 @@ async def scraping(built: Lab, workdir: Path) -> AsyncIterator[PrometheusApi]:
     await built.start_process(server)
     try:
         await server.wait_ready()
-        async with PrometheusApi(built.ns("host")) as api:
+        async with PrometheusApi(built.ns("host"), server.port) as api:
             yield api
     finally:
         await server.stop()
