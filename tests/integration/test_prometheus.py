@@ -2,7 +2,8 @@
 scraping the real netevd in a lab namespace every second.
 
 netevd runs with the systemd-networkd backend against a fake org.freedesktop.network1 on a
-private bus, so the backend can be made to go away. Prometheus listens on the namespace's
+private bus, so the backend can be made to go away; a carrier flap runs scripts, one of which
+fails. Prometheus listens on the namespace's
 loopback only and sends nothing anywhere (no alertmanager). The rules are the shipped file with
 only the alerts' ``for:`` shortened (:func:`lab.prometheus.render_rules`); the shipped waits
 are tested by promtool (tests/unit/test_observability_files.py).
@@ -198,3 +199,36 @@ async def test_every_dashboard_query_returns_series(world, netevd, tmp_path, wai
         used |= {n for expr in rule_expressions(RULES).values() for n in metric_names(expr)}
         assert {"netevd_events_total", "netevd_script_duration_seconds_bucket"} <= used
         assert used - live == set()
+
+
+async def test_failing_scripts_fire_their_alert_naming_the_directory(
+    world, netevd, tmp_path, wait_until
+):
+    """More than 3 failures of carrier.d in 10 minutes: NetevdScriptsFailing, pending then
+    firing, for carrier only (no-carrier.d's scripts succeed)."""
+    built, _, bus = world
+    scripts = ScriptDirs(tmp_path / "scripts")
+    scripts.add("no-carrier")
+    scripts.add("carrier")
+    scripts.add_raw("carrier", "60-fail", FAIL)
+    daemon = await netevd(built, scripts, api=True, env=bus.env, system=NETWORKD)
+    async with scraping(built, tmp_path) as prom:
+        await wait_until(scraped(prom), 30, message="Prometheus scrapes netevd")
+        await wait_until(lambda: rules_evaluated(prom), 30, message="every rule evaluated")
+        assert await prom.alerts() == []
+        for flap in range(1, 5):  # four carrier.d runs after the first scrape, each failing
+            await built.cycle_carrier("peer", "eth0", "host", "eth0")
+            await scripts.wait_for(flap, STATE="carrier", NETEVD_REPLAY="0")
+        await daemon.proc.wait_for_count(r"script\.failed .*exit=3", 5)  # with the replay's
+        pending = await wait_until(alert(prom, "NetevdScriptsFailing", "pending"), 30)
+        firing = await wait_until(alert(prom, "NetevdScriptsFailing", "firing"), 30)
+        assert firing["activeAt"] == pending["activeAt"]
+        assert firing["labels"] == {
+            "alertname": "NetevdScriptsFailing",
+            "severity": "warning",
+            "job": JOB,
+            "instance": TARGET,
+            "state": "carrier",
+        }
+        assert float(firing["value"]) > 3
+        assert {a["labels"]["alertname"] for a in await prom.alerts()} == {"NetevdScriptsFailing"}
