@@ -124,6 +124,8 @@ class ScriptExecutor:
             return
         if isinstance(action, PendingRun):
             self._wait_quiet(action)
+        elif not action.built:  # its directory held nothing at start (RunScripts.built)
+            self._stats.runs += 1  # counted, but no queue and no worker for a run of nothing
         else:
             self._enqueue(action)
 
@@ -204,8 +206,6 @@ class ScriptExecutor:
 
     async def _run(self, action: RunScripts) -> None:
         self._stats.runs += 1
-        if not action.built:  # its directory held nothing at start (RunScripts.built)
-            return
         settings = self._settings
         plan = await self._discover(action)
         if plan is None:
