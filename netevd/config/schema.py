@@ -164,6 +164,8 @@ SCHEMA: Final = Section(
                 "link_local": boolean,
                 "routes": one_of(core.ROUTES_MODES),
                 "route_tables": ListOf(route_table, "table numbers"),
+                "gateway_liveness": boolean,
+                "gateway_liveness_cleanup": boolean,
             },
         ),
         "routing": Section(

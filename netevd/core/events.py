@@ -7,7 +7,7 @@ from typing import Literal
 
 from netevd.core.actions import PendingRun
 from netevd.core.config import Config
-from netevd.core.model import Addr, Lease, Link, Route, Rule
+from netevd.core.model import Addr, Lease, Link, Neigh, Route, Rule
 
 # the sources' names (an event's and a record's ``source``, a run's BACKEND)
 KERNEL = "kernel"
@@ -60,6 +60,18 @@ class RuleAdded:
 @dataclass(frozen=True, slots=True)
 class RuleRemoved:
     rule: Rule
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourChanged:
+    """RTM_NEWNEIGH of an entry netevd keeps (gateway liveness)."""
+
+    neigh: Neigh
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourRemoved:
+    neigh: Neigh
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +273,8 @@ KernelEvent = (
     | RouteRemoved
     | RuleAdded
     | RuleRemoved
+    | NeighbourChanged
+    | NeighbourRemoved
 )
 ManagerEvent = ManagerLinkChanged | ManagerLinkRemoved | ManagerChanged | VpnChanged | VpnRemoved
 Event = (

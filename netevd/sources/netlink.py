@@ -37,13 +37,15 @@ from netevd.core.events import (
     Event,
     LinkChanged,
     LinkRemoved,
+    NeighbourChanged,
+    NeighbourRemoved,
     RouteAdded,
     RouteRemoved,
     RoutesSnapshot,
     SourceStatus,
 )
 from netevd.core.follow import RouteFollow
-from netevd.core.model import Route
+from netevd.core.model import RTPROT_NETEVD, Route
 from netevd.core.state import event_scope
 from netevd.kernel import rtnl
 from netevd.kernel.bpf import route_filter
@@ -78,12 +80,16 @@ class NetlinkSource:
         rcvbuf: int,
         follow: RouteFollow | None = None,
         room: Room = _yield,
+        neighbours: bool = False,
     ) -> None:
         self._emit = emit
         self._metrics = metrics
         self._rcvbuf = rcvbuf
         self._follow = follow or RouteFollow()
         self._room = room
+        # monitoring.gateway_liveness: neighbour messages too, of which only netevd's own
+        # entries (protocol 78) are kept
+        self._groups = GROUPS | (rtnl.RTMGRP_NEIGH if neighbours else 0)
         self._overruns = 0
         self._rejects = 0
         self._streaming_since: float | None = None
@@ -133,7 +139,7 @@ class NetlinkSource:
     async def _session(self, reason: str) -> None:
         with (
             contextlib.closing(rtnl.open_socket(LINK_GROUPS, self._rcvbuf)) as links,
-            contextlib.closing(rtnl.open_socket(GROUPS, self._rcvbuf)) as stream,
+            contextlib.closing(rtnl.open_socket(self._groups, self._rcvbuf)) as stream,
             contextlib.closing(rtnl.open_socket()) as requests,
         ):
             self._attach_filter(stream)
@@ -210,7 +216,7 @@ class NetlinkSource:
                 if isinstance(event, Rejected):
                     self._rejected(event)
                     continue
-                if _unfollowed(event, keeps) or self._late(event):
+                if _unfollowed(event, keeps) or _foreign(event) or self._late(event):
                     continue
                 self._emit(event)
                 flush = flush or flushes_routes(event)
@@ -248,6 +254,14 @@ def _unfollowed(event: object, keeps: Callable[[Route], bool] | None) -> bool:
         keeps is not None
         and isinstance(event, RouteAdded | RouteRemoved)
         and not keeps(event.route)
+    )
+
+
+def _foreign(event: object) -> bool:
+    """A neighbour entry that is not netevd's own: ARP and NDP churn netevd does not watch."""
+    return (
+        isinstance(event, NeighbourChanged | NeighbourRemoved)
+        and event.neigh.protocol != RTPROT_NETEVD
     )
 
 

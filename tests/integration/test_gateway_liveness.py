@@ -1,0 +1,67 @@
+"""Gateway liveness on the real kernel (monitoring.gateway_liveness): a managed neighbour entry
+for the host's gateway, kept resolved by the kernel's own probes; gateway.d runs unreachable
+when the router stops answering with the carrier up, reachable when it answers again,
+lladdr-changed when its MAC changes; netevd's entries go when it stops, nothing else does.
+
+The host's neighbour timers are shortened (in its own namespace) so a dead router is seen in
+seconds, not the default's up to a minute (docs/policy-routing.md, "Gateway liveness")."""
+
+from typing import Any
+
+from lab import host_peer, wait_until
+from lab.netevd import ScriptDirs
+
+GATEWAY = "10.231.90.254"
+FOREIGN = "10.231.90.77"  # a permanent entry of someone else's: never touched
+FAST_NEIGH = {"base_reachable_time_ms": "1000", "delay_first_probe_time": "1"}
+TIMEOUT = 40.0  # seconds: FAILED comes after a few probe rounds
+
+
+def entry(neighbours: list[dict[str, Any]], address: str) -> dict[str, Any] | None:
+    return next((n for n in neighbours if n.get("dst") == address), None)
+
+
+async def test_a_silent_router_is_unreachable_then_reachable_and_its_new_mac_seen(
+    lab, netevd, tmp_path
+):
+    built = await lab(host_peer(["10.231.90.1/24"], [f"{GATEWAY}/24"], gateway=GATEWAY))
+    for name, value in {**FAST_NEIGH, "interval_probe_time_ms": "1000"}.items():
+        await built.run("host", "sysctl", "-qw", f"net.ipv4.neigh.eth0.{name}={value}")
+    # the router announces a new MAC (gratuitous ARP), as a VRRP failover does
+    await built.run("peer", "sysctl", "-qw", "net.ipv4.conf.eth0.arp_notify=1")
+    await built.run(
+        "host", "ip", "neigh", "add", FOREIGN, "lladdr", "02:00:00:00:00:77", "dev", "eth0"
+    )
+    scripts = ScriptDirs(tmp_path / "scripts")
+    scripts.add("gateway")
+    daemon = await netevd(built, scripts, monitoring={"gateway_liveness": True})
+
+    async def managed() -> dict[str, Any] | None:
+        found = entry(await built.ip_json("host", "-d", "neigh", "show", "dev", "eth0"), GATEWAY)
+        return found if found and found.get("protocol") == "78" and "managed" in found else None
+
+    await wait_until(managed, timeout=10)
+    await built.run("peer", "ip", "link", "set", "dev", "eth0", "arp", "off")  # carrier stays up
+    (down,) = await scripts.wait_for(STATE="gateway", EVENT="unreachable", timeout=TIMEOUT)
+    assert (down.env["GATEWAY"], down.env["FAMILY"], down.env["NEIGH_STATE"]) == (
+        GATEWAY,
+        "inet",
+        "failed",
+    )
+    await built.run("peer", "ip", "link", "set", "dev", "eth0", "arp", "on")
+    (up,) = await scripts.wait_for(STATE="gateway", EVENT="reachable", timeout=TIMEOUT)
+    assert (up.env["GATEWAY"], up.env["NEIGH_STATE"]) == (GATEWAY, "reachable")
+    old_mac = up.env["LLADDR"]
+    # gateway.d ran nothing while the router answered: the first run was the failure, once
+    assert [r.env["EVENT"] for r in scripts.runs()] == ["unreachable", "reachable"]
+
+    await built.run("peer", "ip", "link", "set", "dev", "eth0", "address", "02:00:00:00:00:99")
+    (moved,) = await scripts.wait_for(STATE="gateway", EVENT="lladdr-changed", timeout=TIMEOUT)
+    assert (moved.env["LLADDR"], moved.env["LLADDR_OLD"]) == ("02:00:00:00:00:99", old_mac)
+
+    await daemon.proc.stop()
+    left = await built.ip_json("host", "-d", "neigh", "show", "dev", "eth0")
+    assert [n for n in left if n.get("protocol") == "78"] == []
+    foreign = entry(left, FOREIGN)
+    assert foreign is not None
+    assert (foreign["lladdr"], foreign["state"]) == ("02:00:00:00:00:77", ["PERMANENT"])
