@@ -23,7 +23,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict netevd lab
+	$(BIN)/mypy --strict netevd lab bench
 	$(BIN)/lint-imports
 
 unit: venv

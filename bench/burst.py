@@ -33,7 +33,6 @@ from bench.common import (
     bench_topology,
     bench_world,
     ip_batch,
-    until,
     write_batch,
 )
 from bench.probes import kernel_addresses
@@ -41,6 +40,7 @@ from bench.results import RESULTS_DIR, write_results
 from bench.stamps import Stamp, StampLog
 from lab.http import NsApi
 from lab.net.build import run_command
+from lab.wait import until
 
 GATEWAY = "10.214.1.2"
 KEEP = 10  # addresses the address storm leaves behind

@@ -26,12 +26,13 @@ from typing import Any
 from pyroute2 import AsyncIPRoute
 
 from bench import anchors
-from bench.common import World, bench_topology, bench_world, until
+from bench.common import World, bench_topology, bench_world
 from bench.results import RESULTS_DIR, write_results
 from bench.stats import Summary, fmt, table
 from lab import Lab, WaitTimeout
 from lab.http import NsApi
 from lab.net.build import run_command
+from lab.wait import until
 
 EVENTS = {"down": ("no-carrier", "carrier lost"), "up": ("carrier", "carrier gained")}
 SetPeer = Callable[[str], Awaitable[None]]

@@ -29,13 +29,13 @@ from bench.common import (
     bench_world,
     cpu_seconds,
     ip_batch,
-    until,
     veth_batches,
     wait_counts,
     write_batch,
 )
 from bench.results import RESULTS_DIR, write_results
 from bench.stats import fmt, table
+from lab.wait import until
 
 NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
 COUNTED = ("interfaces", "addresses", "routes")

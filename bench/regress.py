@@ -19,14 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_topology, bench_world, until
+from bench.common import bench_topology, bench_world
 from bench.reader_run import ROOT
 from bench.results import RESULTS_DIR, write_results
 from bench.stamps import StampLog
 from bench.stats import Summary, fmt, table
 from lab import Lab
 from lab.process import ManagedProcess
-from lab.wait import WaitTimeout
+from lab.wait import WaitTimeout, until
 
 STATES = {"down": "no-carrier", "up": "carrier"}
 STORM_STEP = 0.01  # seconds between two rounds of the background storm
@@ -78,7 +78,9 @@ async def background_storm(lab: Lab, stop: asyncio.Event) -> int:
     return done
 
 
-async def _measured(lab: Lab, stamps: StampLog, count: int, seed: int, storm: bool) -> dict:
+async def _measured(
+    lab: Lab, stamps: StampLog, count: int, seed: int, storm: bool
+) -> dict[str, Any]:
     stop = asyncio.Event()
     task = asyncio.create_task(background_storm(lab, stop)) if storm else None
     t0 = time.monotonic()
@@ -91,7 +93,7 @@ async def _measured(lab: Lab, stamps: StampLog, count: int, seed: int, storm: bo
     return {"ms": found, "storm_messages_per_s": ops / elapsed if storm else 0.0}
 
 
-async def floor_run(count: int, seed: int, storm: bool) -> dict:
+async def floor_run(count: int, seed: int, storm: bool) -> dict[str, Any]:
     async with bench_world(topology(), stamps=["carrier", "no-carrier"]) as w:
         await w.daemon.proc.stop()  # the floor alone watches this lab
         scripts = w.work / "scripts"
@@ -104,14 +106,14 @@ async def floor_run(count: int, seed: int, storm: bool) -> dict:
         return await _measured(w.lab, w.stamps, count, seed, storm)
 
 
-async def netevd_run(count: int, seed: int, storm: bool) -> dict:
+async def netevd_run(count: int, seed: int, storm: bool) -> dict[str, Any]:
     async with bench_world(
         topology(), stamps=["carrier", "no-carrier"], scripts={"run_startup_triggers": False}
     ) as w:
         return await _measured(w.lab, w.stamps, count, seed, storm)
 
 
-def _row(tool: str, storm: bool, result: dict) -> list[object]:
+def _row(tool: str, storm: bool, result: dict[str, Any]) -> list[object]:
     values = [v for v in result["ms"] if v is not None]
     s = Summary.of(values)
     rate = f"{fmt(result['storm_messages_per_s'], 0)}/s" if storm else "-"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import soak_load as load
-from bench.common import Quiet, memory, new_lab_prefix, production, until
+from bench.common import Quiet, memory, new_lab_prefix, production
 from bench.probes import address_divergence, route_divergence
 from bench.results import RESULTS_DIR, write_results
 from bench.soak_report import (
@@ -51,6 +51,7 @@ from lab import Lab, Topology
 from lab.http import NsApi
 from lab.net.build import run_command
 from lab.netevd import Daemon, ScriptDirs, running_netevd
+from lab.wait import until
 
 DIRECTORIES = {  # directory: what its script does after stamping
     "carrier": "",

@@ -1,14 +1,20 @@
 """What a soak run found: nothing lost (from the event log and the scripts' own stamps), flat
-(slopes of the 10 s samples after the first minute), steady (per-minute percentiles)."""
+(slopes of the 10 s samples after the first minute), steady (per-minute percentiles).
+
+``python -m bench.soak_report RESULTS.json`` prints a finished run's report again from its
+result file (the flatness recomputed from the samples)."""
 
 from __future__ import annotations
 
 import bisect
+import json
 import math
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.stamps import Stamp
@@ -149,6 +155,8 @@ def flatness(samples: Sequence[Sample]) -> dict[str, dict[str, float]]:
     return {
         name: {
             "slope_per_min": slope(points),
+            # the second half alone: a warm-up that lasts past minute 1 shows as the difference
+            "slope_second_half": slope(points[len(points) // 2 :]),
             "min": min((v for _, v in points), default=math.nan),
             "max": max((v for _, v in points), default=math.nan),
         }
@@ -194,9 +202,15 @@ def report(result: Mapping[str, Any]) -> str:
         ),
         "",
         table(
-            ["reading (after minute 1)", "slope /min", "min", "max"],
+            ["reading (after minute 1)", "slope /min", "2nd half /min", "min", "max"],
             [
-                [name, fmt(v["slope_per_min"], 4), fmt(v["min"]), fmt(v["max"])]
+                [
+                    name,
+                    fmt(v["slope_per_min"], 4),
+                    fmt(v.get("slope_second_half"), 4),
+                    fmt(v["min"]),
+                    fmt(v["max"]),
+                ]
                 for name, v in result["flat"].items()
             ],
         ),
@@ -222,3 +236,15 @@ def minutes_table(minutes: Iterable[Mapping[str, Any]]) -> str:
             for m in minutes
         ],
     )
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m bench.soak_report RESULTS.json")
+    result = json.loads(Path(sys.argv[1]).read_text())["results"]
+    result["flat"] = flatness([Sample(**s) for s in result["samples"]])
+    print(report(result))
+
+
+if __name__ == "__main__":
+    main()

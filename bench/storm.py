@@ -29,18 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import probes
-from bench.common import (
-    World,
-    bench_topology,
-    bench_world,
-    cpu_seconds,
-    ip_batch,
-    until,
-    write_batch,
-)
+from bench.common import World, bench_topology, bench_world, cpu_seconds, ip_batch, write_batch
 from bench.reader_run import reader_run
 from bench.results import RESULTS_DIR, write_results
 from bench.storm_report import report
+from lab.wait import until
 
 GATEWAY = "10.214.1.2"
 KEEP = 10  # addresses the address storm leaves behind

@@ -78,13 +78,16 @@ def check_document(text: str) -> dict[str, Any]:
 class ScriptDirs:
     """A script tree (``<root>/<state>.d/<name>``) with recorder scripts; root-owned, 0755."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, record: Iterable[str] = ()) -> None:
+        """*record*: states that get a recorder (``50-record``) at once."""
         self.root = root
         self.out = root.parent / (root.name + "-runs")
         self.root.mkdir(parents=True, exist_ok=True)
         self.out.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
         self.out.chmod(0o777)
+        for state in record:
+            self.add(state)
 
     def add(self, state: str, name: str = "50-record", extra: str = "", mode: int = 0o755) -> Path:
         """A recorder in ``<state>.d``; *extra* is shell appended after the recording."""

@@ -22,9 +22,10 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from lab.daemons.bus import BUS_CONFIG, bus_address, bus_argv, bus_env
+from lab.daemons.dhcp import DnsmasqServer
 from lab.daemons.networkmanager_files import IFACE_RE, keyfile, nm_config
 from lab.errors import LabError
 from lab.lifecycle import Service
@@ -32,6 +33,9 @@ from lab.net.build import run_command
 from lab.net.topology import Topology
 from lab.process import ManagedProcess
 from lab.wait import wait_until
+
+if TYPE_CHECKING:
+    from lab.net.build import Lab
 
 NM_PATHS = ("/usr/sbin/NetworkManager", "/sbin/NetworkManager")
 NM_DISPATCHER = "/usr/lib/NetworkManager/nm-dispatcher"
@@ -90,6 +94,21 @@ def networkmanager_dhcp() -> Topology:
     t.add_veth("eth0", "client", "eth0", "server", index=10, peer_index=11)
     t.add_address("server", "eth0", "10.231.80.1/24")
     return t
+
+
+NM_DHCP_POOL = ("10.231.80.100", "10.231.80.150")
+NM_DHCP_ROUTER = "10.231.80.1"
+
+
+async def networkmanager_dhcp_server(built: Lab, workdir: Path) -> DnsmasqServer:
+    """dnsmasq on :func:`networkmanager_dhcp`'s ``server`` side, offering NM_DHCP_POOL with
+    router NM_DHCP_ROUTER; started (the lab stops it) and ready."""
+    server = DnsmasqServer(
+        built.ns("server"), "eth0", workdir, pool=NM_DHCP_POOL, router=NM_DHCP_ROUTER
+    )
+    await built.start_process(server)
+    await server.wait_ready()
+    return server
 
 
 class NetworkManagerNode(Service):

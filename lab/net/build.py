@@ -171,18 +171,24 @@ class Lab:
         """``ip -n NS -j ARGS`` parsed, as a user would look at the namespace."""
         return await ip_json(self.ns(ns), *args)
 
+    async def set_carrier(
+        self, ns: str, link: str, state: str, seen_in: str, seen_link: str
+    ) -> None:
+        """Set *link* in *ns* ``up`` or ``down`` and return once *seen_link* in *seen_in* (its veth
+        peer) shows the carrier that follows: the kernel's link watch reports the state it finds
+        when it runs, so an up right after a down (a busy machine) could show no change at all."""
+        await self.run(ns, "ip", "link", "set", link, state)
+
+        async def shown() -> bool:
+            (found,) = await self.ip_json(seen_in, "link", "show", "dev", seen_link)
+            return ("NO-CARRIER" in found["flags"]) == (state == "down")
+
+        predicate: Callable[[], bool | Awaitable[bool]] = shown
+        await wait_until(predicate, 10, message=f"{seen_in}:{seen_link} after {ns}:{link} {state}")
+
     async def cycle_carrier(self, ns: str, link: str, seen_in: str, seen_link: str) -> None:
-        """Take *link* in *ns* down and up again once *seen_link* in *seen_in* (its veth peer)
-        shows no carrier: the kernel's link watch reports the state it finds when it runs, so a
-        down and up quicker than that (a busy machine) would show no change at all."""
-        await self.run(ns, "ip", "link", "set", link, "down")
-
-        async def lost() -> bool:
-            (shown,) = await self.ip_json(seen_in, "link", "show", "dev", seen_link)
-            return "NO-CARRIER" in shown["flags"]
-
-        predicate: Callable[[], bool | Awaitable[bool]] = lost
-        await wait_until(predicate, 10, message=f"{seen_in}:{seen_link} without carrier")
+        """Carrier off and on at *seen_link*: *link* down, seen, then up."""
+        await self.set_carrier(ns, link, "down", seen_in, seen_link)
         await self.run(ns, "ip", "link", "set", link, "up")
 
     # -- building steps ---------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from typing import Any
 from netevd.client.http import DEFAULT_ENDPOINT, ENDPOINT_ENV, ApiClient, Endpoint
 from netevd.core.online import LEVELS, Condition, LinkFacts, kernel_facts
 from netevd.errors import RuntimeFailure, UsageError
-from netevd.kernel.watch import states
 
 
 @dataclass
@@ -63,6 +62,9 @@ async def via_kernel(condition: Condition, progress: Progress) -> None:
             f"--state {condition.state} is a network manager's state: it needs the running "
             "daemon (start netevd, or give --endpoint)"
         )
+    # Here, not at the top: asking a daemon needs none of the kernel reader and the state.
+    from netevd.kernel.watch import states
+
     async with contextlib.aclosing(states()) as pictures:
         async for state in pictures:
             if progress.judge(condition, kernel_facts(state)):

@@ -8,16 +8,12 @@ from typing import Literal
 from netevd.core.actions import PendingRun
 from netevd.core.config import Config
 from netevd.core.model import Addr, Lease, Link, Neigh, Route, Rule
-
-# the sources' names (an event's and a record's ``source``, a run's BACKEND)
-KERNEL = "kernel"
-NETWORKD = "systemd-networkd"
-NETWORKMANAGER = "NetworkManager"
-DHCLIENT = "dhclient"
-# the kernel source's name as a running source (SourceStatus, /health, READY's wait)
-NETLINK = "netlink"
-# the managers' names on the system bus (their sources follow them; ``auto`` probes them)
-BUS_NAMES = {NETWORKD: "org.freedesktop.network1", NETWORKMANAGER: "org.freedesktop.NetworkManager"}
+from netevd.core.names import BUS_NAMES as BUS_NAMES
+from netevd.core.names import DHCLIENT as DHCLIENT
+from netevd.core.names import KERNEL as KERNEL
+from netevd.core.names import NETLINK as NETLINK
+from netevd.core.names import NETWORKD as NETWORKD
+from netevd.core.names import NETWORKMANAGER as NETWORKMANAGER
 
 
 @dataclass(frozen=True, slots=True)

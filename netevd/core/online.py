@@ -11,13 +11,15 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from netevd.core.directories import Directory
-from netevd.core.events import NETWORKD, NETWORKMANAGER
+from netevd.core.names import NETWORKD, NETWORKMANAGER
 from netevd.core.networkd_states import STATE_VALUES
 from netevd.core.nm_states import DEVICE_STATES
-from netevd.core.state import State
-from netevd.core.views import kernel_state
+
+if TYPE_CHECKING:  # the state only for kernel_facts: `netevd wait` asking a daemon loads none of it
+    from netevd.core.state import State
 
 LEVELS = (
     "off",
@@ -89,6 +91,8 @@ class Condition:
 
 def kernel_facts(state: State) -> list[LinkFacts]:
     """The facts of every non-loopback link of *state* (the kernel's picture only)."""
+    from netevd.core.views import kernel_state
+
     return [
         LinkFacts(link.name, kernel_state(state, index), state_managers(state, index))
         for index, link in sorted(state.links.items())

@@ -108,6 +108,7 @@ class TablesFile:
         self._spawn = spawn
         self._pending: dict[str, int] | None = None
         self._retry: asyncio.Task[Any] | None = None
+        self._lock = asyncio.Lock()
         self.failures = 0  # failed writes in the current streak
         self.problem: str | None = None  # what /health shows while writes fail
 
@@ -118,24 +119,26 @@ class TablesFile:
         self._retry = self._spawn(self._retry_with_backoff(), "state-file-retry")
 
     async def _attempt(self) -> bool:
-        tables = self._pending
-        if tables is None:
+        # One write at a time, each of the newest tables: two in flight could land out of order.
+        async with self._lock:
+            tables = self._pending
+            if tables is None:
+                return True
+            try:
+                await asyncio.to_thread(save_tables, self._dir, tables)
+            except OSError as exc:
+                self._failed(exc)
+                return False
+            if self._pending is tables:
+                self._pending = None
+            if self.failures:
+                log.warning(
+                    "state.write.recovered file=%s after=%d failed writes",
+                    self._dir / TABLES_FILE,
+                    self.failures,
+                )
+            self.failures, self.problem = 0, None
             return True
-        try:
-            await asyncio.to_thread(save_tables, self._dir, tables)
-        except OSError as exc:
-            self._failed(exc)
-            return False
-        if self._pending is tables:
-            self._pending = None
-        if self.failures:
-            log.warning(
-                "state.write.recovered file=%s after=%d failed writes",
-                self._dir / TABLES_FILE,
-                self.failures,
-            )
-        self.failures, self.problem = 0, None
-        return True
 
     def _failed(self, exc: OSError) -> None:
         self._metrics.state_write_failures.inc()

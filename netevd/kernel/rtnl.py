@@ -49,8 +49,14 @@ DATAGRAM = 65536  # larger than any rtnetlink datagram (dump replies are at most
 DUMP_YIELD = 16  # dump datagrams (of up to ~200 messages each) between yields to the loop
 
 
-class DumpInterrupted(Exception):
-    """The kernel's tables changed while it was dumping them (NLM_F_DUMP_INTR): dump again."""
+class DumpInterrupted(OSError):
+    """The kernel's tables changed while it was dumping them (NLM_F_DUMP_INTR): dump again.
+
+    An OSError (EAGAIN), so every reader that treats a failed read as "change nothing, try
+    later" (the routing executor, the command line) treats this one so too."""
+
+    def __init__(self, kind: int) -> None:
+        super().__init__(errno.EAGAIN, f"the kernel's tables changed during dump {kind}")
 
 
 class _Instruction(ctypes.Structure):

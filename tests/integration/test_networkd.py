@@ -54,9 +54,7 @@ async def world(lab, netevd, tmp_path):
     built = await lab(networkd_dhcp())
     server = NetworkdNode(built.ns("server"), {"10-eth0.network": SERVER}, name="server")
     client = NetworkdNode(built.ns("client"), {"10-eth0.network": CLIENT}, name="client")
-    scripts = ScriptDirs(tmp_path / "scripts")
-    for state in STATES:
-        scripts.add(state)
+    scripts = ScriptDirs(tmp_path / "scripts", record=STATES)
     try:
         await server.start()
         await client.start()

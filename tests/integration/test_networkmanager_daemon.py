@@ -11,8 +11,12 @@ import signal
 import pytest
 from dbus_fast import Variant
 
-from lab import DnsmasqServer, Topology, wait_until
-from lab.daemons.networkmanager import NetworkManagerNode, networkmanager_dhcp
+from lab import Topology, wait_until
+from lab.daemons.networkmanager import (
+    NetworkManagerNode,
+    networkmanager_dhcp,
+    networkmanager_dhcp_server,
+)
 from lab.fakes import FakeNetworkManager
 from lab.netevd import ScriptDirs
 
@@ -34,16 +38,9 @@ async def world(lab, tmp_path):
     )  # fmt: skip
     await built.run("client", "ip", "link", "set", "eth1", "up")
     await built.run("server", "ip", "link", "set", "eth1", "up")
-    server = DnsmasqServer(
-        built.ns("server"), "eth0", tmp_path / "dnsmasq",
-        pool=("10.231.80.100", "10.231.80.150"), router=ROUTER,
-    )  # fmt: skip
-    await built.start_process(server)
-    await server.wait_ready()
+    await networkmanager_dhcp_server(built, tmp_path / "dnsmasq")
     nm = NetworkManagerNode(built.ns("client"))
-    scripts = ScriptDirs(tmp_path / "scripts")
-    for state in STATES:
-        scripts.add(state)
+    scripts = ScriptDirs(tmp_path / "scripts", record=STATES)
     try:
         await nm.start()
         yield built, nm, scripts

@@ -133,3 +133,5 @@ def test_read_only_commands_load_no_daemon_code(argv):
     modules = set(names)
     assert code in (0, 1), done.stderr  # done, or no daemon / timed out; never a usage error
     assert loaded(modules, CLI_NEVER) == set(), done.stderr
+    if "--endpoint" in argv:  # only the daemon asked: not even the core's events and state
+        assert {"netevd.core.events", "netevd.core.state"} & modules == set()

@@ -13,7 +13,7 @@ TOPOLOGY = host_peer(["10.231.86.1/24"], ["10.231.86.2/24"])
 
 
 async def flap(built, state: str) -> None:
-    await built.run("peer", "ip", "link", "set", "eth0", state)
+    await built.set_carrier("peer", "eth0", state, seen_in="host", seen_link="eth0")
 
 
 async def test_script_dirs_read_only_deleted_and_recreated(lab, netevd, tmp_path):

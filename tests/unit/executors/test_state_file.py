@@ -84,3 +84,19 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="Read-only"):
         save_tables(tmp_path, {"eth1": 201})
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_writes_in_flight_land_in_order_the_newest_last(tmp_path, monkeypatch):
+    import asyncio
+
+    real, order = state_file.save_tables, []
+
+    def recording(state_dir, tables):
+        order.append(dict(tables))
+        real(state_dir, tables)
+
+    monkeypatch.setattr(state_file, "save_tables", recording)
+    writer = TablesFile(tmp_path, Metrics())
+    await asyncio.gather(writer.save({"eth1": 201}), writer.save({"eth1": 202}))
+    assert load_tables(str(tmp_path))[0] == {"eth1": 202}
+    assert order[-1] == {"eth1": 202}
