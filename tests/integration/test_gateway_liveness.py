@@ -65,3 +65,29 @@ async def test_a_silent_router_is_unreachable_then_reachable_and_its_new_mac_see
     foreign = entry(left, FOREIGN)
     assert foreign is not None
     assert (foreign["lladdr"], foreign["state"]) == ("02:00:00:00:00:77", ["PERMANENT"])
+
+
+async def test_an_ipv6_gateway_whose_address_goes_is_unreachable_then_reachable(
+    lab, netevd, tmp_path
+):
+    gateway6 = "fd00:231:91::fe"
+    built = await lab(host_peer(["fd00:231:91::1/64"], [f"{gateway6}/64"], gateway=gateway6))
+    for name, value in {**FAST_NEIGH, "interval_probe_time_ms": "1000"}.items():
+        await built.run("host", "sysctl", "-qw", f"net.ipv6.neigh.eth0.{name}={value}")
+    scripts = ScriptDirs(tmp_path / "scripts")
+    scripts.add("gateway")
+    await netevd(built, scripts, monitoring={"gateway_liveness": True})
+
+    async def managed() -> dict[str, Any] | None:
+        found = entry(await built.ip_json("host", "-6", "-d", "neigh", "show"), gateway6)
+        return found if found and found.get("protocol") == "78" else None
+
+    await wait_until(managed, timeout=10)
+    # the router's address goes (its link and carrier stay): NDP solicitations go unanswered
+    await built.run("peer", "ip", "addr", "del", f"{gateway6}/64", "dev", "eth0")
+    (down,) = await scripts.wait_for(STATE="gateway", EVENT="unreachable", timeout=TIMEOUT)
+    assert (down.env["GATEWAY"], down.env["FAMILY"]) == (gateway6, "inet6")
+    await built.run("peer", "ip", "addr", "add", f"{gateway6}/64", "dev", "eth0", "nodad")
+    (up,) = await scripts.wait_for(STATE="gateway", EVENT="reachable", timeout=TIMEOUT)
+    assert (up.env["GATEWAY"], up.env["NEIGH_STATE"]) == (gateway6, "reachable")
+    assert [r.env["EVENT"] for r in scripts.runs()] == ["unreachable", "reachable"]
