@@ -304,7 +304,8 @@ class Daemon:
             self.config.system.netlink_rcvbuf,
             route_follow(self.config),  # monitoring.routes: fixed until the next start
             room=self.engine.room,
-            neighbours=self.config.monitoring.gateway_liveness,  # read at start
+            neighbours=self.config.monitoring.gateway_liveness,  # both read at start
+            listed=self.config.monitoring.neighbors,
         )
         extra = backend_sources(backend, self._emit, self.metrics, self.config, self.env)
         self.engine.require_sources(extra)

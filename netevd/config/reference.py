@@ -105,6 +105,11 @@ MEANINGS: Final[dict[str, str]] = {
         "With gateway_liveness, remove netevd's neighbour entries (protocol 78, nobody else's) "
         "when it stops; false leaves them to the kernel."
     ),
+    "monitoring.neighbors": (
+        "Neighbours (addresses or networks) whose every NUD change (reachable, stale, failed, "
+        "...) runs neighbor.d with NEIGH_ADDRESS, NEIGH_STATE, NEIGH_STATE_OLD and LLADDR; "
+        "never for unlisted ones. Read at start."
+    ),
     "routing.policy_rules": (
         "Interfaces that get per-interface policy routing: a table of their own with their "
         "default route, and from ADDR / to ADDR rules that look it up."

@@ -56,6 +56,7 @@ class MonitoringConfig:
     # probes: gateway.d EVENT=unreachable / reachable / lladdr-changed (netevd.core.react.liveness)
     gateway_liveness: bool = False
     gateway_liveness_cleanup: bool = True  # remove netevd's entries when it stops
+    neighbors: tuple[str, ...] = ()  # addresses or networks whose NUD changes run neighbor.d
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,6 +154,8 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     "MTU_OLD": (_digits, "not a number"),
     "GATEWAY_OLD": (_ip, "not an IP address"),
     "NEIGH_STATE": (_word, "not a state word"),
+    "NEIGH_STATE_OLD": (_word, "not a state word"),
+    "NEIGH_ADDRESS": (_ip, "not an IP address"),
     "LLADDR": (lambda v: _LLADDR_RE.fullmatch(v) is not None, "not a link-layer address"),
     "LLADDR_OLD": (lambda v: _LLADDR_RE.fullmatch(v) is not None, "not a link-layer address"),
     # NetworkManager's, under its dispatcher's names

@@ -46,6 +46,7 @@ from netevd.core.events import (
 )
 from netevd.core.follow import RouteFollow
 from netevd.core.model import RTPROT_NETEVD, Route
+from netevd.core.react.neighbours import listed
 from netevd.core.state import event_scope
 from netevd.kernel import rtnl
 from netevd.kernel.bpf import route_filter
@@ -81,15 +82,17 @@ class NetlinkSource:
         follow: RouteFollow | None = None,
         room: Room = _yield,
         neighbours: bool = False,
+        listed: tuple[str, ...] = (),
     ) -> None:
         self._emit = emit
         self._metrics = metrics
         self._rcvbuf = rcvbuf
         self._follow = follow or RouteFollow()
         self._room = room
-        # monitoring.gateway_liveness: neighbour messages too, of which only netevd's own
-        # entries (protocol 78) are kept
-        self._groups = GROUPS | (rtnl.RTMGRP_NEIGH if neighbours else 0)
+        # monitoring.gateway_liveness and .neighbors: neighbour messages too, of which only
+        # netevd's own entries (protocol 78) and the listed neighbours are kept
+        self._groups = GROUPS | (rtnl.RTMGRP_NEIGH if neighbours or listed else 0)
+        self._listed = listed
         self._overruns = 0
         self._rejects = 0
         self._streaming_since: float | None = None
@@ -216,7 +219,7 @@ class NetlinkSource:
                 if isinstance(event, Rejected):
                     self._rejected(event)
                     continue
-                if _unfollowed(event, keeps) or _foreign(event) or self._late(event):
+                if _unfollowed(event, keeps) or self._foreign(event) or self._late(event):
                     continue
                 self._emit(event)
                 flush = flush or flushes_routes(event)
@@ -237,6 +240,13 @@ class NetlinkSource:
         gone = self._gone
         return bool(gone) and not gone.isdisjoint(event_scope(event) or ())
 
+    def _foreign(self, event: object) -> bool:
+        """A neighbour neither netevd's own nor listed: ARP and NDP churn nobody asked for."""
+        if not isinstance(event, NeighbourChanged | NeighbourRemoved):
+            return False
+        neigh = event.neigh
+        return neigh.protocol != RTPROT_NETEVD and not listed(neigh.address, self._listed)
+
     def _rejected(self, event: Rejected) -> None:
         self._rejects += 1
         self._metrics.netlink_errors.labels("malformed").inc()
@@ -254,14 +264,6 @@ def _unfollowed(event: object, keeps: Callable[[Route], bool] | None) -> bool:
         keeps is not None
         and isinstance(event, RouteAdded | RouteRemoved)
         and not keeps(event.route)
-    )
-
-
-def _foreign(event: object) -> bool:
-    """A neighbour entry that is not netevd's own: ARP and NDP churn netevd does not watch."""
-    return (
-        isinstance(event, NeighbourChanged | NeighbourRemoved)
-        and event.neigh.protocol != RTPROT_NETEVD
     )
 
 

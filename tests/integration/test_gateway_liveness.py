@@ -2,6 +2,7 @@
 for the host's gateway, kept resolved by the kernel's own probes; gateway.d runs unreachable
 when the router stops answering with the carrier up, reachable when it answers again,
 lladdr-changed when its MAC changes; netevd's entries go when it stops, nothing else does.
+And neighbor.d for the neighbours listed in monitoring.neighbors, never for the others.
 
 The host's neighbour timers are shortened (in its own namespace) so a dead router is seen in
 seconds, not the default's up to a minute (docs/policy-routing.md, "Gateway liveness")."""
@@ -14,7 +15,7 @@ from lab.netevd import ScriptDirs
 GATEWAY = "10.231.90.254"
 FOREIGN = "10.231.90.77"  # a permanent entry of someone else's: never touched
 FAST_NEIGH = {"base_reachable_time_ms": "1000", "delay_first_probe_time": "1"}
-TIMEOUT = 40.0  # seconds: FAILED comes after a few probe rounds
+TIMEOUT = 90.0  # seconds: a deadline; an entry REACHABLE before the short timers may keep its draw
 
 
 def entry(neighbours: list[dict[str, Any]], address: str) -> dict[str, Any] | None:
@@ -91,3 +92,36 @@ async def test_an_ipv6_gateway_whose_address_goes_is_unreachable_then_reachable(
     (up,) = await scripts.wait_for(STATE="gateway", EVENT="reachable", timeout=TIMEOUT)
     assert (up.env["GATEWAY"], up.env["NEIGH_STATE"]) == (gateway6, "reachable")
     assert [r.env["EVENT"] for r in scripts.runs()] == ["unreachable", "reachable"]
+
+
+async def test_neighbor_d_runs_for_a_listed_neighbour_and_never_for_an_unlisted_one(
+    lab, netevd, tmp_path
+):
+    built = await lab(host_peer(["10.231.93.1/24"], ["10.231.93.2/24"]))
+    scripts = ScriptDirs(tmp_path / "scripts")
+    scripts.add("neighbor")
+    await netevd(built, scripts, monitoring={"neighbors": ["10.231.93.7", "10.231.93.64/26"]})
+    mac = ("lladdr", "02:00:00:00:00:07", "dev", "eth0")
+    await built.run("host", "ip", "neigh", "add", "10.231.93.7", *mac, "nud", "permanent")
+    (added,) = await scripts.wait_for(STATE="neighbor", NEIGH_STATE="permanent")
+    assert (added.env["NEIGH_ADDRESS"], added.env["NEIGH_STATE_OLD"]) == ("10.231.93.7", "none")
+    assert added.env["LLADDR"] == "02:00:00:00:00:07"
+    for unlisted in ("10.231.93.8", "10.231.93.9"):  # churn nobody asked for
+        await built.run("host", "ip", "neigh", "add", unlisted, *mac, "nud", "stale")
+        await built.run("host", "ip", "neigh", "del", unlisted, "dev", "eth0")
+    await built.run("host", "ip", "neigh", "replace", "10.231.93.70", *mac, "nud", "reachable")
+    await built.run("host", "ip", "neigh", "replace", "10.231.93.70", *mac, "nud", "stale")
+    (stale,) = await scripts.wait_for(STATE="neighbor", NEIGH_STATE="stale")
+    assert (stale.env["NEIGH_ADDRESS"], stale.env["NEIGH_STATE_OLD"]) == (
+        "10.231.93.70",
+        "reachable",
+    )
+    await built.run("host", "ip", "neigh", "del", "10.231.93.7", "dev", "eth0")
+    (gone,) = await scripts.wait_for(STATE="neighbor", NEIGH_STATE="removed")
+    # the kernel marks a deleted entry FAILED, then removes it; the failed run, queued behind
+    # the running one, may be superseded by the removal's (the newest run of a link wins)
+    assert gone.env["NEIGH_STATE_OLD"] in ("permanent", "failed")
+    assert sorted({r.env["NEIGH_ADDRESS"] for r in scripts.runs()}) == [
+        "10.231.93.7",
+        "10.231.93.70",
+    ]

@@ -38,6 +38,7 @@ from netevd.core.events import (
 from netevd.core.kinds import EventKind
 from netevd.core.model import AF_INET, AF_INET6, FAMILY_WORDS, RT_TABLE_MAIN, Addr, Link
 from netevd.core.react.liveness import react_neighbour
+from netevd.core.react.neighbours import react_listed
 from netevd.core.react.pending import pending_run, scriptable
 from netevd.core.runs import apply_filters, policy_env, script_run
 from netevd.core.state import State, apply_all
@@ -69,7 +70,8 @@ def react_hooks(
                 return []
             return _gateway(before, after, route.oif, (route.family,), ctx, config)
         case NeighbourChanged() | NeighbourRemoved():
-            return react_neighbour(before, after, event, ctx, config)
+            actions = react_neighbour(before, after, event, ctx, config)
+            return actions + react_listed(before, after, event, ctx, config)
     return []
 
 
