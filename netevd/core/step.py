@@ -1,9 +1,8 @@
 """The engine's step, pure: ``step(world, event, config, now) -> Step(world, actions, records)``.
 
-Everything the engine decides happens here, as plain function calls: apply the event to the state,
-react to the transition, plan policy routing, number the event and describe it for the event log.
-The asyncio shell (netevd.engine) only queues events, calls this and hands the actions to the
-executors, so all of it is testable without a loop, a kernel or a bus (tests/scenarios/).
+Everything the engine decides happens here: apply the event, react to the transition, plan what
+netevd keeps in the kernel, number and describe the event. The asyncio shell (netevd.engine) only
+queues events, calls this and hands the actions on: testable without a loop (tests/scenarios/).
 """
 
 from __future__ import annotations
