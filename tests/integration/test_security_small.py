@@ -69,7 +69,10 @@ async def test_scripts_run_with_no_new_privileges(lab, netevd, tmp_path):
     built = await lab(host_peer(["10.231.58.1/24"], ["10.231.58.2/24"]))
     scripts = ScriptDirs(tmp_path / "scripts")
     out = tmp_path / "nnp"
-    scripts.add("carrier", extra=f'grep NoNewPrivs /proc/$$/status > "{out}"')
+    # written aside and renamed: the shell creates the file before grep has written to it
+    scripts.add(
+        "carrier", extra=f'grep NoNewPrivs /proc/$$/status > "{out}.tmp" && mv "{out}.tmp" "{out}"'
+    )
     daemon = await netevd(built, scripts)
     await scripts.wait_for(1, STATE="carrier")
     await daemon.proc.wait_until(out.exists, 10)
