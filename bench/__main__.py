@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from types import FrameType
 
-from bench import burst, footprint, latency, memory, regress, soak, startup, storm
+from bench import burst, footprint, latency, liveness, memory, regress, soak, startup, storm
 from bench.common import require_root
 from bench.results import RESULTS_DIR, machine
 
@@ -28,6 +28,7 @@ BENCHMARKS = {
     "memory": (memory, "RSS idle, with N more links, after they go; idle CPU"),
     "startup": (startup, "process start -> READY with 0 and N links"),
     "footprint": (footprint, "start-up, idle memory, wait: beside networkd-dispatcher"),
+    "liveness": (liveness, "router silent with carrier up -> gateway.d unreachable"),
     "soak": (soak, "mixed load for --duration (10 min): nothing lost, flat, steady"),
 }
 

@@ -72,6 +72,15 @@ def socket_in_netns(netns: str, family: int, kind: int, proto: int = 0) -> socke
     return made[0]
 
 
+def free_port(netns: str, host: str = "127.0.0.1") -> int:
+    """A TCP port nothing in namespace *netns* listens on now: the kernel's choice for port 0.
+    The namespace is the test's own, so nothing else can take it before the caller binds it."""
+    with socket_in_netns(netns, socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
 def ns_session(netns: str, **kw: Any) -> aiohttp.ClientSession:
     """An aiohttp session whose connections are made inside *netns*; *kw* go to the session."""
 

@@ -2,15 +2,16 @@
 
 :class:`PrometheusServer` scrapes targets on the namespace's own loopback (a netevd there)
 every second and evaluates its rule files every second; its configuration and storage are in
-a work directory, and it listens only on the namespace's 127.0.0.1. Nothing leaves the
-namespace: no alertmanager, no remote write. :class:`PrometheusApi` reads its HTTP API
-(``/api/v1/query``, ``/api/v1/alerts``) from the root namespace the way :class:`lab.http.NsApi`
-reads netevd's.
+a work directory, and it listens only on the namespace's 127.0.0.1, on a port free there.
+Nothing leaves the namespace: no alertmanager, no remote write. :class:`PrometheusApi` reads
+its HTTP API (``/api/v1/query``, ``/api/v1/alerts``) from the root namespace the way
+:class:`lab.http.NsApi` reads netevd's.
 
 For the shipped files: :func:`render_rules` writes a rules file with shorter ``for:`` waits
 (the shipped one is what promtool tests), :func:`dashboard_queries` lists every query of a
 Grafana dashboard, :func:`grafana_expr` gives one with the dashboard's variables replaced and
-:func:`metric_names` the netevd_* names it reads.
+:func:`metric_names` the netevd_* names it reads; :func:`scraped_names` the sample names a
+live ``/metrics`` holds.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from typing import Any, Self
 
 import aiohttp
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from lab.errors import LabError
-from lab.http import ns_session
+from lab.http import free_port, ns_session
 from lab.process import ManagedProcess
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-PROMETHEUS_PORT = 9091  # beside netevd's 9090 on the same loopback
 JOB = "netevd"  # the job name the shipped alerts select (up{job="netevd"})
 
 # A netevd metric or recorded series name; recorded names (level:metric:operation) hold colons
@@ -45,7 +46,8 @@ GRAFANA_BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h
 
 
 class PrometheusServer(ManagedProcess):
-    """``prometheus`` in namespace *netns*, scraping *targets* (``host:port``) as job *job*."""
+    """``prometheus`` in namespace *netns*, scraping *targets* (``host:port``) as job *job*;
+    it listens on *port*, by default one free in the namespace (:attr:`port` says which)."""
 
     def __init__(
         self,
@@ -54,12 +56,12 @@ class PrometheusServer(ManagedProcess):
         targets: Sequence[str],
         *,
         rule_files: Sequence[Path] = (),
-        port: int = PROMETHEUS_PORT,
+        port: int | None = None,
         job: str = JOB,
         interval: str = "1s",
     ) -> None:
         self.workdir = workdir
-        self.port = port
+        self.port = free_port(netns) if port is None else port
         workdir.mkdir(parents=True, exist_ok=True)
         config = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
@@ -78,7 +80,7 @@ class PrometheusServer(ManagedProcess):
             PROMETHEUS,
             f"--config.file={self.config}",
             f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
             "--log.level=info",
         ]
         super().__init__(argv, netns=netns, name=f"prometheus[{netns}]", cwd=workdir)
@@ -90,7 +92,7 @@ class PrometheusServer(ManagedProcess):
 class PrometheusApi:
     """Prometheus's HTTP API on namespace *netns*'s loopback; an async context manager."""
 
-    def __init__(self, netns: str, port: int = PROMETHEUS_PORT, *, timeout: float = 30.0) -> None:
+    def __init__(self, netns: str, port: int, *, timeout: float = 30.0) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.session = ns_session(netns, timeout=aiohttp.ClientTimeout(total=timeout))
 
@@ -207,3 +209,11 @@ def metric_names(expr: str) -> set[str]:
 def recorded_names(expr: str) -> set[str]:
     """The recorded series (``level:netevd_metric:operation``) an expression reads."""
     return set(RECORDED_NAME.findall(expr))
+
+
+def scraped_names(text: str) -> set[str]:
+    """The sample names (``netevd_events_total``, ``..._bucket``) of a ``/metrics`` text: what
+    a scrape of it stores, so what a query can read."""
+    return {
+        sample.name for family in text_string_to_metric_families(text) for sample in family.samples
+    }

@@ -28,6 +28,7 @@ from netevd.core.actions import (
     Action,
     AssignTables,
     ConfigApplied,
+    ManageNeighbours,
     PendingRun,
     PushHostname,
     PushLinkDns,
@@ -75,6 +76,7 @@ from netevd.telemetry.metrics import Metrics
 if TYPE_CHECKING:  # imported where the configuration asks for them (see Daemon)
     from netevd.api.app import ApiServer
     from netevd.executors.names import NameServices
+    from netevd.executors.neighbours import NeighbourExecutor
 
 log = logging.getLogger("netevd")
 
@@ -178,6 +180,7 @@ class Daemon:
             reaper=self.reaper,
         )
         self._names: NameServices | None = None  # made at the first push (dhclient's use_*)
+        self._neighbours: NeighbourExecutor | None = None  # monitoring.gateway_liveness
         self.routing = RoutingExecutor(
             self._emit, self.metrics, loaded.config.system.state_dir, spawn=self.supervisor.spawn
         )
@@ -217,6 +220,8 @@ class Daemon:
             self.scripts.submit(action)
         elif isinstance(action, ReconcileRouting | AssignTables):
             self.routing.submit(action)
+        elif isinstance(action, ManageNeighbours) and self._neighbours is not None:
+            self._neighbours.submit(action)  # made at start with monitoring.gateway_liveness
         elif isinstance(action, Ready):
             log.info("ready sources=%s", ",".join(action.sources))
             notify("READY=1\nSTATUS=watching", self.env)
@@ -301,6 +306,8 @@ class Daemon:
             self.config.system.netlink_rcvbuf,
             route_follow(self.config),  # monitoring.routes: fixed until the next start
             room=self.engine.room,
+            neighbours=self.config.monitoring.gateway_liveness,  # both read at start
+            listed=self.config.monitoring.neighbors,
         )
         extra = backend_sources(backend, self._emit, self.metrics, self.config, self.env)
         self.engine.require_sources(extra)
@@ -318,6 +325,8 @@ class Daemon:
         await self.supervisor.stop_sources()
         await self.scripts.shutdown()
         await self._routing_exit()
+        if self._neighbours is not None:
+            await self._neighbours.stop(self.config.monitoring.gateway_liveness_cleanup)
         if self._names is not None:
             await self._names.close()
         await self.supervisor.stop()
@@ -339,6 +348,11 @@ class Daemon:
         that turns one of them on imports it then, and says so in the log if it cannot."""
         if self.config.routing.policy_rules:
             importlib.import_module("netevd.executors.route_writes")
+        if self.config.monitoring.gateway_liveness:
+            from netevd.executors.neighbours import NeighbourExecutor
+
+            importlib.import_module("netevd.executors.neigh_writes")
+            self._neighbours = NeighbourExecutor(spawn=self.supervisor.spawn)
         dhcp = self.config.backends.dhclient
         if backend == DHCLIENT and (dhcp.use_dns or dhcp.use_domain or dhcp.use_hostname):
             self.names()

@@ -66,6 +66,9 @@ class Supervisor:
         return task
 
     def start_source(self, name: str, run: SourceRun) -> None:
+        # The source's restart series exists from its start, at 0, so increase() in an alert
+        # sees the first restart like the later ones (a series born at 1 shows no increase).
+        self._metrics.source_restarts.labels(name)
         self._sources.add(self.spawn(self._supervise(name, run), f"source-{name}"))
 
     def _ended(self, task: asyncio.Task[Any], critical: bool) -> None:

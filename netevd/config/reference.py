@@ -94,6 +94,22 @@ MEANINGS: Final[dict[str, str]] = {
         "With routes: tables, the tables followed in full (254 is main); ignored, with a "
         "warning, otherwise."
     ),
+    "monitoring.gateway_liveness": (
+        "Keep a managed neighbour entry (ARP / NDP, protocol 78) for the gateway of every "
+        "monitored link, which the kernel keeps resolved with its own probes: gateway.d runs "
+        "with EVENT=unreachable when it fails, reachable when it answers again, lladdr-changed "
+        "when its MAC changes. How fast a dead gateway is seen is the neighbour table's "
+        "(net.ipv4.neigh.DEV.*, net.ipv6.neigh.DEV.*; docs/policy-routing.md)."
+    ),
+    "monitoring.gateway_liveness_cleanup": (
+        "With gateway_liveness, remove netevd's neighbour entries (protocol 78, nobody else's) "
+        "when it stops; false leaves them to the kernel."
+    ),
+    "monitoring.neighbors": (
+        "Neighbours (addresses or networks) whose every NUD change (reachable, stale, failed, "
+        "...) runs neighbor.d with NEIGH_ADDRESS, NEIGH_STATE, NEIGH_STATE_OLD and LLADDR; "
+        "never for unlisted ones. Read at start."
+    ),
     "routing.policy_rules": (
         "Interfaces that get per-interface policy routing: a table of their own with their "
         "default route, and from ADDR / to ADDR rules that look it up."

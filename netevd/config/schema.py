@@ -25,6 +25,7 @@ from netevd.config.values import (
     host_name,
     integer,
     interface_name,
+    neighbour_address,
     one_of,
     optional_path,
     pinned_tables,
@@ -164,6 +165,9 @@ SCHEMA: Final = Section(
                 "link_local": boolean,
                 "routes": one_of(core.ROUTES_MODES),
                 "route_tables": ListOf(route_table, "table numbers"),
+                "gateway_liveness": boolean,
+                "neighbors": ListOf(neighbour_address, "addresses or networks"),
+                "gateway_liveness_cleanup": boolean,
             },
         ),
         "routing": Section(

@@ -242,6 +242,16 @@ def table_number(value: object) -> int:
     return value
 
 
+@described("string", "an IPv4 or IPv6 address or network (10.0.0.1, 10.0.0.0/24, fd00::/64)")
+def neighbour_address(value: object) -> object:
+    """``monitoring.neighbors[i]``: an address or a network, kept as written."""
+    try:
+        ipaddress.ip_network(value if isinstance(value, str) else "", strict=False)
+    except ValueError:
+        raise Invalid(f"{show(value)} must be an IPv4 or IPv6 address or network") from None
+    return value
+
+
 @described("integer", "1 to 4294967295 (254 is main)")
 def route_table(value: object) -> object:
     """``monitoring.route_tables[i]``: any table id, main (254) and local (255) included."""

@@ -94,6 +94,14 @@ class ReconcileRouting:
 
 
 @dataclass(frozen=True, slots=True)
+class ManageNeighbours:
+    """Make netevd's own managed neighbour entries (protocol 78) exactly these (ifindex,
+    family, address); the latest wins (monitoring.gateway_liveness)."""
+
+    entries: frozenset[tuple[int, int, str]]
+
+
+@dataclass(frozen=True, slots=True)
 class AssignTables:
     """Record (persist) the policy-routing tables; *moved* names those not at base+ifindex."""
 
@@ -157,6 +165,7 @@ Action = (
     | SkipUnknownState
     | Note
     | ReconcileRouting
+    | ManageNeighbours
     | AssignTables
     | Ready
     | ConfigApplied

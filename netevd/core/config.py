@@ -52,6 +52,11 @@ class MonitoringConfig:
     # features need plus the tables listed in route_tables.
     routes: RoutesMode = "all"
     route_tables: tuple[int, ...] = ()
+    # A managed neighbour entry per monitored link's gateway, kept resolved by the kernel's own
+    # probes: gateway.d EVENT=unreachable / reachable / lladdr-changed (netevd.core.react.liveness)
+    gateway_liveness: bool = False
+    gateway_liveness_cleanup: bool = True  # remove netevd's entries when it stops
+    neighbors: tuple[str, ...] = ()  # addresses or networks whose NUD changes run neighbor.d
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,15 @@ from netevd.core.events import (
     KernelEvent,
     LinkChanged,
     LinkRemoved,
+    NeighbourChanged,
+    NeighbourRemoved,
     RouteAdded,
     RouteRemoved,
     RuleAdded,
     RuleRemoved,
 )
 from netevd.core.kinds import EventKind
-from netevd.core.model import Lease
+from netevd.core.model import Lease, Neigh
 from netevd.core.records import Record
 
 Detail = dict[str, object]
@@ -59,7 +61,14 @@ def event_detail(event: KernelEvent) -> tuple[EventKind, int | None, Detail]:
                 "to": rule.dst or None,
             }
             return kind, None, fields
+        case NeighbourChanged(n) | NeighbourRemoved(n):
+            return EventKind.NEIGHBOR, n.index, _neighbour(n, isinstance(event, NeighbourRemoved))
     raise TypeError(f"not a kernel event: {type(event).__name__}")  # pragma: no cover
+
+
+def _neighbour(neigh: Neigh, removed: bool) -> Detail:
+    state = "removed" if removed else neigh.state_name
+    return {"address": neigh.address, "state": state, "lladdr": neigh.lladdr or None}
 
 
 def _value(value: object) -> str:

@@ -51,6 +51,7 @@ class Directory(StrEnum):
     ADDRESS_REMOVED = "address-removed"
     MTU = "mtu"
     GATEWAY = "gateway"
+    NEIGHBOR = "neighbor"  # a listed neighbour's NUD state changed (monitoring.neighbors)
 
 
 def directory_for(value: str) -> Directory | None:

@@ -20,6 +20,7 @@ HOSTNAME_RE = re.compile(
     r"(?=.{1,253}\Z)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_-]{1,63})*\.?"
 )
 _SAFE_TEXT_RE = re.compile(r"[^\x00-\x1f\x7f$`\\\"';&|<>(){}\[\]!~?*#%]*")
+_LLADDR_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){1,31}")  # as the kernel source writes them
 _UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
@@ -152,6 +153,11 @@ VALIDATORS: Mapping[str, tuple[Validator, str]] = {
     "MTU": (_digits, "not a number"),
     "MTU_OLD": (_digits, "not a number"),
     "GATEWAY_OLD": (_ip, "not an IP address"),
+    "NEIGH_STATE": (_word, "not a state word"),
+    "NEIGH_STATE_OLD": (_word, "not a state word"),
+    "NEIGH_ADDRESS": (_ip, "not an IP address"),
+    "LLADDR": (lambda v: _LLADDR_RE.fullmatch(v) is not None, "not a link-layer address"),
+    "LLADDR_OLD": (lambda v: _LLADDR_RE.fullmatch(v) is not None, "not a link-layer address"),
     # NetworkManager's, under its dispatcher's names
     "DEVICE_IFACE": (lambda v: LINK_NAME_RE.fullmatch(v) is not None, "not a safe interface name"),
     "DEVICE_IP_IFACE": (

@@ -7,7 +7,7 @@ from typing import Literal
 
 from netevd.core.actions import PendingRun
 from netevd.core.config import Config
-from netevd.core.model import Addr, Lease, Link, Route, Rule
+from netevd.core.model import Addr, Lease, Link, Neigh, Route, Rule
 from netevd.core.names import BUS_NAMES as BUS_NAMES
 from netevd.core.names import DHCLIENT as DHCLIENT
 from netevd.core.names import KERNEL as KERNEL
@@ -56,6 +56,18 @@ class RuleAdded:
 @dataclass(frozen=True, slots=True)
 class RuleRemoved:
     rule: Rule
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourChanged:
+    """RTM_NEWNEIGH of an entry netevd keeps (gateway liveness)."""
+
+    neigh: Neigh
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourRemoved:
+    neigh: Neigh
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +269,8 @@ KernelEvent = (
     | RouteRemoved
     | RuleAdded
     | RuleRemoved
+    | NeighbourChanged
+    | NeighbourRemoved
 )
 ManagerEvent = ManagerLinkChanged | ManagerLinkRemoved | ManagerChanged | VpnChanged | VpnRemoved
 Event = (

@@ -21,6 +21,7 @@ class EventKind(StrEnum):
     ROUTE_REMOVED = "route-removed"
     RULE_ADDED = "rule-added"
     RULE_REMOVED = "rule-removed"
+    NEIGHBOR = "neighbor"  # one of netevd's own neighbour entries changed (gateway liveness)
     # a full picture: the startup replay, or the re-dump after an overrun or a reconnect
     REPLAY = "replay"
     RESYNC = "resync"

@@ -9,6 +9,7 @@ from typing import Literal
 
 AF_INET = 2
 AF_INET6 = 10
+FAMILY_WORDS = {AF_INET: "inet", AF_INET6: "inet6"}  # the FAMILY scripts see
 
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
@@ -126,6 +127,45 @@ class Route:
     @property
     def is_default(self) -> bool:
         return self.dst in ("0.0.0.0/0", "::/0")
+
+
+# Neighbour entries (ARP / NDP): NUD states (ndm_state bits) and the "managed" extended flag,
+# which makes the kernel keep the entry resolved with its own probes (Linux >= 5.16).
+NUD_STATES = {
+    0x01: "incomplete",
+    0x02: "reachable",
+    0x04: "stale",
+    0x08: "delay",
+    0x10: "probe",
+    0x20: "failed",
+    0x40: "noarp",
+    0x80: "permanent",
+    0x00: "none",
+}
+NUD_REACHABLE = 0x02
+NUD_FAILED = 0x20
+NTF_EXT_MANAGED = 0x1
+
+
+@dataclass(frozen=True, slots=True)
+class Neigh:
+    """A neighbour entry (RTM_NEWNEIGH): an address on a link and what the kernel knows of it."""
+
+    index: int
+    family: int
+    address: str
+    state: int = 0  # ndm_state (NUD_*)
+    lladdr: str = ""  # absent while unresolved or FAILED
+    protocol: int = 0  # NDA_PROTOCOL: who made the entry (RTPROT_NETEVD for netevd's own)
+    ext_flags: int = 0  # NDA_FLAGS_EXT (NTF_EXT_MANAGED)
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        return (self.index, self.family, self.address)
+
+    @property
+    def state_name(self) -> str:
+        return NUD_STATES.get(self.state, str(self.state))
 
 
 @dataclass(frozen=True, slots=True)

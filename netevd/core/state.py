@@ -31,6 +31,8 @@ from netevd.core.events import (
     ManagerLinkChanged,
     ManagerLinkRemoved,
     ManagerSnapshot,
+    NeighbourChanged,
+    NeighbourRemoved,
     QuietWindowEnded,
     RouteAdded,
     RouteRemoved,
@@ -54,6 +56,12 @@ from netevd.core.model import (
     Link,
     Route,
     Rule,
+)
+from netevd.core.neighbour_state import (
+    NeighKey,
+    Watched,
+    apply_neighbour,
+    neighbours_without_link,
 )
 from netevd.core.vpn_state import apply_vpn, expand_vpns
 
@@ -85,6 +93,7 @@ class State:
     ways_out: Mapping[tuple[int, int], int] = field(default_factory=Map)
     defaults: Mapping[int, frozenset[Route]] = field(default_factory=Map)  # oif -> default routes
     vpns: Mapping[int, Mapping[str, str]] = field(default_factory=Map)  # netevd.core.vpn_state
+    neighbours: Mapping[NeighKey, Watched] = field(default_factory=Map)  # neighbour_state
 
     def managed_props(self, source: str, index: int) -> Mapping[str, str]:
         return self.managed.get(source, {}).get(index, {})
@@ -146,6 +155,7 @@ def _evolve(
         s.ways_out,
         s.defaults,
         s.vpns,
+        s.neighbours,
     )
 
 
@@ -185,6 +195,8 @@ def apply(state: State, event: Event) -> State:
             return replace(state, leases=_with(state.leases, (interface, lease.family), lease))
         case LeaseLost(interface, _, family):
             return replace(state, leases=_without(state.leases, (interface, family)))
+        case NeighbourChanged() | NeighbourRemoved():
+            return replace(state, neighbours=apply_neighbour(state.neighbours, event))
         case _:
             return state
 
@@ -198,6 +210,7 @@ def _remove_link(state: State, index: int) -> State:
         owned_routes=frozenset(r for r in state.owned_routes if r.oif != index),
         ways_out=_without(_without(state.ways_out, (index, AF_INET)), (index, AF_INET6)),
         defaults=_without(state.defaults, index),
+        neighbours=neighbours_without_link(state.neighbours, index),
     )
 
 
@@ -376,6 +389,8 @@ def event_scope(event: Event) -> frozenset[int] | None:
             return frozenset((index,))
         case AddressAdded(addr) | AddressRemoved(addr):
             return frozenset((addr.index,))
+        case NeighbourChanged(neigh) | NeighbourRemoved(neigh):
+            return frozenset((neigh.index,))
         case RouteAdded(route) | RouteRemoved(route):
             return frozenset((route.oif,)) if route.oif else None
         case QuietWindowEnded(run):

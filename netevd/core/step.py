@@ -1,9 +1,8 @@
 """The engine's step, pure: ``step(world, event, config, now) -> Step(world, actions, records)``.
 
-Everything the engine decides happens here, as plain function calls: apply the event to the state,
-react to the transition, plan policy routing, number the event and describe it for the event log.
-The asyncio shell (netevd.engine) only queues events, calls this and hands the actions to the
-executors, so all of it is testable without a loop, a kernel or a bus (tests/scenarios/).
+Everything the engine decides happens here: apply the event, react to the transition, plan what
+netevd keeps in the kernel, number and describe the event. The asyncio shell (netevd.engine) only
+queues events, calls this and hands the actions on: testable without a loop (tests/scenarios/).
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from netevd.core.kinds import EventKind
 from netevd.core.manager_records import manager_record
 from netevd.core.react.kernel import react, react_links, react_resync_routes
 from netevd.core.react.kernel_changes import react_hooks, react_hooks_between
+from netevd.core.react.liveness import kernel_plans
 from netevd.core.react.managers import react_manager, react_manager_links
 from netevd.core.react.pending import resolve
 from netevd.core.react.routing import routing_actions
@@ -196,7 +196,7 @@ def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) 
     # the kernel's own hooks first: link-added.d before the new link's carrier.d
     actions = react_hooks(before, after, event, ctx, config)
     actions += react(before, after, event, ctx, config)
-    actions += routing_actions(before, after, event, config)
+    actions += kernel_plans(before, after, event, config)
     if isinstance(event, LinkRemoved):
         actions += react_link_gone(before, event, config)
     kind, index, detail = event_detail(event)
@@ -282,7 +282,7 @@ def _kernel_snapshot(world: World, snap: KernelSnapshot, config: Config, now: fl
     if not replay:
         actions += react_hooks_between(before, after, ctx, config)
         actions += react_resync_routes(before, after, ctx, config)
-    actions += routing_actions(before, after, None, config)
+    actions += kernel_plans(before, after, None, config)
     detail = {
         "links": len(snap.links),
         "addresses": len(snap.addrs),
@@ -346,7 +346,7 @@ def _config(world: World, config: Config, now: float) -> Step:
     world, ctx = _next(world, now)
     record = Record(ctx.seq, ctx.ts, EventKind.CONFIG, NETEVD)
     actions: list[Action] = [ConfigApplied(config)]
-    actions += routing_actions(world.state, world.state, None, config)
+    actions += kernel_plans(world.state, world.state, None, config)
     return Step(world, tuple(actions), (record,))
 
 

@@ -25,10 +25,11 @@ SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
 NLM_F_REQUEST = 0x1
 NLM_F_DUMP = 0x300
 NLM_F_DUMP_INTR = 0x10
-RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE = 18, 22, 26, 34
+RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETRULE, RTM_GETNEIGH = 18, 22, 26, 34, 30
 IFLA_EXT_MASK = 29
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 RTMGRP_LINK = 0x1
+RTMGRP_NEIGH = 0x4  # joined only with monitoring.gateway_liveness (a busy host has thousands)
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV4_ROUTE = 0x40
 RTMGRP_IPV4_RULE = 0x80
@@ -138,7 +139,7 @@ def dump_request(kind: int, seq: int, family: int = 0) -> bytes:
     elif kind == RTM_GETADDR:
         body = bytes(8)  # ifaddrmsg
     else:
-        body = bytes(12)  # rtmsg / fib_rule_hdr
+        body = bytes(12)  # rtmsg / fib_rule_hdr / ndmsg
     # Every one of these headers starts with its family byte.
     body = bytes([family]) + body[1:]
     return HEADER.pack(HEADER.size + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body

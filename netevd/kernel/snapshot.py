@@ -9,9 +9,16 @@ import socket
 from collections.abc import Callable
 from typing import TypeVar
 
-from netevd.core.events import AddressAdded, KernelSnapshot, LinkChanged, RouteAdded, RuleAdded
+from netevd.core.events import (
+    AddressAdded,
+    KernelSnapshot,
+    LinkChanged,
+    NeighbourChanged,
+    RouteAdded,
+    RuleAdded,
+)
 from netevd.core.follow import RouteFollow
-from netevd.core.model import RTPROT_NETEVD, Addr, Link, Route, Rule
+from netevd.core.model import RTPROT_NETEVD, Addr, Link, Neigh, Route, Rule
 from netevd.kernel import rtnl
 from netevd.kernel.wire import Decoded
 
@@ -44,6 +51,11 @@ async def read_owned(sock: socket.socket) -> tuple[list[Rule], list[Route]]:
         [r for r in rules if r.protocol == RTPROT_NETEVD],
         [r for r in routes if r.protocol == RTPROT_NETEVD],
     )
+
+
+async def neighbours(sock: socket.socket) -> list[Neigh]:
+    """Every neighbour entry (ARP and NDP), whoever made it."""
+    return await _objects(sock, rtnl.RTM_GETNEIGH, _neigh)
 
 
 async def routes_of(sock: socket.socket, family: int, table: int) -> list[Route]:
@@ -81,6 +93,10 @@ def _addr(decoded: Decoded) -> Addr | None:
 
 def _route(decoded: Decoded) -> Route | None:
     return decoded.route if isinstance(decoded, RouteAdded) else None
+
+
+def _neigh(decoded: Decoded) -> Neigh | None:
+    return decoded.neigh if isinstance(decoded, NeighbourChanged) else None
 
 
 def _rule(decoded: Decoded) -> Rule | None:

@@ -21,12 +21,14 @@ from netevd.core.events import (
     KernelEvent,
     LinkChanged,
     LinkRemoved,
+    NeighbourChanged,
+    NeighbourRemoved,
     RouteAdded,
     RouteRemoved,
     RuleAdded,
     RuleRemoved,
 )
-from netevd.core.model import AF_INET, AF_INET6, Addr, Link, Route, Rule
+from netevd.core.model import AF_INET, AF_INET6, Addr, Link, Neigh, Route, Rule
 
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
@@ -34,6 +36,7 @@ RTM_NEWLINK, RTM_DELLINK = 16, 17
 RTM_NEWADDR, RTM_DELADDR = 20, 21
 RTM_NEWROUTE, RTM_DELROUTE = 24, 25
 RTM_NEWRULE, RTM_DELRULE = 32, 33
+RTM_NEWNEIGH, RTM_DELNEIGH = 28, 29
 
 HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, seq, pid
 _NLA = struct.Struct("=HH")  # nlattr: length, type
@@ -41,6 +44,7 @@ _U32 = struct.Struct("=I")
 _IFINFO = struct.Struct("=BxHiII")  # family, type, index, flags, change
 _IFADDR = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 _RTMSG = struct.Struct("=BBBBBBBBI")  # family, dst_len, src_len, tos, table, proto, scope, type
+_NDMSG = struct.Struct("=BxxxiHBB")  # family, 3 pad, ifindex, state, flags, type
 _RTNH = struct.Struct("=HBBi")  # rtnexthop: length, flags, hops, ifindex
 NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
@@ -100,6 +104,8 @@ def decode_at(data: bytes, kind: int, start: int, end: int) -> Decoded:
             return _link(data, kind, start, end)
         if kind in (RTM_NEWRULE, RTM_DELRULE):
             return _rule(data, kind, start, end)
+        if kind in (RTM_NEWNEIGH, RTM_DELNEIGH):
+            return _neigh(data, kind, start, end)
     except (struct.error, ValueError, IndexError) as exc:
         return Rejected(kind, f"malformed: {exc}")
     return None
@@ -302,6 +308,30 @@ def _rule(data: bytes, kind: int, start: int, end: int) -> Decoded:
     return RuleAdded(rule) if kind == RTM_NEWRULE else RuleRemoved(rule)
 
 
+def _neigh(data: bytes, kind: int, start: int, end: int) -> Decoded:
+    if end - start < HEADER.size + _NDMSG.size:
+        return Rejected(kind, "truncated neighbour message")
+    family, index, state, _, _ = _NDMSG.unpack_from(data, start + 16)
+    if family not in _FAMILIES:
+        return None  # AF_BRIDGE (the bridge's FDB) and friends: not neighbours of ours
+    dst = lladdr = b""
+    protocol = ext_flags = 0
+    for attr, lo, hi in _attrs(data, start + 28, end):
+        if attr == 1:  # NDA_DST
+            dst = data[lo:hi]
+        elif attr == 2:  # NDA_LLADDR
+            lladdr = data[lo:hi]
+        elif attr == 12 and hi > lo:  # NDA_PROTOCOL (u8)
+            protocol = data[lo]
+        elif attr == 15:  # NDA_FLAGS_EXT
+            ext_flags = _u32(data, lo, hi)
+    if not dst:
+        return None
+    mac = ":".join(f"{b:02x}" for b in lladdr)
+    neigh = Neigh(index, family, _address(family, dst), state, mac, protocol, ext_flags)
+    return NeighbourChanged(neigh) if kind == RTM_NEWNEIGH else NeighbourRemoved(neigh)
+
+
 def _int(raw: bytes | None, default: int = 0) -> int:
     return default if raw is None else _u32(raw, 0, len(raw))
 
@@ -315,6 +345,8 @@ TYPE_NAMES = {
     RTM_DELROUTE: "RTM_DELROUTE",
     RTM_NEWRULE: "RTM_NEWRULE",
     RTM_DELRULE: "RTM_DELRULE",
+    RTM_NEWNEIGH: "RTM_NEWNEIGH",
+    RTM_DELNEIGH: "RTM_DELNEIGH",
     NLMSG_ERROR: "NLMSG_ERROR",
     NLMSG_DONE: "NLMSG_DONE",
 }

@@ -37,13 +37,16 @@ from netevd.core.events import (
     Event,
     LinkChanged,
     LinkRemoved,
+    NeighbourChanged,
+    NeighbourRemoved,
     RouteAdded,
     RouteRemoved,
     RoutesSnapshot,
     SourceStatus,
 )
 from netevd.core.follow import RouteFollow
-from netevd.core.model import Route
+from netevd.core.model import RTPROT_NETEVD, Route
+from netevd.core.react.neighbours import listed
 from netevd.core.state import event_scope
 from netevd.kernel import rtnl
 from netevd.kernel.bpf import route_filter
@@ -78,12 +81,18 @@ class NetlinkSource:
         rcvbuf: int,
         follow: RouteFollow | None = None,
         room: Room = _yield,
+        neighbours: bool = False,
+        listed: tuple[str, ...] = (),
     ) -> None:
         self._emit = emit
         self._metrics = metrics
         self._rcvbuf = rcvbuf
         self._follow = follow or RouteFollow()
         self._room = room
+        # monitoring.gateway_liveness and .neighbors: neighbour messages too, of which only
+        # netevd's own entries (protocol 78) and the listed neighbours are kept
+        self._groups = GROUPS | (rtnl.RTMGRP_NEIGH if neighbours or listed else 0)
+        self._listed = listed
         self._overruns = 0
         self._rejects = 0
         self._streaming_since: float | None = None
@@ -133,7 +142,7 @@ class NetlinkSource:
     async def _session(self, reason: str) -> None:
         with (
             contextlib.closing(rtnl.open_socket(LINK_GROUPS, self._rcvbuf)) as links,
-            contextlib.closing(rtnl.open_socket(GROUPS, self._rcvbuf)) as stream,
+            contextlib.closing(rtnl.open_socket(self._groups, self._rcvbuf)) as stream,
             contextlib.closing(rtnl.open_socket()) as requests,
         ):
             self._attach_filter(stream)
@@ -210,7 +219,7 @@ class NetlinkSource:
                 if isinstance(event, Rejected):
                     self._rejected(event)
                     continue
-                if _unfollowed(event, keeps) or self._late(event):
+                if _unfollowed(event, keeps) or self._foreign(event) or self._late(event):
                     continue
                 self._emit(event)
                 flush = flush or flushes_routes(event)
@@ -230,6 +239,13 @@ class NetlinkSource:
             return False
         gone = self._gone
         return bool(gone) and not gone.isdisjoint(event_scope(event) or ())
+
+    def _foreign(self, event: object) -> bool:
+        """A neighbour neither netevd's own nor listed: ARP and NDP churn nobody asked for."""
+        if not isinstance(event, NeighbourChanged | NeighbourRemoved):
+            return False
+        neigh = event.neigh
+        return neigh.protocol != RTPROT_NETEVD and not listed(neigh.address, self._listed)
 
     def _rejected(self, event: Rejected) -> None:
         self._rejects += 1

@@ -2,10 +2,11 @@
 scraping the real netevd in a lab namespace every second.
 
 netevd runs with the systemd-networkd backend against a fake org.freedesktop.network1 on a
-private bus, so the backend can be made to go away. Prometheus listens on the namespace's
-loopback only and sends nothing anywhere (no alertmanager). The rules are the shipped file with
-only the alerts' ``for:`` shortened (:func:`lab.prometheus.render_rules`); the shipped waits
-are tested by promtool (tests/unit/test_observability_files.py).
+private bus, so the backend can be made to go away; a carrier flap runs scripts, one of which
+fails. Prometheus listens on the namespace's loopback only and sends nothing anywhere (no
+alertmanager). The rules are the shipped file with only the alerts' ``for:`` shortened
+(:func:`lab.prometheus.render_rules`); the shipped waits are tested by promtool
+(tests/unit/test_observability_files.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from lab import Lab, host_peer
+from lab import Lab, host_peer, wait_until
 from lab.fakes import FakeNetwork1
 from lab.http import API_PORT
 from lab.netevd import ScriptDirs
@@ -32,7 +33,10 @@ from lab.prometheus import (
     dashboard_queries,
     grafana_expr,
     label_values_query,
+    metric_names,
     render_rules,
+    rule_expressions,
+    scraped_names,
 )
 
 pytestmark = [
@@ -69,7 +73,7 @@ async def scraping(built: Lab, workdir: Path) -> AsyncIterator[PrometheusApi]:
     await built.start_process(server)
     try:
         await server.wait_ready()
-        async with PrometheusApi(built.ns("host")) as api:
+        async with PrometheusApi(built.ns("host"), server.port) as api:
             yield api
     finally:
         await server.stop()
@@ -91,6 +95,11 @@ def alert(prom: PrometheusApi, name: str, state: str) -> Callable[[], Awaitable[
     return check
 
 
+def labels(alert: str, severity: str, **more: str) -> dict[str, str]:
+    """The labels an alert of the shipped rules carries for this netevd."""
+    return {"alertname": alert, "severity": severity, "job": JOB, "instance": TARGET, **more}
+
+
 async def rules_evaluated(prom: PrometheusApi) -> bool:
     """Every rule evaluated at least once, and without an error."""
     rules = await prom.rules()
@@ -98,6 +107,30 @@ async def rules_evaluated(prom: PrometheusApi) -> bool:
     if any(error for _, error in bad):
         raise AssertionError(f"rules that fail to evaluate: {bad}")
     return bool(rules) and not bad
+
+
+async def pending_then_firing(prom: PrometheusApi, name: str) -> dict[str, Any]:
+    """Alert *name* seen pending, then firing: the same alert (activeAt), held for ``for:``."""
+    pending = await wait_until(alert(prom, name, "pending"), 30)
+    firing: dict[str, Any] = await wait_until(alert(prom, name, "firing"), 30)
+    assert firing["activeAt"] == pending["activeAt"]
+    return firing
+
+
+async def quiet(prom: PrometheusApi) -> None:
+    """Prometheus scrapes netevd, every rule has been evaluated, and nothing alerts."""
+    await wait_until(scraped(prom), 30, message="Prometheus scrapes netevd")
+    await wait_until(lambda: rules_evaluated(prom), 30, message="every rule evaluated")
+    assert await prom.alerts() == []
+
+
+def recorders_and_a_failure(root: Path) -> ScriptDirs:
+    """Recorders in carrier.d and no-carrier.d, and a carrier.d script that exits 3."""
+    scripts = ScriptDirs(root)
+    scripts.add("carrier")
+    scripts.add("no-carrier")
+    scripts.add_raw("carrier", "60-fail", FAIL)
+    return scripts
 
 
 async def test_a_backend_that_goes_down_fires_its_alert_then_netevd_down_fires(
@@ -108,22 +141,12 @@ async def test_a_backend_that_goes_down_fires_its_alert_then_netevd_down_fires(
         built, ScriptDirs(tmp_path / "scripts"), api=True, env=bus.env, system=NETWORKD
     )
     async with scraping(built, tmp_path) as prom:
-        await wait_until(scraped(prom), 30, message="Prometheus scrapes netevd")
-        await wait_until(lambda: rules_evaluated(prom), 30, message="every rule evaluated")
-        assert await prom.alerts() == []
+        await quiet(prom)
 
         await fake.stop()  # networkd leaves the bus
         await daemon.proc.wait_for_log(r"source\.down source=systemd-networkd")
-        pending = await wait_until(alert(prom, "NetevdSourceDown", "pending"), 30)
-        firing = await wait_until(alert(prom, "NetevdSourceDown", "firing"), 30)
-        assert firing["activeAt"] == pending["activeAt"]  # the same alert, held for `for:`
-        assert firing["labels"] == {
-            "alertname": "NetevdSourceDown",
-            "severity": "critical",
-            "job": JOB,
-            "instance": TARGET,
-            "source": "systemd-networkd",
-        }
+        firing = await pending_then_firing(prom, "NetevdSourceDown")
+        assert firing["labels"] == labels("NetevdSourceDown", "critical", source="systemd-networkd")
         assert firing["annotations"]["summary"] == (
             f"netevd on {TARGET}: source systemd-networkd is down"
         )
@@ -131,9 +154,7 @@ async def test_a_backend_that_goes_down_fires_its_alert_then_netevd_down_fires(
 
         await daemon.proc.stop()  # and now netevd itself
         await wait_until(scraped(prom, "0"), 30, message="the scrape to fail")
-        pending = await wait_until(alert(prom, "NetevdDown", "pending"), 30)
-        firing = await wait_until(alert(prom, "NetevdDown", "firing"), 30)
-        assert firing["activeAt"] == pending["activeAt"]
+        firing = await pending_then_firing(prom, "NetevdDown")
         assert firing["labels"]["instance"] == TARGET
 
 
@@ -158,11 +179,8 @@ async def variables(prom: PrometheusApi, board: dict[str, Any]) -> dict[str, str
 
 async def test_every_dashboard_query_returns_series(world, netevd, tmp_path, wait_until):
     built, _, bus = world
-    scripts = ScriptDirs(tmp_path / "scripts")
-    scripts.add("carrier")
-    scripts.add("no-carrier")
-    scripts.add_raw("carrier", "60-fail", FAIL)
-    await netevd(built, scripts, api=True, env=bus.env, system=NETWORKD)
+    scripts = recorders_and_a_failure(tmp_path / "scripts")
+    daemon = await netevd(built, scripts, api=True, env=bus.env, system=NETWORKD)
     board = json.loads(DASHBOARD.read_text())
     async with scraping(built, tmp_path) as prom:
         await wait_until(scraped(prom), 30, message="Prometheus scrapes netevd")
@@ -189,3 +207,29 @@ async def test_every_dashboard_query_returns_series(world, netevd, tmp_path, wai
         assert float(failures[0]["value"][1]) > 0
         (p95,) = await prom.query("instance:netevd_script_duration_seconds:p95_5m")
         assert not math.isnan(float(p95["value"][1]))
+        # no query names a metric this netevd's /metrics does not hold
+        live = scraped_names(await daemon.http.text("/metrics"))
+        used = {n for _, expr in dashboard_queries(board) for n in metric_names(expr)}
+        used |= {n for expr in rule_expressions(RULES).values() for n in metric_names(expr)}
+        assert {"netevd_events_total", "netevd_script_duration_seconds_bucket"} <= used
+        assert used - live == set()
+
+
+async def test_failing_scripts_fire_their_alert_naming_the_directory(
+    world, netevd, tmp_path, wait_until
+):
+    """More than 3 failures of carrier.d in 10 minutes: NetevdScriptsFailing, pending then
+    firing, for carrier only (no-carrier.d's scripts succeed)."""
+    built, _, bus = world
+    scripts = recorders_and_a_failure(tmp_path / "scripts")
+    daemon = await netevd(built, scripts, api=True, env=bus.env, system=NETWORKD)
+    async with scraping(built, tmp_path) as prom:
+        await quiet(prom)
+        for flap in range(1, 5):  # four carrier.d runs after the first scrape, each failing
+            await built.cycle_carrier("peer", "eth0", "host", "eth0")
+            await scripts.wait_for(flap, STATE="carrier", NETEVD_REPLAY="0")
+        await daemon.proc.wait_for_count(r"script\.failed .*exit=3", 5)  # with the replay's
+        firing = await pending_then_firing(prom, "NetevdScriptsFailing")
+        assert firing["labels"] == labels("NetevdScriptsFailing", "warning", state="carrier")
+        assert float(firing["value"]) > 3
+        assert {a["labels"]["alertname"] for a in await prom.alerts()} == {"NetevdScriptsFailing"}

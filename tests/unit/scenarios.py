@@ -24,6 +24,7 @@ from netevd.config import parse_config
 from netevd.core.actions import (
     Action,
     AssignTables,
+    ManageNeighbours,
     Note,
     PendingRun,
     PushHostname,
@@ -50,6 +51,8 @@ from netevd.core.events import (
     ManagerLinkChanged,
     ManagerLinkRemoved,
     ManagerSnapshot,
+    NeighbourChanged,
+    NeighbourRemoved,
     QuietWindowEnded,
     RouteAdded,
     RouteRemoved,
@@ -69,9 +72,12 @@ from netevd.core.model import (
     FLAG_NAMES,
     IFF_LOWER_UP,
     IFF_UP,
+    NUD_STATES,
+    RTPROT_NETEVD,
     Addr,
     Lease,
     Link,
+    Neigh,
     Route,
     Rule,
 )
@@ -153,6 +159,19 @@ def rule(spec: dict[str, Any]) -> Rule:
     )
 
 
+NUD_NUMBERS = {name: number for number, name in NUD_STATES.items()}
+
+
+def neigh(spec: dict[str, Any]) -> Neigh:
+    """A neighbour entry in YAML: link, address, state (a NUD name), lladdr; netevd's own
+    (protocol 78) unless said otherwise."""
+    address = spec["address"]
+    family = AF_INET6 if ":" in address else AF_INET
+    state = NUD_NUMBERS[spec.get("state", "none")]
+    protocol = spec.get("protocol", RTPROT_NETEVD)
+    return Neigh(spec["link"], family, address, state, spec.get("lladdr", ""), protocol, 1)
+
+
 def lease(spec: dict[str, Any]) -> Lease:
     """A lease in YAML: the Lease fields by name, lists for the tuples."""
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()}
@@ -196,6 +215,8 @@ def event(kind: str, spec: Any) -> Event:
         "route-removed": lambda: RouteRemoved(route(spec)),
         "rule-added": lambda: RuleAdded(rule(spec)),
         "rule-removed": lambda: RuleRemoved(rule(spec)),
+        "neighbour": lambda: NeighbourChanged(neigh(spec)),
+        "neighbour-removed": lambda: NeighbourRemoved(neigh(spec)),
         "snapshot": lambda: snapshot(spec, spec.get("reason", "resync")),
         "routes-snapshot": lambda: RoutesSnapshot(tuple(route(s) for s in spec)),
         "manager-link": lambda: ManagerLinkChanged(
@@ -440,6 +461,10 @@ def check_outcome(outcome: Outcome, expect: dict[str, Any], what: str) -> None:
         assert got == want, f"{what}: dropped {got}, expected {want}"
     if "routing" in expect:
         check_routing(outcome.actions, expect["routing"])
+    if "neighbours" in expect:
+        kept = _of(outcome.actions, ManageNeighbours)
+        got_entries = sorted([i, a] for i, _, a in kept[-1].entries) if kept else None
+        assert got_entries == expect["neighbours"], f"{what}: neighbours {got_entries}"
     if "tables" in expect:
         assigned = _of(outcome.actions, AssignTables)
         assert assigned, f"{what}: no table assignment"

@@ -23,6 +23,8 @@ MANAGER_SOURCES = {
     "netevd.sources.dhclient.source",
     "netevd.executors.names",
     "netevd.executors.route_writes",
+    "netevd.executors.neighbours",
+    "netevd.executors.neigh_writes",
 }
 
 

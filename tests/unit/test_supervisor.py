@@ -40,6 +40,13 @@ async def test_a_crashing_source_is_restarted_reported_and_counted():
         await asyncio.Event().wait()  # a healthy source never returns
 
     world.supervisor.start_source("netlink", source)
+    exported = {
+        s.labels["source"]
+        for m in world.metrics.registry.collect()
+        for s in m.samples
+        if s.name == "netevd_source_restarts_total"
+    }
+    assert exported == {"netlink"}  # at 0 from the start: increase() sees the first restart
     await asyncio.wait_for(healthy.wait(), 5)
     assert runs == 3
     assert [r.up for r in world.reports] == [False, False]

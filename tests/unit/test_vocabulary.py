@@ -19,6 +19,7 @@ from netevd.core.compat.nm_dispatcher import ACTIONS as NM_DISPATCHER_ACTIONS
 from netevd.core.describe import record_line
 from netevd.core.directories import Directory
 from netevd.core.kinds import KINDS, EventKind
+from netevd.core.react.liveness import LIVENESS_EVENTS
 from netevd.core.records import Record
 from netevd.core.trees import Tree
 
@@ -83,7 +84,8 @@ def test_the_engine_records_and_script_events_speak_the_vocabulary():
             events.add(run_.env_dict()["EVENT"])
     assert seen <= set(KINDS)
     assert len(seen) >= 12  # the scenarios exercise most kinds
-    assert events <= set(KINDS) | {"new", "del", "changed"}  # routes.d's and gateway.d's words
+    # routes.d's and gateway.d's words
+    assert events <= set(KINDS) | {"new", "del", "changed"} | LIVENESS_EVENTS
 
 
 @pytest.mark.parametrize("kind", list(EventKind))

@@ -30,17 +30,21 @@ from netevd.core.events import (
     Event,
     LinkChanged,
     LinkRemoved,
+    NeighbourChanged,
+    NeighbourRemoved,
     RouteAdded,
     RouteRemoved,
 )
 from netevd.core.kinds import EventKind
-from netevd.core.model import AF_INET, AF_INET6, RT_TABLE_MAIN, Addr, Link
+from netevd.core.model import AF_INET, AF_INET6, FAMILY_WORDS, RT_TABLE_MAIN, Addr, Link
+from netevd.core.react.liveness import react_neighbour
+from netevd.core.react.neighbours import react_listed
 from netevd.core.react.pending import pending_run, scriptable
 from netevd.core.runs import apply_filters, policy_env, script_run
 from netevd.core.state import State, apply_all
 from netevd.core.views import LinkView, gateway, view
 
-FAMILIES = {AF_INET: "inet", AF_INET6: "inet6"}
+FAMILIES = FAMILY_WORDS
 SCOPES = {0: "global", 200: "site", 253: "link", 254: "host"}
 COALESCED = frozenset(
     {Directory.ADDRESS_ADDED, Directory.ADDRESS_REMOVED, Directory.MTU, Directory.GATEWAY}
@@ -65,6 +69,9 @@ def react_hooks(
             if not (route.is_default and route.table == RT_TABLE_MAIN and route.oif):
                 return []
             return _gateway(before, after, route.oif, (route.family,), ctx, config)
+        case NeighbourChanged() | NeighbourRemoved():
+            actions = react_neighbour(before, after, event, ctx, config)
+            return actions + react_listed(before, after, event, ctx, config)
     return []
 
 

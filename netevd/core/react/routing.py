@@ -15,6 +15,8 @@ from netevd.core.events import (
     Event,
     LinkChanged,
     LinkRemoved,
+    NeighbourChanged,
+    NeighbourRemoved,
     RouteAdded,
     RouteRemoved,
     RuleAdded,
@@ -54,6 +56,8 @@ def relevant(before: State, after: State, event: Event, config: Config) -> bool:
             )
         case RuleAdded(rule) | RuleRemoved(rule):
             return rule.protocol == RTPROT_NETEVD
+        case NeighbourChanged() | NeighbourRemoved():
+            return False  # gateway liveness (routing.failover is not built yet)
     return True
 
 

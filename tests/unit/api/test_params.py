@@ -8,8 +8,8 @@ from netevd.core.model import AF_INET, AF_INET6
 
 TYPES = (
     "link, link-removed, address-added, address-removed, route-added, route-removed, "
-    "rule-added, rule-removed, replay, resync, manager-link, manager, vpn, lease, lease-lost, "
-    "source, config, routing, service-call"
+    "rule-added, rule-removed, neighbor, replay, resync, manager-link, manager, vpn, lease, "
+    "lease-lost, source, config, routing, service-call"
 )
 
 

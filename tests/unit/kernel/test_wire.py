@@ -225,3 +225,29 @@ def test_garbage_never_raises(data):
         for decoded in decode_datagram(header + data):
             assert decoded is None or isinstance(decoded, (Rejected, *get_args(KernelEvent)))
     assert all(d is None or isinstance(d, Rejected | KernelEvent) for d in decode_datagram(data))
+
+
+def test_neighbour_messages_carry_state_lladdr_protocol_and_the_managed_flag():
+    from pyroute2.netlink.rtnl import RTM_DELNEIGH
+
+    from netevd.core.events import NeighbourChanged, NeighbourRemoved
+    from netevd.core.model import Neigh
+
+    attrs = [
+        ["NDA_DST", "10.9.0.1"],
+        ["NDA_LLADDR", "02:00:00:00:00:99"],
+        ["NDA_PROTOCOL", 78],
+        ["NDA_FLAGS_EXT", 1],
+    ]
+    data = encode(ndmsg, RTM_NEWNEIGH, {"family": 2, "ifindex": 3, "state": 0x20}, attrs)
+    (event,) = decode_datagram(data)
+    assert event == NeighbourChanged(Neigh(3, 2, "10.9.0.1", 0x20, "02:00:00:00:00:99", 78, 1))
+    assert event.neigh.state_name == "failed"
+    six = encode(
+        ndmsg, RTM_DELNEIGH, {"family": 10, "ifindex": 4, "state": 2}, [["NDA_DST", "fe80::1"]]
+    )
+    assert decode_datagram(six) == [NeighbourRemoved(Neigh(4, 10, "fe80::1", 2))]
+    bridge = encode(
+        ndmsg, RTM_NEWNEIGH, {"family": 7, "ifindex": 3}, [["NDA_LLADDR", "02:00:00:00:00:01"]]
+    )
+    assert decode_datagram(bridge) == [None]  # the bridge's forwarding database: not ours
