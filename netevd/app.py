@@ -82,6 +82,7 @@ log = logging.getLogger("netevd")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+DIRECTORIES = tuple(d.value for d in Directory)  # netevd's own <state>.d, all of them
 SWITCH_INTERVAL = 0.0005  # seconds a thread waits for the GIL at most (Python's default: 0.005)
 
 
@@ -152,8 +153,7 @@ class LiveView:
 
     async def scan_scripts(self) -> list[ScriptVerdict]:
         # Stats every script file: off the event loop.
-        directories = [d.value for d in Directory]
-        return await asyncio.to_thread(self.daemon.scripts.scan, directories)
+        return await asyncio.to_thread(self.daemon.scripts.scan, DIRECTORIES)
 
     async def reload(self) -> ReloadResult:
         return await self.daemon.reload()
@@ -275,6 +275,8 @@ class Daemon:
         )
         sources = self._sources(backend)
         await self._load_tables()
+        # Before the first dump: the replay builds no run for a directory that holds nothing.
+        self.engine.set_unscripted(await asyncio.to_thread(self.scripts.unscripted, DIRECTORIES))
         self.supervisor.spawn(self.engine.run(), "engine", critical=True)
         try:
             api = await self._start_api()

@@ -38,6 +38,9 @@ class RunScripts:
     files: tuple[tuple[str, str], ...] = ()
     tree: Tree = Tree.NETEVD
     args: tuple[str, ...] = ()  # argv after the script's path (NetworkManager's: iface, action)
+    # False: a startup replay run of a directory that held no entry at start, kept so that the
+    # event's record and the metrics show it fired, but with no environment: it runs nothing.
+    built: bool = True
 
     def env_dict(self) -> dict[str, str]:
         return dict(self.env)

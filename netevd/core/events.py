@@ -301,3 +301,6 @@ class Context:
     replay: bool = False  # part of the startup replay
     resync: bool = False  # part of an overrun re-dump
     source: str = KERNEL
+    # Directories of netevd's tree that held no entry at start: a replay run of one of them is
+    # not built (netevd.core.runs.unscripted_replay), as it would run nothing.
+    unscripted: frozenset[str] = frozenset()

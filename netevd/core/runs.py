@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 from netevd.core.actions import Action, Note, RunScripts
 from netevd.core.config import Config
@@ -37,6 +38,12 @@ def script_run(
     """The run of *directory* for the link of *current*: design.md §3's environment plus
     *extra*, NETEVD_JSON with the backend's *document* sections; every value validated."""
     link = current.link
+    if ctx.replay and directory in ctx.unscripted:
+        # Building the environment and the document of every link's replay run is most of a
+        # large host's start; for a directory with no script they would run nothing.
+        return RunScripts(
+            directory, link.index, link.name, (), ctx.seq, True, event_ts=ctx.ts, built=False
+        )
     values = _common_env(current, directory, backend, ctx, kind)
     values["NETEVD_JSON"] = event_document(current, directory, backend, ctx, kind, state, document)
     values.update(extra or {})
@@ -72,6 +79,15 @@ def _common_env(
         "NETEVD_SEQ": str(ctx.seq),
         "NETEVD_REPLAY": "1" if ctx.replay else "0",
     }
+
+
+def unscripted_replay(ctx: Context, unscripted: frozenset[str], config: Config) -> Context:
+    """*ctx* of the kernel's startup replay, told which directories held no entry at start.
+    Not with filters or compat: their notes and the compat runs read each run's environment."""
+    compat = config.compat
+    if not ctx.replay or config.filters or compat.networkd_dispatcher or compat.nm_dispatcher:
+        return ctx
+    return replace(ctx, unscripted=unscripted)
 
 
 def large_values(values: dict[str, str]) -> list[tuple[str, str]]:

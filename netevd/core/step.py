@@ -78,6 +78,7 @@ class World:
     held: tuple[ManagerInput, ...] = ()  # manager reports waiting for the kernel's picture
     replayed: frozenset[str] = frozenset()  # managers whose startup replay is done
     required: frozenset[str] = frozenset({NETLINK})  # sources READY waits for
+    unscripted: frozenset[str] = frozenset()  # directories with no entry at start (Context's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +219,7 @@ def _kernel_event(world: World, event: KernelEvent, config: Config, now: float) 
 def _advanced(world: World, state: State, seq: int) -> World:
     """*world* with a new state and sequence number (dataclasses.replace without its cost)."""
     w = world
-    return World(state, seq, w.ready, w.kernel_seen, w.held, w.replayed, w.required)
+    return World(state, seq, w.ready, w.kernel_seen, w.held, w.replayed, w.required, w.unscripted)
 
 
 def _lease_event(world: World, event: LeaseChanged | LeaseLost, config: Config, now: float) -> Step:
@@ -278,7 +279,7 @@ def _kernel_snapshot(world: World, snap: KernelSnapshot, config: Config, now: fl
     after = apply_all(before, events)
     kind = EventKind.REPLAY if replay else EventKind.RESYNC
     indexes = set(before.links) | set(after.links)
-    actions = react_links(before, after, indexes, ctx, config, kind.value)
+    actions = react_links(before, after, indexes, ctx, config, kind.value, world.unscripted)
     if not replay:
         actions += react_hooks_between(before, after, ctx, config)
         actions += react_resync_routes(before, after, ctx, config)

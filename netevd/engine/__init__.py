@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from netevd.core.actions import Action, ConfigApplied
 from netevd.core.config import Config
@@ -123,6 +124,10 @@ class Engine:
     def require_sources(self, names: Iterable[str]) -> None:
         """READY=1 also waits for these sources' first answer."""
         self.world = require(self.world, names)
+
+    def set_unscripted(self, directories: Iterable[str]) -> None:
+        """The directories the script executor found with no entry before the first dump."""
+        self.world = replace(self.world, unscripted=frozenset(directories))
 
     def set_backend(self, backend: str) -> None:
         self.world = with_backend(self.world, backend)

@@ -108,6 +108,25 @@ async def test_startup_replays_existing_state(world, netevd):
     await scripts.wait_for(STATE="carrier", NETEVD_REPLAY="1", LINK="eth0")
 
 
+async def test_a_directory_empty_at_start_fires_in_the_replay_and_runs_once_it_has_a_script(
+    world, netevd
+):
+    built, scripts = world
+    await built.run("host", "ip", "addr", "add", "10.231.9.1/24", "dev", "eth0")
+    scripts.add("routable")  # carrier.d does not exist at start
+    daemon = await netevd(built, scripts, api=True)
+    (run,) = await scripts.wait_for(STATE="routable", NETEVD_REPLAY="1")
+    assert run.env["ADDRESSES"] == "10.231.9.1"  # a run with scripts is built as before
+    [replay] = await daemon.http.data("/api/v1/events", params={"type": "replay"})
+    assert {"carrier", "routable"} <= set(replay["directories"])  # both fired
+    assert scripts.matching(STATE="carrier") == []  # nothing ran for the empty one
+    scripts.add("carrier")
+    await built.set_carrier("peer", "eth0", "down", "host", "eth0")
+    await built.set_carrier("peer", "eth0", "up", "host", "eth0")
+    (run,) = await scripts.wait_for(STATE="carrier", LINK="eth0")
+    assert (run.env["NETEVD_REPLAY"], run.env["ADDRESSES"]) == ("0", "10.231.9.1")
+
+
 async def test_sigterm_stops_cleanly(world, netevd):
     built, scripts = world
     proc = (await netevd(built, scripts)).proc

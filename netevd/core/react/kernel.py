@@ -25,7 +25,7 @@ from netevd.core.filters import monitored
 from netevd.core.kinds import EventKind
 from netevd.core.model import Route
 from netevd.core.react.pending import pending_run, scriptable
-from netevd.core.runs import apply_filters, fires_routes, policy_env, script_run
+from netevd.core.runs import apply_filters, fires_routes, policy_env, script_run, unscripted_replay
 from netevd.core.state import State, touched_links
 from netevd.core.views import LinkView, has_route_out, kernel_state, view
 
@@ -75,10 +75,13 @@ def react_links(
     ctx: Context,
     config: Config,
     kind: str,
+    unscripted: frozenset[str] = frozenset(),
 ) -> list[Action]:
-    """Carrier and state transitions of *indexes* between *before* and *after*."""
+    """Carrier and state transitions of *indexes* between *before* and *after*; the startup
+    replay builds no run for the *unscripted* directories (netevd.core.runs.unscripted_replay)."""
     if ctx.replay and not config.scripts.run_startup_triggers:
         return []
+    ctx = unscripted_replay(ctx, unscripted, config)
     actions: list[Action] = []
     for index in sorted(indexes):
         actions += _link_transition(before, after, index, ctx, config, kind)

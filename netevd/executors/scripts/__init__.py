@@ -23,7 +23,13 @@ from typing import Any
 from netevd.core.actions import PendingRun, RunScripts
 from netevd.core.events import Event, QuietWindowEnded, RunDropped, ScriptFinished
 from netevd.core.scripts import ScriptVerdict, enqueue
-from netevd.executors.scripts.discovery import WarnMemory, discover, scan_all, valid_directory
+from netevd.executors.scripts.discovery import (
+    WarnMemory,
+    discover,
+    scan_all,
+    unscripted,
+    valid_directory,
+)
 from netevd.executors.scripts.files import (
     close_quietly,
     event_stdin,
@@ -118,6 +124,8 @@ class ScriptExecutor:
             return
         if isinstance(action, PendingRun):
             self._wait_quiet(action)
+        elif not action.built:  # its directory held nothing at start (RunScripts.built)
+            self._stats.runs += 1  # counted, but no queue and no worker for a run of nothing
         else:
             self._enqueue(action)
 
@@ -354,6 +362,10 @@ class ScriptExecutor:
             self._sem = asyncio.Semaphore(max(settings.max_parallel, 1))
         self._settings = settings
         self._memory = WarnMemory()
+
+    def unscripted(self, directories: Iterable[str]) -> frozenset[str]:
+        """Which *directories* hold no entry now (blocking: call it through asyncio.to_thread)."""
+        return unscripted(self._settings, directories)
 
     def scan(self, directories: Iterable[str]) -> list[ScriptVerdict]:
         """Every script's verdict (blocking: call it through asyncio.to_thread)."""

@@ -47,6 +47,25 @@ def valid_directory(directory: str) -> bool:
     return _DIRECTORY.fullmatch(directory) is not None
 
 
+def unscripted(settings: ScriptSettings, directories: Iterable[str]) -> frozenset[str]:
+    """Which of *directories* have no entry in any of netevd's script directories (blocking).
+    Anything but a missing directory counts as an entry: an unreadable one gets its runs built
+    and its verdict from the discovery, as before."""
+    return frozenset(
+        d for d in directories if not any(map(_has_entry, settings.directories(Tree.NETEVD, d)))
+    )
+
+
+def _has_entry(path: Path) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is not None
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
 def is_leftover(name: str) -> bool:
     return name.startswith(".") or name.endswith(_LEFTOVER_SUFFIXES) or bool(_DPKG.fullmatch(name))
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 from core_helpers import UP, addr, ctx, link, route
 
 from netevd.core.actions import PendingRun, RejectLink, RunScripts
-from netevd.core.config import Config, MonitoringConfig, ScriptsConfig
+from netevd.core.config import CompatConfig, Config, Filter, MonitoringConfig, ScriptsConfig
 from netevd.core.events import (
     AddressAdded,
     AddressRemoved,
@@ -161,6 +161,26 @@ def test_replay_runs_once_per_link_unless_disabled():
     assert actions[1].replay is True
     quiet = Config(scripts=ScriptsConfig(run_startup_triggers=False))
     assert react_links(State(), after, after.links, ctx(replay=True), quiet, "replay") == []
+
+
+def test_replay_builds_no_run_for_a_directory_that_held_nothing_at_start():
+    after = routable_state()
+    empty = frozenset({"carrier"})
+    actions = react_links(State(), after, after.links, ctx(replay=True), CONFIG, "replay", empty)
+    # Both still fire (the record and the metrics say so); only the empty one is not built.
+    assert dirs(actions) == [("carrier", "eth0"), ("routable", "eth0")]
+    assert [(a.built, a.env == ()) for a in actions] == [(False, True), (True, False)]
+    assert (actions[0].seq, actions[0].replay) == (actions[1].seq, True)
+    # Filters and compat read every run's environment: then every run is built, as is a
+    # live event's (only the startup replay knows what the directories held).
+    for config in (
+        Config(filters=(Filter(action="log"),)),
+        Config(compat=CompatConfig(networkd_dispatcher=True)),
+    ):
+        runs = react_links(State(), after, after.links, ctx(replay=True), config, "replay", empty)
+        assert all(a.built for a in runs if isinstance(a, RunScripts))
+    live = react_links(State(), after, after.links, ctx(), CONFIG, "link", empty)
+    assert [a.built for a in live] == [True, True]
 
 
 def test_resync_fires_routes_for_changed_links_only():

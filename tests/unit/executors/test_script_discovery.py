@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from netevd.executors.scripts import ScriptSettings
-from netevd.executors.scripts.discovery import LEFTOVER, MASKED, discover
+from netevd.executors.scripts.discovery import LEFTOVER, MASKED, discover, unscripted
 
 ROOT = os.geteuid() == 0
 OK = "#!/bin/sh\nexit 0\n"
@@ -276,3 +276,11 @@ def test_scan_lists_every_directory_without_logging(tree, caplog):
         ("carrier", "10-b", False, "group-writable"),
     ]
     assert not caplog.records
+
+
+def test_unscripted_names_the_directories_with_no_entry_in_any_base(tree):
+    tree.script("carrier", "50-x", "true", base=1)  # in the later base only: still scripted
+    (tree.base(0) / "routable.d").mkdir()  # there but empty
+    tree.script("degraded", ".hidden", "true")  # any entry counts, even one never run
+    names = ["carrier", "routable", "degraded", "off"]
+    assert unscripted(tree.settings(), names) == {"routable", "off"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
@@ -337,3 +338,14 @@ async def test_large_values_go_by_a_private_file_removed_afterwards(tmp_path):
     assert path.startswith(str(tmp_path))
     assert not os.path.exists(path)
     assert [e.exit_code for e in events] == [0]
+
+
+async def test_a_run_not_built_runs_nothing_even_if_a_script_came_since(tree, harness, make_run):
+    out = tree.root / "ran"
+    tree.script("routable", "10-late", f'touch "{out}"')
+    executor = harness.executor(tree.settings())
+    executor.submit(dataclasses.replace(make_run(), env=(), built=False))
+    executor.submit(make_run(link=3))  # a built one after it: the executor went on
+    await executor.idle()
+    assert [f.link_index for f in harness.finished] == [3]
+    assert executor.stats.runs == 2
