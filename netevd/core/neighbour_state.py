@@ -34,7 +34,11 @@ def apply_neighbour(
     neigh = event.neigh
     old = entries.get(neigh.key)
     if isinstance(event, NeighbourRemoved):
-        return entries.delete(neigh.key) if old is not None else entries
+        if old is None or old.alive is None:
+            return entries.delete(neigh.key) if old is not None else entries
+        # The kernel collects FAILED entries, managed ones too (IPv6 within a second): what
+        # was known is kept, so the entry made again does not report a second failure.
+        return entries.set(neigh.key, Watched(replace(old.neigh, state=0), old.alive))
     alive = old.alive if old is not None else None
     if not neigh.lladdr and old is not None and old.neigh.lladdr:
         neigh = replace(neigh, lladdr=old.neigh.lladdr)

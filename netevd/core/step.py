@@ -345,9 +345,8 @@ def _manager_snapshot(world: World, snap: ManagerSnapshot, config: Config, now: 
 def _config(world: World, config: Config, now: float) -> Step:
     world, ctx = _next(world, now)
     record = Record(ctx.seq, ctx.ts, EventKind.CONFIG, NETEVD)
-    actions: list[Action] = [ConfigApplied(config)]
-    actions += kernel_plans(world.state, world.state, None, config)
-    return Step(world, tuple(actions), (record,))
+    actions = (ConfigApplied(config), *kernel_plans(world.state, world.state, None, config))
+    return Step(world, actions, (record,))
 
 
 def _tables(world: World, event: TablesAssigned, config: Config) -> Step:

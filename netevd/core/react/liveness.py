@@ -24,7 +24,7 @@ from netevd.core.events import (
     RouteAdded,
     RouteRemoved,
 )
-from netevd.core.model import AF_INET, AF_INET6, FAMILY_WORDS, RT_TABLE_MAIN, Neigh
+from netevd.core.model import AF_INET, AF_INET6, FAMILY_WORDS, RT_TABLE_MAIN, RTPROT_NETEVD, Neigh
 from netevd.core.neighbour_state import NeighKey
 from netevd.core.react.pending import pending_run, scriptable
 from netevd.core.react.routing import routing_actions
@@ -65,6 +65,10 @@ def neighbour_actions(
                 return []
         case LinkChanged() | LinkRemoved():
             pass
+        case NeighbourRemoved(neigh) if neigh.protocol == RTPROT_NETEVD:
+            # the kernel collected one of netevd's entries (FAILED): made again if still wanted
+            entries = wanted(after, config)
+            return [ManageNeighbours(entries)] if neigh.key in entries else []
         case _:
             return []
     old, new = wanted(before, config), wanted(after, config)
