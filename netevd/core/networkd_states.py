@@ -9,20 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+# Operational states in networkd's own order, lowest first: `netevd wait` takes them as levels.
+OPERATIONAL_LEVELS = (
+    "off",
+    "no-carrier",
+    "dormant",
+    "degraded-carrier",
+    "carrier",
+    "degraded",
+    "enslaved",
+    "routable",
+)
 STATE_VALUES: Mapping[str, frozenset[str]] = {
-    "OperationalState": frozenset(
-        {
-            "off",
-            "no-carrier",
-            "dormant",
-            "degraded-carrier",
-            "carrier",
-            "degraded",
-            "enslaved",
-            "routable",
-            "missing",
-        }
-    ),
+    "OperationalState": frozenset(OPERATIONAL_LEVELS) | {"missing"},
     "AdministrativeState": frozenset(
         {
             "pending",

@@ -15,22 +15,13 @@ from typing import TYPE_CHECKING
 
 from netevd.core.directories import Directory
 from netevd.core.names import NETWORKD, NETWORKMANAGER
-from netevd.core.networkd_states import STATE_VALUES
+from netevd.core.networkd_states import OPERATIONAL_LEVELS, STATE_VALUES
 from netevd.core.nm_states import DEVICE_STATES
 
 if TYPE_CHECKING:  # the state only for kernel_facts: `netevd wait` asking a daemon loads none of it
     from netevd.core.state import State
 
-LEVELS = (
-    "off",
-    "no-carrier",
-    "dormant",
-    "degraded-carrier",
-    "carrier",
-    "degraded",
-    "enslaved",
-    "routable",
-)
+LEVELS = OPERATIONAL_LEVELS  # networkd's order: waiting for degraded takes routable too
 ADMINISTRATIVE = STATE_VALUES["AdministrativeState"]  # networkd's, matched exactly
 DEVICE = frozenset(DEVICE_STATES) - {"unknown"}  # NetworkManager's, matched exactly
 WAITABLE: tuple[str, ...] = tuple(
