@@ -16,6 +16,7 @@ from netevd import __version__
 from netevd.core.config import MonitoringConfig
 from netevd.core.filters import monitored
 from netevd.core.follow import RouteFollow
+from netevd.core.liveness_view import gateway_liveness, link_reachable
 from netevd.core.model import AF_INET, Addr, Link, Route, Rule
 from netevd.core.scripts import ScriptVerdict
 from netevd.core.state import State
@@ -120,6 +121,8 @@ def link_document(
         "addresses": [addr_document(a) for a in addrs],
         "gateway": _or_none(derived.gateway) if derived else None,
         "gateway6": _or_none(derived.gateway6) if derived else None,
+        # From netevd's managed entries (monitoring.gateway_liveness); None: unknown or off.
+        "gateway_reachable": link_reachable(state, link.index),
         "table": table,
         "backends": backends(state, link.index),
         "events": [event_document(r.to_dict()) for r in events],
@@ -278,6 +281,7 @@ def status_document(
         # Manager), as manager.d and the dispatchers' manager actions see them
         "managers": {source: dict(props) for source, props in sorted(state.manager.items())},
         "vpns": {str(number): dict(props) for number, props in sorted(state.vpns.items())},
+        "gateways": gateway_liveness(state),
         "counts": {
             "interfaces": len(state.links),
             "addresses": sum(len(bucket) for bucket in state.addrs.values()),

@@ -115,6 +115,7 @@ def _link_schemas() -> dict[str, Schema]:
             "addresses": {"type": "array", "items": _ref("Address")},
             "gateway": _nullable("string"),
             "gateway6": _nullable("string"),
+            "gateway_reachable": _nullable("boolean"),
             "table": _nullable("integer"),
             "backends": {"type": "object", "additionalProperties": {"type": "object"}},
             "events": {"type": "array", "items": _ref("Event")},
@@ -177,6 +178,7 @@ def _status_schemas() -> dict[str, Schema]:
             "managers": {"type": "object", "additionalProperties": {"type": "object"}},
             # NetworkManager's VPN connections, by the number of their active connection
             "vpns": {"type": "object", "additionalProperties": {"type": "object"}},
+            "gateways": {"type": "object", "additionalProperties": BOOL},  # gateway liveness
             "counts": counts,
             "last_event": {"anyOf": [_ref("Event"), {"type": "null"}]},
             # monitoring.routes: which routes the counts and /api/v1/routes cover

@@ -118,9 +118,16 @@ def _status(s: Doc) -> str:
         ("rules", c["rules"]),
         ("events", f"{c['events']} ({c['events_buffered']} in the buffer)"),
         ("scripts", f"{c['scripts_run']} run, {c['scripts_failed']} failed"),
+        ("gateways", _gateways(s.get("gateways") or {})),
         ("last event", render_event(last).split("\n")[0] if last else "-"),
     ]
     return "\n".join(f"{k + ':':<12} {clean(v)}" for k, v in rows)
+
+
+def _gateways(liveness: dict[str, bool]) -> str:
+    """monitoring.gateway_liveness's verdicts: "-" when off or nothing known yet."""
+    words = (f"{name} {'reachable' if up else 'UNREACHABLE'}" for name, up in liveness.items())
+    return ", ".join(words) or "-"
 
 
 def _addresses(link: Doc) -> str:
@@ -148,6 +155,10 @@ def _interfaces(links: list[Doc]) -> str:
     return table(headers, rows)
 
 
+def _reachable(alive: bool | None) -> str:
+    return "-" if alive is None else ("yes" if alive else "NO")
+
+
 def _interface(link: Doc) -> str:
     addresses = [f"{a['address']}/{a['prefixlen']} ({a['scope']})" for a in link["addresses"]]
     backends = [
@@ -167,6 +178,7 @@ def _interface(link: Doc) -> str:
         ("addresses", "\n             ".join(map(clean, addresses)) or "-"),
         ("gateway", link["gateway"]),
         ("gateway6", link["gateway6"]),
+        ("reachable", _reachable(link.get("gateway_reachable"))),
         ("table", link["table"]),
         ("monitored", "yes" if link["monitored"] else "no"),
         ("backends", "\n             ".join(map(clean, backends)) or "-"),

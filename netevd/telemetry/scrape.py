@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 from netevd.core.config import MonitoringConfig
 from netevd.core.filters import monitored
+from netevd.core.liveness_view import gateway_liveness
 from netevd.core.routing import owned_rules
 from netevd.core.state import State
 from netevd.core.views import kernel_state
@@ -50,6 +51,22 @@ class StateCollector(Collector):
             "netevd_routes", "Routes netevd owns", value=len(state.owned_routes)
         )
         yield self._interface_states(state)
+        yield self._gateway_liveness(state)
+
+    def _gateway_liveness(self, state: State) -> GaugeMetricFamily:
+        # Read from the snapshot at each scrape: a link that goes takes its sample with it, and
+        # only monitored links with a known verdict appear (at most INTERFACE_LABELS of them).
+        family = GaugeMetricFamily(
+            "netevd_gateway_reachable",
+            "1 while a monitored link's gateway answers, 0 while it does not (gateway_liveness)",
+            labels=["link"],
+        )
+        monitoring = self.monitoring()
+        known = gateway_liveness(state)
+        names = [name for name in known if monitored(name, monitoring)][:INTERFACE_LABELS]
+        for name in names:
+            family.add_metric([name], 1 if known[name] else 0)
+        return family
 
     def _interface_states(self, state: State) -> GaugeMetricFamily:
         family = GaugeMetricFamily(

@@ -10,7 +10,7 @@ seconds, not the default's up to a minute (docs/policy-routing.md, "Gateway live
 from typing import Any
 
 from lab import host_peer, wait_until
-from lab.netevd import ScriptDirs
+from lab.netevd import Daemon, ScriptDirs
 
 GATEWAY = "10.231.90.254"
 FOREIGN = "10.231.90.77"  # a permanent entry of someone else's: never touched
@@ -20,6 +20,23 @@ TIMEOUT = 90.0  # seconds: a deadline; an entry REACHABLE before the short timer
 
 def entry(neighbours: list[dict[str, Any]], address: str) -> dict[str, Any] | None:
     return next((n for n in neighbours if n.get("dst") == address), None)
+
+
+async def shown(daemon: Daemon, *, reachable: bool) -> None:
+    """The API's gateway.reachable and the metric say *reachable*, read from the snapshot."""
+    sample = f'netevd_gateway_reachable{{link="eth0"}} {float(reachable)}'
+
+    async def says() -> bool:
+        link = await daemon.http.data("/api/v1/interfaces/eth0")
+        status = await daemon.http.data("/api/v1/status")
+        metrics = (await daemon.http.text("/metrics")).splitlines()
+        return (
+            link["gateway_reachable"] is reachable
+            and status["gateways"] == {"eth0": reachable}
+            and sample in metrics
+        )
+
+    await wait_until(says, timeout=10, message=f"the API and /metrics show reachable={reachable}")
 
 
 async def test_a_silent_router_is_unreachable_then_reachable_and_its_new_mac_seen(
@@ -35,7 +52,7 @@ async def test_a_silent_router_is_unreachable_then_reachable_and_its_new_mac_see
     )
     scripts = ScriptDirs(tmp_path / "scripts")
     scripts.add("gateway")
-    daemon = await netevd(built, scripts, monitoring={"gateway_liveness": True})
+    daemon = await netevd(built, scripts, api=True, monitoring={"gateway_liveness": True})
 
     async def managed() -> dict[str, Any] | None:
         found = entry(await built.ip_json("host", "-d", "neigh", "show", "dev", "eth0"), GATEWAY)
@@ -49,8 +66,10 @@ async def test_a_silent_router_is_unreachable_then_reachable_and_its_new_mac_see
         "inet",
         "failed",
     )
+    await shown(daemon, reachable=False)
     await built.run("peer", "ip", "link", "set", "dev", "eth0", "arp", "on")
     (up,) = await scripts.wait_for(STATE="gateway", EVENT="reachable", timeout=TIMEOUT)
+    await shown(daemon, reachable=True)
     assert (up.env["GATEWAY"], up.env["NEIGH_STATE"]) == (GATEWAY, "reachable")
     old_mac = up.env["LLADDR"]
     # gateway.d ran nothing while the router answered: the first run was the failure, once
