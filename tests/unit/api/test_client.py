@@ -4,14 +4,15 @@ import asyncio
 import json
 import re
 import socket
+from dataclasses import replace
 
 import pytest
 
 from netevd.cli import build_parser, main
 from netevd.client import run_client
 from netevd.client.render import clean
-from netevd.core.events import AddressAdded
-from netevd.core.model import AF_INET, Addr
+from netevd.core.events import AddressAdded, NeighbourChanged
+from netevd.core.model import AF_INET, NUD_FAILED, NUD_REACHABLE, RTPROT_NETEVD, Addr, Neigh
 from netevd.errors import RuntimeFailure
 
 
@@ -39,6 +40,23 @@ async def test_status(make_api, capsys):
     code, out, _ = await cli(api, capsys, "status", "--format", "json")
     assert code == 0
     assert json.loads(out)["counts"]["routes"] == 6
+
+
+async def test_status_and_show_say_whether_the_gateway_answers(make_api, capsys):
+    api = await make_api()
+    _, out, _ = await cli(api, capsys, "status")
+    assert "gateways:    -\n" in out  # gateway liveness off: nothing known
+    _, out, _ = await cli(api, capsys, "show", "interface", "eth0")
+    assert "  reachable: -\n" in out
+    failed = Neigh(3, AF_INET, "10.0.0.254", NUD_FAILED, "", RTPROT_NETEVD)
+    api.engine.handle(NeighbourChanged(failed))
+    _, out, _ = await cli(api, capsys, "status")
+    assert "gateways:    eth0 UNREACHABLE\n" in out
+    _, out, _ = await cli(api, capsys, "show", "interface", "eth0")
+    assert "  reachable: NO\n" in out
+    api.engine.handle(NeighbourChanged(replace(failed, state=NUD_REACHABLE, lladdr="02:00::1")))
+    _, out, _ = await cli(api, capsys, "status", "--format", "json")
+    assert json.loads(out)["gateways"] == {"eth0": True}
 
 
 async def test_lists(make_api, capsys):
