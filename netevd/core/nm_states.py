@@ -52,3 +52,31 @@ VPN_STATES = (
     "failed",
     "disconnected",
 )
+
+# The properties a device event may carry, in the order they are listed: the tracker fills
+# them in (netevd.sources.networkmanager), the reactions read them (netevd.core.react).
+DEVICE_PROPERTIES = (
+    "DeviceState",
+    "DeviceStateOld",
+    "Reason",
+    "Interface",
+    "IpInterface",
+    "Name",
+    "ConnectionId",
+    "ConnectionUuid",
+    "ConnectionPath",
+    "ConnectionFilename",
+    "ConnectionExternal",
+    "Ip4Gateway",
+    "Ip6Gateway",
+    "Ip4Addresses",
+    "Ip6Addresses",
+    "Ip4Nameservers",
+    "Ip6Nameservers",
+    "Ip4Domains",
+    "Ip6Domains",
+    "Ip4Routes",
+    "Ip6Routes",
+    "Dhcp4Options",
+    "Dhcp6Options",
+)

@@ -42,6 +42,7 @@ from netevd.core.events import (
     ManagerLinkRemoved,
     Properties,
 )
+from netevd.core.nm_states import DEVICE_PROPERTIES
 from netevd.sources.networkmanager.decode import (
     ACTIVE_INTERFACE,
     DHCP4_INTERFACE,
@@ -58,32 +59,6 @@ from netevd.sources.networkmanager.paths import ACTIVE_PREFIX, numbered_path
 from netevd.sources.networkmanager.vpns import VpnTracking
 
 NAME = NETWORKMANAGER
-# The properties a device event may carry, in the order they are listed.
-DEVICE_PROPERTIES = (
-    "DeviceState",
-    "DeviceStateOld",
-    "Reason",
-    "Interface",
-    "IpInterface",
-    "Name",
-    "ConnectionId",
-    "ConnectionUuid",
-    "ConnectionPath",
-    "ConnectionFilename",
-    "ConnectionExternal",
-    "Ip4Gateway",
-    "Ip6Gateway",
-    "Ip4Addresses",
-    "Ip6Addresses",
-    "Ip4Nameservers",
-    "Ip6Nameservers",
-    "Ip4Domains",
-    "Ip6Domains",
-    "Ip4Routes",
-    "Ip6Routes",
-    "Dhcp4Options",
-    "Dhcp6Options",
-)
 _STATE_KEYS = frozenset({"DeviceState", "DeviceStateOld", "Reason"})
 __all__ = ["NAME", "IfindexLookup", "Tracker"]
 
