@@ -273,7 +273,9 @@ async def _soak(
     readers = [*mixed.recorders, *mixed.firehoses]
     stream_tasks = [asyncio.create_task(r.run(streams_stop)) for r in readers]
     try:
-        await asyncio.sleep(1.0)  # the streams connect before the first change
+        # every stream answered before the first change, so the event log misses none of it
+        connecting = asyncio.gather(*(r.connected.wait() for r in readers))
+        await asyncio.wait_for(connecting, 60)
         t0 = time.time()
         sampler, tap = Sampler(daemon, t0), LogTap(daemon)
         await _loaded(mixed, sampler, tap, duration)

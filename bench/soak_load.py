@@ -225,6 +225,7 @@ class StreamReader:
     fired: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     ran: set[tuple[int, str]] = field(default_factory=set)
     last_id: int | None = None
+    connected: asyncio.Event = field(default_factory=asyncio.Event)  # the first answer came
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -232,6 +233,7 @@ class StreamReader:
             try:
                 path = "/api/v1/events/stream" + self.query
                 async with self.api.stream(path, headers=headers) as resp:
+                    self.connected.set()
                     await (self._parse(resp) if self.record else self._count(resp))
             except (OSError, aiohttp.ClientError, ValueError):
                 pass
